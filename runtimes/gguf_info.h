@@ -1,0 +1,28 @@
+/* qeval — what a GGUF file holds, read without the engine (gguf API of
+ * libggml-base). Used to refuse bad files with a clear message before
+ * llama.cpp sees them, and for the tensor-type histogram of a level. */
+#ifndef QE_GGUF_INFO_H
+#define QE_GGUF_INFO_H
+
+#include <stdint.h>
+
+#include "harness/err.h"
+#include "runtimes/runtime.h"
+
+struct qe_gguf_info {
+	char arch[48];          /* general.architecture, "" when absent */
+	int32_t file_type;      /* general.file_type (llama_ftype), -1 when absent */
+	uint64_t file_bytes;
+	uint64_t n_elements;    /* all tensors */
+	uint64_t tensor_bytes;  /* all tensors */
+	int64_t n_tensors;
+	struct qe_type_count types[QE_MAX_TYPES];
+	int n_types;
+};
+
+/* Read path's header and tensor table. A missing file is QE_ENOENT; a file
+ * that is not GGUF, or whose tensor data runs past its end (truncated), is
+ * QE_EINPUT; the message names the file. */
+int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err *err);
+
+#endif

@@ -1,0 +1,923 @@
+/* qeval — the llamacpp runtime: llama.cpp through its C API (libllama).
+ *
+ * One handle = one model at one level, with up to three contexts created on
+ * first use: the scoring context (logits, KV cache kept between requests so
+ * shared prefixes are processed once), the embedding context (pooled
+ * embeddings, many sequences per decode) and the speed context (sized like
+ * llama-bench's: n_prompt + n_gen cells).
+ *
+ * Process-wide: the engine is initialised once (pthread_once); its log goes
+ * through log_cb, which keeps the last error line for messages.
+ */
+#include "runtimes/runtime_impl.h"
+#include "runtimes/gguf_info.h"
+#include "harness/sys.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <float.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ggml-backend.h>
+#include <llama.h>
+
+#ifndef QE_LLAMA_KIND
+#define QE_LLAMA_KIND "unknown build"
+#endif
+
+/* ======================================================================
+ * Process-wide engine state
+ * ====================================================================== */
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static atomic_int g_verbose;
+static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
+static char g_last_error[384]; /* last ERROR/WARN line of the engine, guarded by g_log_mu */
+
+static void log_cb(enum ggml_log_level level, const char *text, void *ud)
+{
+	(void)ud;
+	if (atomic_load(&g_verbose))
+		fputs(text, stderr);
+	if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
+		size_t n;
+		pthread_mutex_lock(&g_log_mu);
+		snprintf(g_last_error, sizeof(g_last_error), "%s", text);
+		n = strlen(g_last_error);
+		while (n > 0 && (g_last_error[n - 1] == '\n' || g_last_error[n - 1] == ' '))
+			g_last_error[--n] = '\0';
+		pthread_mutex_unlock(&g_log_mu);
+	}
+}
+
+static void last_error(char *buf, size_t cap)
+{
+	pthread_mutex_lock(&g_log_mu);
+	snprintf(buf, cap, "%s", g_last_error[0] ? g_last_error : "no detail from the engine");
+	g_last_error[0] = '\0';
+	pthread_mutex_unlock(&g_log_mu);
+}
+
+/* The folder libllama was loaded from: the CPU backend variants live there
+ * (the prebuilt libraries load them dynamically). */
+static void engine_init(void)
+{
+	Dl_info info;
+	const char *env = getenv("QEVAL_LLAMA_LIBDIR");
+
+	llama_log_set(log_cb, NULL);
+	if (env && *env) {
+		ggml_backend_load_all_from_path(env);
+	} else if (dladdr((void *)llama_backend_init, &info) && info.dli_fname) {
+		char dir[4096];
+		char *slash;
+		snprintf(dir, sizeof(dir), "%s", info.dli_fname);
+		slash = strrchr(dir, '/');
+		if (slash) {
+			*slash = '\0';
+			ggml_backend_load_all_from_path(dir);
+		} else {
+			ggml_backend_load_all_from_path(".");
+		}
+	}
+	llama_backend_init();
+}
+
+static const char *ll_version(void);
+
+/* ======================================================================
+ * Handle state
+ * ====================================================================== */
+
+struct lctx {
+	struct llama_model *model;
+	const struct llama_vocab *vocab;
+	char path[4096];
+	int n_vocab;
+	int n_threads, n_threads_batch;
+	int encoder_only;         /* BERT-like: embeddings only */
+
+	/* scoring */
+	struct llama_context *sctx;
+	uint32_t s_n_ctx, s_n_batch;
+	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache */
+	int32_t n_cache;
+	double *logp;             /* [n_vocab] scratch: log-softmax of one row */
+
+	/* embeddings */
+	struct llama_context *ectx;
+	uint32_t e_n_seq, e_seq_tokens, e_n_batch;
+	int e_pooling;            /* llama_pooling_type in use */
+
+	/* speed */
+	struct llama_context *pctx;
+	uint32_t p_n_ctx;
+};
+
+static struct lctx *L(struct qe_runtime *rt)
+{
+	return rt->ctx;
+}
+
+static int threads_or_default(int n)
+{
+	return n > 0 ? n : qe_cpus_allowed();
+}
+
+static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct qe_err *err)
+{
+	struct llama_model_params mp;
+	struct qe_gguf_info gi;
+	struct lctx *c;
+	char why[384];
+	int rc;
+
+	if (!p->model || !*p->model)
+		return qe_fail(err, QE_EINVAL, "no model file given");
+	/* Check the file before the engine sees it: llama.cpp aborts the
+	 * process on some malformed files, and a clear message beats a crash. */
+	rc = qe_gguf_read_info(p->model, &gi, err);
+	if (rc != 0)
+		return rc;
+	pthread_once(&g_once, engine_init);
+	if (p->verbose)
+		atomic_store(&g_verbose, 1);
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return qe_fail(err, QE_ENOMEM, "out of memory opening '%s'", p->model);
+	snprintf(c->path, sizeof(c->path), "%s", p->model);
+	c->n_threads = threads_or_default(p->n_threads);
+	c->n_threads_batch = p->n_threads_batch > 0 ? p->n_threads_batch : c->n_threads;
+
+	mp = llama_model_default_params();
+	mp.n_gpu_layers = p->n_gpu_layers;
+	c->model = llama_model_load_from_file(p->model, mp);
+	if (!c->model) {
+		last_error(why, sizeof(why));
+		free(c);
+		return qe_fail(err, QE_EINPUT, "cannot load model '%s' (level %s): %s", p->model,
+			       p->level ? p->level : "?", why);
+	}
+	c->vocab = llama_model_get_vocab(c->model);
+	c->n_vocab = llama_vocab_n_tokens(c->vocab);
+	c->encoder_only = llama_model_has_encoder(c->model) && !llama_model_has_decoder(c->model);
+	rt->ctx = c;
+	return 0;
+}
+
+static void ll_close(struct qe_runtime *rt)
+{
+	struct lctx *c = L(rt);
+
+	if (!c)
+		return;
+	if (c->sctx)
+		llama_free(c->sctx);
+	if (c->ectx)
+		llama_free(c->ectx);
+	if (c->pctx)
+		llama_free(c->pctx);
+	llama_model_free(c->model);
+	free(c->cache_tok);
+	free(c->logp);
+	free(c);
+	rt->ctx = NULL;
+}
+
+static struct llama_context_params base_cparams(struct qe_runtime *rt)
+{
+	struct lctx *c = L(rt);
+	struct llama_context_params cp = llama_context_default_params();
+
+	cp.n_threads = c->n_threads;
+	cp.n_threads_batch = c->n_threads_batch;
+	cp.no_perf = true;
+	return cp;
+}
+
+static uint32_t default_n_ctx(struct qe_runtime *rt)
+{
+	struct lctx *c = L(rt);
+	int32_t train = llama_model_n_ctx_train(c->model);
+
+	if (rt->params.n_ctx > 0)
+		return rt->params.n_ctx;
+	if (train <= 0)
+		return 4096;
+	return train < 4096 ? (uint32_t)train : 4096u;
+}
+
+static int new_context(struct qe_runtime *rt, struct llama_context_params cp,
+		       struct llama_context **out, const char *what, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	char why[384];
+
+	*out = llama_init_from_model(c->model, cp);
+	if (!*out) {
+		last_error(why, sizeof(why));
+		return qe_fail(err, QE_ERUNTIME, "cannot create the %s context for '%s' (level %s): %s",
+			       what, c->path, rt->params.level ? rt->params.level : "?", why);
+	}
+	return 0;
+}
+
+/* ======================================================================
+ * Tokenizer
+ * ====================================================================== */
+
+static int ll_tokenize(struct qe_runtime *rt, const char *text, int add_special,
+		       int32_t *tokens, size_t cap, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	size_t len = strlen(text);
+	int32_t n, ccap = cap > INT32_MAX ? INT32_MAX : (int32_t)cap;
+
+	if (len > INT32_MAX / 2)
+		return qe_fail(err, QE_EINPUT, "text of %zu bytes is too long to tokenize", len);
+	n = llama_tokenize(c->vocab, text, (int32_t)len, tokens, ccap, add_special != 0, false);
+	if (n == INT32_MIN)
+		return qe_fail(err, QE_EINPUT, "text of %zu bytes is too long to tokenize", len);
+	if (n >= 0)
+		return n;
+	/* buffer too small: -n tokens needed; return the count, first cap written */
+	{
+		int32_t need = -n;
+		int32_t *tmp = malloc((size_t)need * sizeof(*tmp));
+		if (!tmp)
+			return qe_fail(err, QE_ENOMEM, "out of memory tokenizing");
+		n = llama_tokenize(c->vocab, text, (int32_t)len, tmp, need, add_special != 0, false);
+		if (n > 0 && cap > 0)
+			memcpy(tokens, tmp, (cap < (size_t)n ? cap : (size_t)n) * sizeof(*tmp));
+		free(tmp);
+		return n < 0 ? qe_fail(err, QE_ERUNTIME, "tokenizer failed") : n;
+	}
+}
+
+/* tokenize into a malloc'ed array; *n_out tokens. Caller frees. */
+static int32_t *tokenize_alloc(struct qe_runtime *rt, const char *text, int add_special,
+			       int32_t *n_out, struct qe_err *err)
+{
+	size_t cap = strlen(text) + 8;
+	int32_t *t = malloc(cap * sizeof(*t));
+	int n;
+
+	if (!t) {
+		qe_fail(err, QE_ENOMEM, "out of memory tokenizing");
+		return NULL;
+	}
+	n = ll_tokenize(rt, text, add_special, t, cap, err);
+	if (n < 0) {
+		free(t);
+		return NULL;
+	}
+	if ((size_t)n > cap) { /* cannot happen for byte-level vocabularies */
+		int32_t *t2 = realloc(t, (size_t)n * sizeof(*t));
+		if (!t2) {
+			free(t);
+			qe_fail(err, QE_ENOMEM, "out of memory tokenizing");
+			return NULL;
+		}
+		t = t2;
+		n = ll_tokenize(rt, text, add_special, t, (size_t)n, err);
+		if (n < 0) {
+			free(t);
+			return NULL;
+		}
+	}
+	*n_out = n;
+	return t;
+}
+
+/* ======================================================================
+ * Scoring
+ * ====================================================================== */
+
+static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_context_params cp;
+	int rc;
+
+	if (c->sctx)
+		return 0;
+	if (c->encoder_only)
+		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
+	cp = base_cparams(rt);
+	cp.n_ctx = default_n_ctx(rt);
+	cp.n_batch = rt->params.n_batch ? rt->params.n_batch : 2048;
+	if (cp.n_batch > cp.n_ctx)
+		cp.n_batch = cp.n_ctx;
+	cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : 512;
+	if (cp.n_ubatch > cp.n_batch)
+		cp.n_ubatch = cp.n_batch;
+	cp.n_seq_max = QE_MAX_CONTS + 1;
+	cp.kv_unified = true;
+	cp.embeddings = false;
+	rc = new_context(rt, cp, &c->sctx, "scoring", err);
+	if (rc)
+		return rc;
+	c->s_n_ctx = llama_n_ctx(c->sctx);
+	c->s_n_batch = llama_n_batch(c->sctx);
+	c->cache_tok = malloc((size_t)c->s_n_ctx * sizeof(*c->cache_tok));
+	c->logp = malloc((size_t)c->n_vocab * sizeof(*c->logp));
+	if (!c->cache_tok || !c->logp)
+		return qe_fail(err, QE_ENOMEM, "out of memory for the scoring context");
+	c->n_cache = 0;
+	return 0;
+}
+
+static void ll_reset(struct qe_runtime *rt)
+{
+	struct lctx *c = L(rt);
+
+	if (c->sctx)
+		llama_memory_clear(llama_get_memory(c->sctx), true);
+	c->n_cache = 0;
+}
+
+/* log-softmax of one logits row into c->logp; returns the argmax. */
+static int32_t log_softmax_row(struct lctx *c, const float *logits)
+{
+	double mx = -DBL_MAX, sum = 0.0, lse;
+	int32_t arg = 0;
+
+	for (int i = 0; i < c->n_vocab; i++)
+		if (logits[i] > mx) {
+			mx = logits[i];
+			arg = i;
+		}
+	for (int i = 0; i < c->n_vocab; i++)
+		sum += exp((double)logits[i] - mx);
+	lse = mx + log(sum);
+	for (int i = 0; i < c->n_vocab; i++)
+		c->logp[i] = (double)logits[i] - lse;
+	return arg;
+}
+
+/* Decode tokens[from..n) of seq 0 at positions from.., logits for the last. */
+static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n,
+		       struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_batch b = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
+	int rc = 0;
+
+	for (int32_t i = from; i < n && rc == 0;) {
+		int32_t m = n - i < (int32_t)c->s_n_batch ? n - i : (int32_t)c->s_n_batch;
+		b.n_tokens = m;
+		for (int32_t j = 0; j < m; j++) {
+			b.token[j] = tokens[i + j];
+			b.pos[j] = i + j;
+			b.n_seq_id[j] = 1;
+			b.seq_id[j][0] = 0;
+			b.logits[j] = (i + j == n - 1);
+		}
+		if (llama_decode(c->sctx, b) != 0) {
+			char why[384];
+			last_error(why, sizeof(why));
+			rc = qe_fail(err, QE_ERUNTIME, "decode failed at token %d of %d (level %s): %s",
+				     i, n, rt->params.level ? rt->params.level : "?", why);
+		}
+		i += m;
+	}
+	llama_batch_free(b);
+	return rc;
+}
+
+static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
+		     struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->sctx);
+	int32_t n_ctx_tok = 0, common = 0, max_cont = 0, n_extra = 0;
+	int32_t *ctx_tok, *cont_tok[QE_MAX_CONTS] = { 0 }, n_cont[QE_MAX_CONTS] = { 0 };
+	int32_t arg0;
+	int rc = 0;
+
+	memset(rs, 0, sizeof(*rs));
+	ctx_tok = tokenize_alloc(rt, rq->context, 1, &n_ctx_tok, err);
+	if (!ctx_tok)
+		return err->code;
+	if (n_ctx_tok == 0) {
+		free(ctx_tok);
+		return qe_fail(err, QE_EINPUT, "empty context");
+	}
+	/* continuation tokens: tokens(context + cont) past the context's tokens */
+	for (size_t j = 0; j < rq->n_conts && rc == 0; j++) {
+		size_t lc = strlen(rq->context), lk = strlen(rq->conts[j]);
+		char *whole = malloc(lc + lk + 1);
+		int32_t n_whole = 0, *wt;
+		if (!whole) {
+			rc = qe_fail(err, QE_ENOMEM, "out of memory");
+			break;
+		}
+		memcpy(whole, rq->context, lc);
+		memcpy(whole + lc, rq->conts[j], lk + 1);
+		wt = tokenize_alloc(rt, whole, 1, &n_whole, err);
+		free(whole);
+		if (!wt) {
+			rc = err->code;
+			break;
+		}
+		if (n_whole > n_ctx_tok) {
+			n_cont[j] = n_whole - n_ctx_tok;
+			cont_tok[j] = malloc((size_t)n_cont[j] * sizeof(int32_t));
+			if (cont_tok[j])
+				memcpy(cont_tok[j], wt + n_ctx_tok, (size_t)n_cont[j] * sizeof(int32_t));
+			free(wt);
+		} else { /* the continuation merged into the context: tokenize it alone */
+			free(wt);
+			cont_tok[j] = tokenize_alloc(rt, rq->conts[j], 0, &n_cont[j], err);
+			if (!cont_tok[j]) {
+				rc = err->code;
+				break;
+			}
+		}
+		if (!cont_tok[j] || n_cont[j] == 0) {
+			rc = qe_fail(err, QE_EINPUT, "continuation %zu ('%s') has no tokens", j, rq->conts[j]);
+			break;
+		}
+		if (n_cont[j] > max_cont)
+			max_cont = n_cont[j];
+		n_extra += n_cont[j] - 1;
+	}
+	if (rc == 0 && (uint32_t)(n_ctx_tok + max_cont) > c->s_n_ctx)
+		rc = qe_fail(err, QE_EINPUT, "prompt of %d tokens + continuation of %d exceeds the context of %u tokens",
+			     n_ctx_tok, max_cont, c->s_n_ctx);
+	if (rc == 0 && (uint32_t)n_extra > c->s_n_batch)
+		rc = qe_fail(err, QE_EINPUT, "continuations of %d tokens exceed the batch of %u", n_extra, c->s_n_batch);
+	if (rc)
+		goto out;
+
+	/* reuse the cached prefix; always re-evaluate at least the last token
+	 * (its logits give the first continuation token's probability) */
+	while (common < c->n_cache && common < n_ctx_tok && c->cache_tok[common] == ctx_tok[common])
+		common++;
+	if (common >= n_ctx_tok)
+		common = n_ctx_tok - 1;
+	if (!llama_memory_seq_rm(mem, 0, common, -1)) {
+		llama_memory_clear(mem, true);
+		common = 0;
+	}
+	c->n_cache = 0; /* invalid until this decode succeeds */
+	rc = decode_seq0(rt, ctx_tok, common, n_ctx_tok, err);
+	if (rc)
+		goto out;
+	memcpy(c->cache_tok, ctx_tok, (size_t)n_ctx_tok * sizeof(int32_t));
+	c->n_cache = n_ctx_tok;
+	rs->n_ctx_tok = n_ctx_tok;
+	rs->n_reused = common;
+	rs->n_evaluated = n_ctx_tok - common;
+
+	arg0 = log_softmax_row(c, llama_get_logits_ith(c->sctx, -1));
+	for (size_t j = 0; j < rq->n_conts; j++) {
+		rs->ll[j] = c->logp[cont_tok[j][0]];
+		rs->greedy[j] = (cont_tok[j][0] == arg0);
+		rs->n_cont_tok[j] = n_cont[j];
+	}
+
+	/* multi-token continuations: all of them in one batch, seq j+1 each,
+	 * sharing seq 0's cells for the context */
+	if (n_extra > 0) {
+		struct llama_batch b = llama_batch_init(n_extra, 0, 1);
+		int32_t k = 0;
+		b.n_tokens = n_extra;
+		for (size_t j = 0; j < rq->n_conts; j++) {
+			if (n_cont[j] < 2)
+				continue;
+			llama_memory_seq_cp(mem, 0, (llama_seq_id)(j + 1), -1, -1);
+			for (int32_t t = 0; t < n_cont[j] - 1; t++, k++) {
+				b.token[k] = cont_tok[j][t];
+				b.pos[k] = n_ctx_tok + t;
+				b.n_seq_id[k] = 1;
+				b.seq_id[k][0] = (llama_seq_id)(j + 1);
+				b.logits[k] = 1;
+			}
+		}
+		if (llama_decode(c->sctx, b) != 0) {
+			char why[384];
+			last_error(why, sizeof(why));
+			rc = qe_fail(err, QE_ERUNTIME, "decode of continuations failed (level %s): %s",
+				     rt->params.level ? rt->params.level : "?", why);
+		}
+		k = 0;
+		for (size_t j = 0; j < rq->n_conts && rc == 0; j++) {
+			if (n_cont[j] < 2)
+				continue;
+			for (int32_t t = 1; t < n_cont[j]; t++, k++) {
+				int32_t arg = log_softmax_row(c, llama_get_logits_ith(c->sctx, k));
+				rs->ll[j] += c->logp[cont_tok[j][t]];
+				if (arg != cont_tok[j][t])
+					rs->greedy[j] = 0;
+			}
+		}
+		for (size_t j = 0; j < rq->n_conts; j++)
+			if (n_cont[j] >= 2)
+				llama_memory_seq_rm(mem, (llama_seq_id)(j + 1), -1, -1);
+		llama_batch_free(b);
+		rs->n_evaluated += n_extra;
+	}
+out:
+	for (size_t j = 0; j < rq->n_conts; j++)
+		free(cont_tok[j]);
+	free(ctx_tok);
+	return rc;
+}
+
+static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
+		    struct qe_score_res *res, int *status, struct qe_err *err)
+{
+	int first = 0, rc = ensure_score_ctx(rt, err);
+
+	if (rc) {
+		for (size_t i = 0; i < n; i++)
+			status[i] = rc;
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct qe_err e1 = { 0 };
+		status[i] = score_one(rt, &reqs[i], &res[i], &e1);
+		if (status[i] && !first) {
+			first = status[i];
+			qe_fail(err, e1.code, "request %zu: %s", i, e1.msg);
+		}
+	}
+	return first;
+}
+
+/* ======================================================================
+ * Embeddings
+ * ====================================================================== */
+
+static int ensure_embed_ctx(struct qe_runtime *rt, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_context_params cp;
+	uint32_t per_seq, total;
+	int rc;
+
+	if (c->ectx)
+		return 0;
+	per_seq = default_n_ctx(rt);
+	c->e_n_seq = rt->params.n_seq ? rt->params.n_seq : 32;
+	total = per_seq * c->e_n_seq;
+	if (total > 8192)
+		total = per_seq > 8192 ? per_seq : 8192;
+	cp = base_cparams(rt);
+	cp.embeddings = true;
+	cp.n_ctx = total;
+	cp.n_batch = total;
+	cp.n_ubatch = total; /* non-causal encoders need a whole sequence in one ubatch */
+	cp.n_seq_max = c->e_n_seq;
+	cp.kv_unified = true;
+	switch (rt->params.pooling) {
+	case QE_POOL_MEAN: cp.pooling_type = LLAMA_POOLING_TYPE_MEAN; break;
+	case QE_POOL_CLS:  cp.pooling_type = LLAMA_POOLING_TYPE_CLS; break;
+	case QE_POOL_LAST: cp.pooling_type = LLAMA_POOLING_TYPE_LAST; break;
+	default:           cp.pooling_type = LLAMA_POOLING_TYPE_UNSPECIFIED; break;
+	}
+	rc = new_context(rt, cp, &c->ectx, "embedding", err);
+	if (rc)
+		return rc;
+	c->e_pooling = llama_pooling_type(c->ectx);
+	if (c->e_pooling == LLAMA_POOLING_TYPE_NONE || c->e_pooling == LLAMA_POOLING_TYPE_UNSPECIFIED) {
+		/* a decoder without pooling metadata: mean pooling */
+		llama_free(c->ectx);
+		cp.pooling_type = LLAMA_POOLING_TYPE_MEAN;
+		rc = new_context(rt, cp, &c->ectx, "embedding", err);
+		if (rc)
+			return rc;
+		c->e_pooling = LLAMA_POOLING_TYPE_MEAN;
+	}
+	c->e_n_batch = llama_n_batch(c->ectx);
+	c->e_seq_tokens = per_seq < c->e_n_batch ? per_seq : c->e_n_batch;
+	return 0;
+}
+
+static size_t ll_embed_dim(struct qe_runtime *rt)
+{
+	return (size_t)llama_model_n_embd_out(L(rt)->model) > 0 ? (size_t)llama_model_n_embd_out(L(rt)->model)
+								  : (size_t)llama_model_n_embd(L(rt)->model);
+}
+
+static int run_embed_batch(struct qe_runtime *rt, struct llama_batch *b, int n_seq, size_t first,
+			   size_t dim, int normalize, float *out, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->ectx);
+	int r;
+
+	if (mem)
+		llama_memory_clear(mem, true);
+	r = c->encoder_only ? llama_encode(c->ectx, *b) : llama_decode(c->ectx, *b);
+	if (r != 0) {
+		char why[384];
+		last_error(why, sizeof(why));
+		return qe_fail(err, QE_ERUNTIME, "embedding batch of texts %zu..%zu failed (level %s): %s",
+			       first, first + (size_t)n_seq - 1, rt->params.level ? rt->params.level : "?", why);
+	}
+	for (int s = 0; s < n_seq; s++) {
+		const float *e = llama_get_embeddings_seq(c->ectx, s);
+		float *o = out + (first + (size_t)s) * dim;
+		if (!e)
+			return qe_fail(err, QE_ERUNTIME, "no pooled embedding for text %zu (level %s)",
+				       first + (size_t)s, rt->params.level ? rt->params.level : "?");
+		if (normalize) {
+			double ss = 0.0;
+			for (size_t d = 0; d < dim; d++)
+				ss += (double)e[d] * e[d];
+			ss = ss > 0 ? 1.0 / sqrt(ss) : 0.0;
+			for (size_t d = 0; d < dim; d++)
+				o[d] = (float)(e[d] * ss);
+		} else {
+			memcpy(o, e, dim * sizeof(float));
+		}
+	}
+	return 0;
+}
+
+static int ll_embed(struct qe_runtime *rt, const char *const *texts, size_t n, int normalize,
+		    float *out, size_t *n_truncated, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_batch b;
+	size_t dim = ll_embed_dim(rt), first = 0;
+	int n_seq = 0, rc;
+
+	rc = ensure_embed_ctx(rt, err);
+	if (rc)
+		return rc;
+	b = llama_batch_init((int32_t)c->e_n_batch, 0, 1);
+	b.n_tokens = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int32_t nt = 0, *tok = tokenize_alloc(rt, texts[i], 1, &nt, err);
+		if (!tok) {
+			rc = qe_err_wrap(err, "text %zu", i);
+			break;
+		}
+		if (nt == 0) {
+			/* an empty text with no special tokens: one pad/unk token */
+			tok[0] = llama_vocab_bos(c->vocab) >= 0 ? llama_vocab_bos(c->vocab) : 0;
+			nt = 1;
+		}
+		if ((uint32_t)nt > c->e_seq_tokens) {
+			nt = (int32_t)c->e_seq_tokens;
+			if (n_truncated)
+				(*n_truncated)++;
+		}
+		if (n_seq > 0 && (b.n_tokens + nt > (int32_t)c->e_n_batch || n_seq == (int)c->e_n_seq)) {
+			rc = run_embed_batch(rt, &b, n_seq, first, dim, normalize, out, err);
+			first += (size_t)n_seq;
+			n_seq = 0;
+			b.n_tokens = 0;
+		}
+		for (int32_t t = 0; t < nt && rc == 0; t++) {
+			int32_t k = b.n_tokens++;
+			b.token[k] = tok[t];
+			b.pos[k] = t;
+			b.n_seq_id[k] = 1;
+			b.seq_id[k][0] = n_seq;
+			b.logits[k] = 1;
+		}
+		n_seq++;
+		free(tok);
+	}
+	if (rc == 0 && n_seq > 0)
+		rc = run_embed_batch(rt, &b, n_seq, first, dim, normalize, out, err);
+	llama_batch_free(b);
+	return rc;
+}
+
+/* ======================================================================
+ * Speed (llama-bench's method)
+ * ====================================================================== */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int ll_speed(struct qe_runtime *rt, const struct qe_speed_req *rq, struct qe_speed_res *rs,
+		    struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	uint32_t need = (uint32_t)(rq->n_prompt + rq->n_gen);
+	struct llama_batch b;
+	int32_t n_batch, *tok;
+	uint64_t seed = rq->seed ? rq->seed : 42;
+	double t0, t1;
+	int rc = 0, ntok = rq->n_prompt + rq->n_gen;
+	char why[384];
+
+	if (!c->pctx || c->p_n_ctx < need) {
+		struct llama_context_params cp = base_cparams(rt);
+		if (c->pctx)
+			llama_free(c->pctx);
+		c->pctx = NULL;
+		cp.n_ctx = need;
+		cp.n_batch = rt->params.n_batch ? rt->params.n_batch : 2048;
+		cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : 512;
+		if (c->encoder_only) { /* encoders take a whole sequence per ubatch */
+			cp.embeddings = true;
+			cp.n_batch = cp.n_ubatch = need;
+		}
+		rc = new_context(rt, cp, &c->pctx, "speed", err);
+		if (rc)
+			return rc;
+		c->p_n_ctx = need;
+	}
+	if (c->encoder_only && rq->n_gen > 0)
+		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder: no generation speed", c->path);
+	n_batch = (int32_t)llama_n_batch(c->pctx);
+	tok = malloc((size_t)(ntok > 0 ? ntok : 1) * sizeof(*tok));
+	if (!tok)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	for (int i = 0; i < ntok; i++)
+		tok[i] = (int32_t)(splitmix64(&seed) % (uint64_t)c->n_vocab);
+	if (rq->n_prompt > 0 && llama_vocab_get_add_bos(c->vocab) && llama_vocab_bos(c->vocab) >= 0)
+		tok[0] = llama_vocab_bos(c->vocab);
+	if (llama_get_memory(c->pctx))
+		llama_memory_clear(llama_get_memory(c->pctx), false);
+	b = llama_batch_init(n_batch > 1 ? n_batch : 1, 0, 1);
+
+	t0 = qe_now();
+	for (int i = 0; i < rq->n_prompt && rc == 0;) {
+		int m = rq->n_prompt - i < n_batch ? rq->n_prompt - i : n_batch;
+		b.n_tokens = m;
+		for (int j = 0; j < m; j++) {
+			b.token[j] = tok[i + j];
+			b.pos[j] = i + j;
+			b.n_seq_id[j] = 1;
+			b.seq_id[j][0] = 0;
+			b.logits[j] = c->encoder_only || (i + j == rq->n_prompt - 1);
+		}
+		if ((c->encoder_only ? llama_encode(c->pctx, b) : llama_decode(c->pctx, b)) != 0) {
+			last_error(why, sizeof(why));
+			rc = qe_fail(err, QE_ERUNTIME, "prompt decode failed in the speed test: %s", why);
+		}
+		i += m;
+	}
+	llama_synchronize(c->pctx);
+	t1 = qe_now();
+	rs->t_prompt_s = rq->n_prompt > 0 ? t1 - t0 : 0.0;
+	for (int g = 0; g < rq->n_gen && rc == 0; g++) {
+		b.n_tokens = 1;
+		b.token[0] = tok[rq->n_prompt + g];
+		b.pos[0] = rq->n_prompt + g;
+		b.n_seq_id[0] = 1;
+		b.seq_id[0][0] = 0;
+		b.logits[0] = 1;
+		if (llama_decode(c->pctx, b) != 0) {
+			last_error(why, sizeof(why));
+			rc = qe_fail(err, QE_ERUNTIME, "generation decode failed in the speed test: %s", why);
+			break;
+		}
+		llama_synchronize(c->pctx);
+		if (g == 0)
+			rs->t_first_s = qe_now() - t0;
+	}
+	rs->t_gen_s = rq->n_gen > 0 ? qe_now() - t1 : 0.0;
+	llama_batch_free(b);
+	free(tok);
+	return rc;
+}
+
+/* ======================================================================
+ * Describe
+ * ====================================================================== */
+
+static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
+{
+	struct lctx *c = L(rt);
+	struct qe_gguf_info gi;
+	struct qe_err e = { 0 };
+	const char *sys;
+
+	llama_model_meta_val_str(c->model, "general.architecture", info->arch, sizeof(info->arch));
+	llama_model_desc(c->model, info->desc, sizeof(info->desc));
+	snprintf(info->ftype, sizeof(info->ftype), "%s", llama_ftype_name(llama_model_ftype(c->model)));
+	snprintf(info->engine_version, sizeof(info->engine_version), "%s", ll_version());
+	sys = llama_print_system_info();
+	snprintf(info->engine_build, sizeof(info->engine_build), "%s", sys ? sys : "");
+	info->n_params = llama_model_n_params(c->model);
+	info->tensor_bytes = llama_model_size(c->model);
+	info->bpw = info->n_params ? 8.0 * (double)info->tensor_bytes / (double)info->n_params : 0.0;
+	info->n_ctx_train = llama_model_n_ctx_train(c->model);
+	info->n_embd = llama_model_n_embd(c->model);
+	info->n_layer = llama_model_n_layer(c->model);
+	info->n_head = llama_model_n_head(c->model);
+	info->n_vocab = c->n_vocab;
+	info->n_ctx = c->sctx ? (int32_t)c->s_n_ctx : (int32_t)default_n_ctx(rt);
+	info->has_encoder = llama_model_has_encoder(c->model);
+	info->has_decoder = llama_model_has_decoder(c->model);
+	info->n_threads = c->n_threads;
+	info->n_threads_batch = c->n_threads_batch;
+	info->n_gpu_layers = rt->params.n_gpu_layers;
+	if (qe_gguf_read_info(c->path, &gi, &e) == 0) {
+		info->file_bytes = gi.file_bytes;
+		info->n_types = gi.n_types;
+		memcpy(info->types, gi.types, sizeof(info->types));
+	}
+}
+
+/* ======================================================================
+ * Quantization
+ * ====================================================================== */
+
+static const struct {
+	const char *name;
+	enum llama_ftype ftype;
+} quant_table[] = {
+	{ "F32", LLAMA_FTYPE_ALL_F32 },       { "F16", LLAMA_FTYPE_MOSTLY_F16 },
+	{ "BF16", LLAMA_FTYPE_MOSTLY_BF16 },  { "Q8_0", LLAMA_FTYPE_MOSTLY_Q8_0 },
+	{ "Q6_K", LLAMA_FTYPE_MOSTLY_Q6_K },  { "Q5_K_M", LLAMA_FTYPE_MOSTLY_Q5_K_M },
+	{ "Q5_K_S", LLAMA_FTYPE_MOSTLY_Q5_K_S }, { "Q5_1", LLAMA_FTYPE_MOSTLY_Q5_1 },
+	{ "Q5_0", LLAMA_FTYPE_MOSTLY_Q5_0 },  { "Q4_K_M", LLAMA_FTYPE_MOSTLY_Q4_K_M },
+	{ "Q4_K_S", LLAMA_FTYPE_MOSTLY_Q4_K_S }, { "Q4_1", LLAMA_FTYPE_MOSTLY_Q4_1 },
+	{ "Q4_0", LLAMA_FTYPE_MOSTLY_Q4_0 },  { "IQ4_NL", LLAMA_FTYPE_MOSTLY_IQ4_NL },
+	{ "IQ4_XS", LLAMA_FTYPE_MOSTLY_IQ4_XS }, { "Q3_K_L", LLAMA_FTYPE_MOSTLY_Q3_K_L },
+	{ "Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M }, { "Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S },
+	{ "Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K },  { "Q2_K_S", LLAMA_FTYPE_MOSTLY_Q2_K_S },
+	{ "TQ1_0", LLAMA_FTYPE_MOSTLY_TQ1_0 }, { "TQ2_0", LLAMA_FTYPE_MOSTLY_TQ2_0 },
+};
+
+#define N_QUANT (sizeof(quant_table) / sizeof(quant_table[0]))
+
+static const char *const quant_names[N_QUANT + 1] = {
+	"F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
+	"Q4_1", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K", "Q2_K_S", "TQ1_0",
+	"TQ2_0", NULL,
+};
+
+static int ll_quantize(const char *src, const char *type, const char *out_path, int n_threads,
+		       struct qe_err *err)
+{
+	struct llama_model_quantize_params qp;
+	size_t i;
+	char why[384];
+
+	for (i = 0; i < N_QUANT; i++)
+		if (!strcasecmp(quant_table[i].name, type))
+			break;
+	if (i == N_QUANT)
+		return qe_fail(err, QE_EINVAL, "unknown quantization level '%s' (see 'qeval list')", type);
+	pthread_once(&g_once, engine_init);
+	qp = llama_model_quantize_default_params();
+	qp.ftype = quant_table[i].ftype;
+	qp.nthread = threads_or_default(n_threads);
+	if (llama_model_quantize(src, out_path, &qp) != 0) {
+		last_error(why, sizeof(why));
+		return qe_fail(err, QE_ERUNTIME, "quantizing '%s' to %s failed: %s", src, quant_table[i].name, why);
+	}
+	return 0;
+}
+
+static char g_version[96];
+
+static void fill_version(void)
+{
+	snprintf(g_version, sizeof(g_version), "llama.cpp %s (%s)", llama_version(), QE_LLAMA_KIND);
+}
+
+static const char *ll_version(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fill_version);
+	return g_version;
+}
+
+/* ======================================================================
+ * The ops table
+ * ====================================================================== */
+
+const struct qe_runtime_ops qe_llamacpp_ops = {
+	.api_version = QE_RUNTIME_API,
+	.name = "llamacpp",
+	.caps = QE_RT_SCORE | QE_RT_EMBED | QE_RT_SPEED | QE_RT_QUANT,
+	.open = ll_open,
+	.close = ll_close,
+	.tokenize = ll_tokenize,
+	.score = ll_score,
+	.reset = ll_reset,
+	.embed_dim = ll_embed_dim,
+	.embed = ll_embed,
+	.speed = ll_speed,
+	.version = ll_version,
+	.describe = ll_describe,
+	.quant_types = quant_names,
+	.quantize = ll_quantize,
+};

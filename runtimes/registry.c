@@ -1,0 +1,7 @@
+/* qeval — the runtime registry. Adding a runtime: one file + one line here. */
+#include "runtimes/runtime_impl.h"
+
+const struct qe_runtime_ops *const qe_runtime_registry[] = {
+	&qe_llamacpp_ops,
+	NULL,
+};

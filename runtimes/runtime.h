@@ -1,0 +1,207 @@
+/* qeval — the runtime: one engine (or server) with one model at one level.
+ *
+ * Callers see an opaque handle. A runtime author implements the ops table in
+ * runtimes/runtime_impl.h and adds one line to the registry (runtimes/registry.c).
+ * Capabilities a runtime lacks return QE_ENOTSUP.
+ *
+ * Thread-safety: one handle is used by one thread at a time; the engine may
+ * use its own worker threads inside a call.
+ */
+#ifndef QE_RUNTIME_H
+#define QE_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness/err.h"
+
+struct qe_runtime;
+
+/* Capability bits (qe_runtime_caps). */
+enum {
+	QE_RT_SCORE = 1u << 0, /* log-likelihoods of continuations */
+	QE_RT_EMBED = 1u << 1, /* sentence embeddings */
+	QE_RT_SPEED = 1u << 2, /* timed prompt processing / generation */
+	QE_RT_QUANT = 1u << 3, /* can produce quantization levels of a model */
+};
+
+enum qe_pooling {
+	QE_POOL_MODEL = -1, /* the model's own pooling (GGUF metadata) */
+	QE_POOL_MEAN  = 1,
+	QE_POOL_CLS   = 2,
+	QE_POOL_LAST  = 3,
+};
+
+struct qe_rt_params {
+	const char *runtime;   /* registry name: "llamacpp" (default) */
+	const char *model;     /* llamacpp: GGUF path; server runtimes: model name */
+	const char *level;     /* label of the level ("Q4_K_M"), for messages and records */
+	const char *url;       /* server runtimes: base URL (http://127.0.0.1:8000/v1) */
+	int n_threads;         /* generation threads, 0 = CPUs this process may use */
+	int n_threads_batch;   /* prompt-processing threads, 0 = n_threads */
+	uint32_t n_ctx;        /* tokens, 0 = min(model's training context, 4096) */
+	uint32_t n_batch;      /* tokens per decode call, 0 = 2048 */
+	uint32_t n_ubatch;     /* tokens per compute graph, 0 = 512 */
+	uint32_t n_seq;        /* sequences per decode for embeddings/scoring, 0 = 32 */
+	int n_gpu_layers;      /* layers on the GPU: 0 = none, -1 = all */
+	int embeddings;        /* 1 = open for embeddings (pooling below) */
+	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
+	int verbose;           /* 1 = pass the engine's log to stderr */
+};
+
+/* Defaults for every field. */
+struct qe_rt_params qe_rt_default_params(void);
+
+/* Open p->model with p->runtime. On success *out owns the model and its
+ * contexts until qe_runtime_close. Missing, truncated or non-model files
+ * fail with QE_ENOENT / QE_EINPUT and a message naming the file. */
+int qe_runtime_open(const struct qe_rt_params *p, struct qe_runtime **out, struct qe_err *err);
+void qe_runtime_close(struct qe_runtime *rt);
+
+unsigned qe_runtime_caps(const struct qe_runtime *rt);
+const char *qe_runtime_name(const struct qe_runtime *rt); /* valid while rt is open */
+
+/* ---- tokenizer --------------------------------------------------------- */
+
+/* Tokenize text (add_special: BOS/CLS as the model wants). Returns the token
+ * count n >= 0; when n > cap only the first cap tokens are written, so a caller
+ * may call again with a larger buffer. Negative = error. */
+int qe_runtime_tokenize(struct qe_runtime *rt, const char *text, int add_special,
+			int32_t *tokens, size_t cap, struct qe_err *err);
+
+/* ---- log-likelihood scoring ------------------------------------------- */
+
+/* One request: log p(cont_i | context) for each continuation.
+ * Tokenisation follows lm-evaluation-harness: tokens(context + cont_i) minus
+ * the tokens of the context, so " A" after "Answer:" scores the token "▁A".
+ * The runtime keeps the context's KV cache: a later request whose context
+ * begins with the same tokens (the few-shot header, or the same question)
+ * processes only the new tokens. */
+struct qe_score_req {
+	const char *context;       /* UTF-8; the model's BOS is added */
+	const char *const *conts;  /* n_conts continuations */
+	size_t n_conts;
+	uint32_t keep_tokens;      /* when the context exceeds n_ctx, truncation
+				    * is the caller's job; 0 here */
+};
+
+#define QE_MAX_CONTS 16
+
+struct qe_score_res {
+	double ll[QE_MAX_CONTS];     /* natural log, sum over continuation tokens */
+	int32_t n_cont_tok[QE_MAX_CONTS];
+	int greedy[QE_MAX_CONTS];    /* 1 = every continuation token was the argmax */
+	int32_t n_ctx_tok;           /* tokens of the context (BOS included) */
+	int32_t n_evaluated;         /* tokens this request really processed */
+	int32_t n_reused;            /* context tokens taken from the KV cache */
+};
+
+/* Score n requests in order (res[i] for reqs[i]). Requests are processed so
+ * that shared prefixes are evaluated once; a request whose context does not
+ * fit the context window fails with QE_EINPUT naming its index, and the others
+ * still run: per-request status in status[i] (0 ok, negative QE_E*), the first
+ * failure's message in err. Returns 0 when every request succeeded. */
+int qe_runtime_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
+		     struct qe_score_res *res, int *status, struct qe_err *err);
+
+/* Forget any cached context (the next request starts from an empty cache). */
+void qe_runtime_reset(struct qe_runtime *rt);
+
+/* ---- embeddings -------------------------------------------------------- */
+
+/* Embedding width, 0 when the runtime has no embeddings. */
+size_t qe_runtime_embed_dim(struct qe_runtime *rt);
+
+/* n texts -> out[n][dim] floats (caller-owned). normalize = 1 scales each row
+ * to unit L2 norm. Many texts go into one decode. Texts longer than the
+ * context are truncated to it (counted in *n_truncated when not NULL). */
+int qe_runtime_embed(struct qe_runtime *rt, const char *const *texts, size_t n, int normalize,
+		     float *out, size_t *n_truncated, struct qe_err *err);
+
+/* ---- speed -------------------------------------------------------------- */
+
+/* One timed measurement, llama-bench's method: a fresh context state, random
+ * tokens (seeded) prepared outside the timed region, then
+ *   n_prompt > 0: the prompt decoded in n_batch chunks  -> t_prompt_s
+ *   n_gen    > 0: n_gen single-token decodes (after the prompt if any, else
+ *                 after an empty cache)                  -> t_gen_s
+ * t_first_s is the time from start to the first generated token's logits
+ * (prompt + 1 token), when both are > 0. */
+struct qe_speed_req {
+	int n_prompt;   /* tokens */
+	int n_gen;      /* tokens */
+	uint64_t seed;  /* token stream */
+};
+
+struct qe_speed_res {
+	double t_prompt_s;  /* seconds for the prompt, 0 when n_prompt = 0 */
+	double t_gen_s;     /* seconds for all n_gen tokens */
+	double t_first_s;   /* seconds to the first generated token's logits */
+};
+
+int qe_runtime_speed(struct qe_runtime *rt, const struct qe_speed_req *req,
+		     struct qe_speed_res *res, struct qe_err *err);
+
+/* ---- description ------------------------------------------------------- */
+
+#define QE_MAX_TYPES 40
+
+struct qe_type_count {
+	char type[16];       /* ggml type name: "q4_K", "f32" */
+	uint32_t n_tensors;
+	uint64_t n_elements;
+	uint64_t n_bytes;
+};
+
+struct qe_rt_info {
+	char runtime[32];
+	char arch[48];            /* "llama", "bert" */
+	char desc[128];           /* engine's one-line description */
+	char ftype[48];           /* the file's declared type ("Q4_K - Medium") */
+	char engine_version[64];  /* "llama.cpp v0.5.0 (prebuilt)" */
+	char engine_build[256];   /* backends and CPU features */
+	uint64_t n_params;        /* parameters */
+	uint64_t file_bytes;      /* size of the model file, 0 when unknown */
+	uint64_t tensor_bytes;    /* bytes of all weight tensors */
+	double bpw;               /* bits per weight: 8 * tensor_bytes / n_params */
+	int32_t n_ctx_train, n_embd, n_layer, n_head, n_vocab;
+	int32_t n_ctx;            /* context window in use */
+	int has_encoder, has_decoder;
+	int n_threads, n_threads_batch, n_gpu_layers;
+	struct qe_type_count types[QE_MAX_TYPES]; /* tensor type histogram */
+	int n_types;
+};
+
+void qe_runtime_describe(struct qe_runtime *rt, struct qe_rt_info *info);
+
+/* ---- levels ------------------------------------------------------------ */
+
+/* A level: a name and the model file (or server model) that holds it. */
+struct qe_level {
+	char name[64];       /* "Q4_K_M", or the user's label */
+	char path[4096];     /* the model file for this level */
+	int reused;          /* 1 = taken from the cache / given by the user */
+};
+
+/* Produce the level named `spec` of the model at src:
+ *   - a quantization type name ("Q4_K_M", "F16") -> quantized into cache_dir
+ *     (reused when present);
+ *   - "NAME=PATH" or a path ending in .gguf -> that file as it is.
+ * cache_dir NULL = qe_cache_dir(). Unknown types fail with QE_EINVAL naming
+ * the level. runtime NULL = "llamacpp". */
+int qe_level_prepare(const char *runtime, const char *src, const char *spec, const char *cache_dir,
+		     int n_threads, struct qe_level *out, struct qe_err *err);
+
+/* ---- registry ---------------------------------------------------------- */
+
+/* Names of the registered runtimes, NULL-terminated; static storage. */
+const char *const *qe_runtime_names(void);
+
+/* The engine's version line of a runtime ("llama.cpp v0.5.0 (prebuilt)"),
+ * "" when it has none; static storage. */
+const char *qe_runtime_version(const char *runtime);
+
+/* The quantization type names a runtime can produce, NULL-terminated, static. */
+const char *const *qe_runtime_quant_types(const char *runtime);
+
+#endif
