@@ -103,7 +103,8 @@ struct lctx {
 	char path[4096];
 	int n_vocab;
 	int n_threads, n_threads_batch;
-	int encoder_only;         /* BERT-like: embeddings only */
+	int encoder_only;         /* encoder without decoder (T5 encoder): llama_encode */
+	int non_causal;           /* bidirectional attention (BERT-like): embeddings only */
 
 	/* scoring */
 	struct llama_context *sctx;
@@ -130,6 +131,19 @@ static struct lctx *L(struct qe_runtime *rt)
 static int threads_or_default(int n)
 {
 	return n > 0 ? n : qe_cpus_allowed();
+}
+
+/* "<arch>.attention.causal" = false marks embedding encoders (BERT and kin) */
+static int model_is_causal(const struct llama_model *m)
+{
+	char arch[64], key[128], val[16];
+
+	if (llama_model_meta_val_str(m, "general.architecture", arch, sizeof(arch)) < 0)
+		return 1;
+	snprintf(key, sizeof(key), "%s.attention.causal", arch);
+	if (llama_model_meta_val_str(m, key, val, sizeof(val)) < 0)
+		return 1;
+	return strcmp(val, "false") != 0 && strcmp(val, "0") != 0;
 }
 
 static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct qe_err *err)
@@ -170,6 +184,7 @@ static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	c->vocab = llama_model_get_vocab(c->model);
 	c->n_vocab = llama_vocab_n_tokens(c->vocab);
 	c->encoder_only = llama_model_has_encoder(c->model) && !llama_model_has_decoder(c->model);
+	c->non_causal = c->encoder_only || !model_is_causal(c->model);
 	rt->ctx = c;
 	return 0;
 }
@@ -310,7 +325,7 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 
 	if (c->sctx)
 		return 0;
-	if (c->encoder_only)
+	if (c->non_causal)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
 	cp = base_cparams(rt);
 	cp.n_ctx = default_n_ctx(rt);
@@ -730,7 +745,7 @@ static int ll_speed(struct qe_runtime *rt, const struct qe_speed_req *rq, struct
 		cp.n_ctx = need;
 		cp.n_batch = rt->params.n_batch ? rt->params.n_batch : 2048;
 		cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : 512;
-		if (c->encoder_only) { /* encoders take a whole sequence per ubatch */
+		if (c->non_causal) { /* encoders take a whole sequence per ubatch */
 			cp.embeddings = true;
 			cp.n_batch = cp.n_ubatch = need;
 		}
@@ -739,7 +754,7 @@ static int ll_speed(struct qe_runtime *rt, const struct qe_speed_req *rq, struct
 			return rc;
 		c->p_n_ctx = need;
 	}
-	if (c->encoder_only && rq->n_gen > 0)
+	if (c->non_causal && rq->n_gen > 0)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder: no generation speed", c->path);
 	n_batch = (int32_t)llama_n_batch(c->pctx);
 	tok = malloc((size_t)(ntok > 0 ? ntok : 1) * sizeof(*tok));
@@ -762,7 +777,7 @@ static int ll_speed(struct qe_runtime *rt, const struct qe_speed_req *rq, struct
 			b.pos[j] = i + j;
 			b.n_seq_id[j] = 1;
 			b.seq_id[j][0] = 0;
-			b.logits[j] = c->encoder_only || (i + j == rq->n_prompt - 1);
+			b.logits[j] = c->non_causal || (i + j == rq->n_prompt - 1);
 		}
 		if ((c->encoder_only ? llama_encode(c->pctx, b) : llama_decode(c->pctx, b)) != 0) {
 			last_error(why, sizeof(why));
