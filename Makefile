@@ -83,7 +83,7 @@ $(QEVAL): $(BUILD)/obj/$(MAIN:.c=.o) $(BUILD)/libqeval.a
 	@$(if $(Q),echo "  LINK    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/tq.h $(BUILD)/libqeval.a
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(BUILD)/libqeval.a
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libqeval.a $(ALL_LDLIBS)

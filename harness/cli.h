@@ -13,6 +13,12 @@ struct qe_cmd {
 /* The table, terminated by a NULL name; defined in harness/main.c. */
 extern const struct qe_cmd qe_commands[];
 
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);

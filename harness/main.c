@@ -6,6 +6,12 @@
 #include <string.h>
 
 const struct qe_cmd qe_commands[] = {
+	{ "run",      cmd_run,      "run the reference and every level over the tasks" },
+	{ "bench",    cmd_bench,    "speed alone: tokens/s per level, llama-bench's method" },
+	{ "report",   cmd_report,   "write a finished run's reports (md, html, csv, junit, json)" },
+	{ "gate",     cmd_gate,     "check a run against release rules; exit 1 when one fails" },
+	{ "compare",  cmd_compare,  "several runs side by side in one report" },
+	{ "history",  cmd_history,  "append runs to a history file and draw its dashboard" },
 	{ "quantize", cmd_quantize, "produce quantization levels of a model into the cache" },
 	{ "describe", cmd_describe, "show what a model file (or level) really contains" },
 	{ "list",     cmd_list,     "list runtimes, tasks and quantization types" },

@@ -3,7 +3,14 @@
 
 #include <string.h>
 
+extern const struct qe_task qe_task_mmlu;
+extern const struct qe_task qe_task_ceval;
+extern const struct qe_task qe_task_speed;
+
 const struct qe_task *const qe_task_registry[] = {
+	&qe_task_mmlu,
+	&qe_task_ceval,
+	&qe_task_speed,
 	NULL,
 };
 

@@ -24,15 +24,19 @@
 /* general.file_type values of unquantized files (llama_ftype) */
 enum { FT_F32 = 0, FT_F16 = 1, FT_BF16 = 32 };
 
-static int source_hash(const char *src, const char *cache, char hex[65], struct qe_err *err)
+int qe_level_source_hash(const char *src, const char *cache_dir, char hex[65], struct qe_err *err)
 {
-	char memo[4096], abs[PATH_MAX], line[PATH_MAX + 128];
+	char cache[4096], memo[4200], abs[PATH_MAX], line[PATH_MAX + 128];
 	struct stat st;
 	FILE *f;
 	int rc;
 
 	if (!realpath(src, abs) || stat(abs, &st) != 0)
 		return qe_fail(err, QE_ENOENT, "cannot open '%s': %s", src, strerror(errno));
+	qe_cache_dir(cache, sizeof(cache));
+	if (cache_dir && *cache_dir)
+		snprintf(cache, sizeof(cache), "%s", cache_dir);
+	qe_mkdirs(cache, 0755);
 	snprintf(memo, sizeof(memo), "%s/hashes.tsv", cache);
 	f = fopen(memo, "r");
 	if (f) {
@@ -141,7 +145,7 @@ int qe_level_prepare(const char *runtime, const char *src, const char *spec, con
 		snprintf(cache, sizeof(cache), "%s", cache_dir);
 	if (qe_mkdirs(cache, 0755) != 0)
 		return qe_fail(err, QE_EIO, "cannot create cache folder '%s': %s", cache, strerror(errno));
-	rc = source_hash(src, cache, hex, err);
+	rc = qe_level_source_hash(src, cache, hex, err);
 	if (rc)
 		return rc;
 	snprintf(dir, sizeof(dir), "%s/quant/%s", cache, hex);

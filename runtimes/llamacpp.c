@@ -271,7 +271,7 @@ static int ll_tokenize(struct qe_runtime *rt, const char *text, int add_special,
 		if (!tmp)
 			return qe_fail(err, QE_ENOMEM, "out of memory tokenizing");
 		n = llama_tokenize(c->vocab, text, (int32_t)len, tmp, need, add_special != 0, false);
-		if (n > 0 && cap > 0)
+		if (n > 0 && cap > 0 && tokens)
 			memcpy(tokens, tmp, (cap < (size_t)n ? cap : (size_t)n) * sizeof(*tmp));
 		free(tmp);
 		return n < 0 ? qe_fail(err, QE_ERUNTIME, "tokenizer failed") : n;

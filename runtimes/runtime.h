@@ -192,6 +192,10 @@ struct qe_level {
 int qe_level_prepare(const char *runtime, const char *src, const char *spec, const char *cache_dir,
 		     int n_threads, struct qe_level *out, struct qe_err *err);
 
+/* SHA-256 of a model file, memoised in <cache>/hashes.tsv by (absolute path,
+ * size, mtime); cache_dir NULL = qe_cache_dir(). */
+int qe_level_source_hash(const char *src, const char *cache_dir, char hex[65], struct qe_err *err);
+
 /* ---- registry ---------------------------------------------------------- */
 
 /* Names of the registered runtimes, NULL-terminated; static storage. */

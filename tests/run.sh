@@ -9,7 +9,7 @@ export QE_SHARED=${QE_SHARED:-../shared}
 export QE_BUILD=$bdir
 [ -d "$QE_SHARED" ] || echo "note: $QE_SHARED is absent: tests on the real models and datasets will skip"
 pass=0 fail=0 skip=0
-for t in "$bdir"/tests/t_*; do
+for t in "$bdir"/tests/t_* "$bdir"/tests/fuzz_*; do
 	[ -x "$t" ] || continue
 	name=$(basename "$t")
 	out=$(timeout "${QE_TEST_TIMEOUT:-600}" "$t" 2> >(sed "s/^/[$name] /" >&2))

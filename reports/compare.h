@@ -1,0 +1,42 @@
+/* qeval — several runs side by side (docs/reports.md, "Compare").
+ *
+ * The first run is the baseline. For each task, a run is comparable with the
+ * baseline only when the task was measured on the same items and settings:
+ * same task type, n_items, settings, --limit (run.limit, run.partial) and, per
+ * level, the same number of items (mc n, pairs n_pairs, speed tests with the
+ * same prompt/generation lengths and repetitions); speed also needs the same
+ * CPU and threads. Where a run is not comparable, the report prints no delta
+ * and says why instead. Thread-safe on distinct output folders.
+ */
+#ifndef QE_REPORTS_COMPARE_H
+#define QE_REPORTS_COMPARE_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness/err.h"
+#include "reports/doc.h"
+
+struct qe_compare_opts {
+	const char *out_dir;           /* where compare.md and compare.html go; NULL = "." */
+	const char *const *labels;     /* [n] names of the runs, NULL = the folders' base names */
+	int charts;                    /* 1 = gnuplot charts in the HTML */
+	const char *gnuplot;           /* NULL = $QE_GNUPLOT, else "gnuplot" */
+};
+
+struct qe_compare_opts qe_compare_default_opts(void);
+
+/* Why task `task` of run b cannot be compared with the baseline a, as one
+ * line in why (cap bytes); returns 1 when comparable, 0 when not. */
+int qe_compare_task(const cJSON *a, const cJSON *b, const char *task, char *why, size_t cap);
+
+/* Build the comparison document of n loaded runs (res[i], labels[i]). */
+int qe_compare_doc(const cJSON *const *res, const char *const *labels, size_t n, int with_charts, struct qe_doc *d,
+		   struct qe_err *err);
+
+/* Load DIR/results.json of each of the n >= 2 folders and write
+ * out_dir/compare.md and out_dir/compare.html. */
+int qe_compare_write(const char *const *dirs, size_t n, const struct qe_compare_opts *o, struct qe_err *err);
+
+#endif

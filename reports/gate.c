@@ -1,0 +1,356 @@
+#include "reports/gate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "reports/report_impl.h"
+#include "reports/results.h"
+#include "reports/text.h"
+
+/* ---- rules ---- */
+
+static const char *const ops[] = { ">=", "<=", ">", "<", "==", "!=", NULL };
+static const char *const rule_keys[] = { "name", "task", "metric", "op", "value", "levels", "include_reference",
+					 "missing", "note", NULL };
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (!strcmp(s, *list))
+			return 1;
+	return 0;
+}
+
+static int check_rule(const char *path, int i, const cJSON *r, struct qe_err *err)
+{
+	const cJSON *f, *metric, *task, *op, *value, *levels, *incl, *missing, *name;
+	struct qe_err perr = { 0 };
+
+	if (!cJSON_IsObject(r))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: not an object", path, i);
+	cJSON_ArrayForEach(f, r)
+		if (!in_list(f->string, rule_keys))
+			return qe_fail(err, QE_EINVAL, "'%s' rule %d: unknown field '%s' (fields: name, task, metric, op, "
+						       "value, levels, include_reference, missing, note)", path, i, f->string);
+	name = cJSON_GetObjectItemCaseSensitive(r, "name");
+	metric = cJSON_GetObjectItemCaseSensitive(r, "metric");
+	task = cJSON_GetObjectItemCaseSensitive(r, "task");
+	op = cJSON_GetObjectItemCaseSensitive(r, "op");
+	value = cJSON_GetObjectItemCaseSensitive(r, "value");
+	levels = cJSON_GetObjectItemCaseSensitive(r, "levels");
+	incl = cJSON_GetObjectItemCaseSensitive(r, "include_reference");
+	missing = cJSON_GetObjectItemCaseSensitive(r, "missing");
+	if (name && !cJSON_IsString(name))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'name' must be a string", path, i);
+	if (!cJSON_IsString(metric))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'metric' is missing or not a string", path, i);
+	if (qe_metric_path_check(metric->valuestring, &perr))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'metric': %s", path, i, perr.msg);
+	if (task && (!cJSON_IsString(task) || !*task->valuestring))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'task' must be a task name", path, i);
+	if (!task && strncmp(metric->valuestring, "level.", 6) != 0)
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'task' is missing (only 'level.' metrics go without)",
+			       path, i);
+	if (!cJSON_IsString(op) || !in_list(op->valuestring, ops))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'op' must be one of >= <= > < == !=", path, i);
+	if (!cJSON_IsNumber(value))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'value' is missing or not a number", path, i);
+	if (levels) {
+		const cJSON *l;
+		if (cJSON_IsString(levels)) {
+			if (!*levels->valuestring)
+				return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'levels' is empty", path, i);
+		} else if (cJSON_IsArray(levels) && cJSON_GetArraySize(levels) > 0) {
+			cJSON_ArrayForEach(l, levels)
+				if (!cJSON_IsString(l) || !*l->valuestring)
+					return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'levels' must hold level names",
+						       path, i);
+		} else {
+			return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'levels' must be \"*\", a level name or a "
+						       "non-empty list of them", path, i);
+		}
+	}
+	if (incl && !cJSON_IsBool(incl))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'include_reference' must be true or false", path, i);
+	if (missing && (!cJSON_IsString(missing) ||
+			(strcmp(missing->valuestring, "fail") && strcmp(missing->valuestring, "skip"))))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'missing' must be \"fail\" or \"skip\"", path, i);
+	return 0;
+}
+
+int qe_gate_rules_load(const char *path, cJSON **out, struct qe_err *err)
+{
+	const char *end = NULL;
+	const cJSON *rules, *r, *f, *ver;
+	char *text;
+	size_t len;
+	cJSON *root;
+	int rc, i = 0;
+
+	*out = NULL;
+	rc = qe_file_read(path, &text, &len, err);
+	if (rc)
+		return rc;
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!root) {
+		size_t line = 1;
+		for (const char *p = text; end && p < end && p < text + len; p++)
+			line += *p == '\n';
+		free(text);
+		return qe_fail(err, QE_EINVAL, "'%s' line %zu: not valid JSON", path, line);
+	}
+	free(text);
+	rc = 0;
+	if (!cJSON_IsObject(root)) {
+		rc = qe_fail(err, QE_EINVAL, "'%s': wants an object {\"rules\": [...]}", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(f, root)
+		if (strcmp(f->string, "rules") && strcmp(f->string, "version") && strcmp(f->string, "note")) {
+			rc = qe_fail(err, QE_EINVAL, "'%s': unknown top-level field '%s' (fields: version, rules, note)",
+				     path, f->string);
+			goto out;
+		}
+	ver = cJSON_GetObjectItemCaseSensitive(root, "version");
+	if (ver && (!cJSON_IsNumber(ver) || ver->valuedouble != QE_GATE_VERSION)) {
+		rc = qe_fail(err, QE_EINVAL, "'%s': field 'version' must be %d", path, QE_GATE_VERSION);
+		goto out;
+	}
+	rules = cJSON_GetObjectItemCaseSensitive(root, "rules");
+	if (!cJSON_IsArray(rules) || cJSON_GetArraySize(rules) == 0) {
+		rc = qe_fail(err, QE_EINVAL, "'%s': field 'rules' is missing or not a non-empty array", path);
+		goto out;
+	}
+	cJSON_ArrayForEach(r, rules)
+		if ((rc = check_rule(path, i++, r, err)) != 0)
+			goto out;
+out:
+	if (rc)
+		cJSON_Delete(root);
+	else
+		*out = root;
+	return rc;
+}
+
+/* ---- checking ---- */
+
+static int compare(double v, const char *op, double t)
+{
+	if (!strcmp(op, ">="))
+		return v >= t;
+	if (!strcmp(op, "<="))
+		return v <= t;
+	if (!strcmp(op, ">"))
+		return v > t;
+	if (!strcmp(op, "<"))
+		return v < t;
+	if (!strcmp(op, "=="))
+		return v == t;
+	return v != t;
+}
+
+static void add_check(cJSON *checks, int rule, const char *name, const char *task, const char *level,
+		      const char *metric, const char *op, double thr, const double *value, const char *status,
+		      const char *msg)
+{
+	cJSON *c = cJSON_CreateObject();
+
+	if (!c)
+		return;
+	cJSON_AddNumberToObject(c, "rule", rule);
+	cJSON_AddStringToObject(c, "name", name);
+	if (task)
+		cJSON_AddStringToObject(c, "task", task);
+	else
+		cJSON_AddNullToObject(c, "task");
+	cJSON_AddStringToObject(c, "level", level);
+	cJSON_AddStringToObject(c, "metric", metric);
+	cJSON_AddStringToObject(c, "op", op);
+	cJSON_AddNumberToObject(c, "threshold", thr);
+	if (value)
+		cJSON_AddNumberToObject(c, "value", *value);
+	else
+		cJSON_AddNullToObject(c, "value");
+	cJSON_AddStringToObject(c, "status", status);
+	cJSON_AddStringToObject(c, "message", msg);
+	cJSON_AddItemToArray(checks, c);
+}
+
+int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir, const char *rules_name,
+		 cJSON **outcome, struct qe_err *err)
+{
+	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(rules_root, "rules"), *r;
+	const cJSON *run_levels = cJSON_GetObjectItemCaseSensitive(res, "levels");
+	const char *ref = qe_results_ref(res);
+	int idx = 0, n = 0, nf = 0, ns = 0;
+	cJSON *out, *checks;
+
+	*outcome = NULL;
+	out = cJSON_CreateObject();
+	checks = cJSON_CreateArray();
+	if (!out || !checks) {
+		cJSON_Delete(out);
+		cJSON_Delete(checks);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	cJSON_ArrayForEach(r, rules) {
+		const char *task = qe_results_str(r, "task"), *metric = qe_results_str(r, "metric"), *op = qe_results_str(r, "op");
+		const char *missing = qe_results_str(r, "missing"), *rname = qe_results_str(r, "name");
+		const cJSON *lvsel = cJSON_GetObjectItemCaseSensitive(r, "levels"), *lv;
+		int incl = qe_results_bool(r, "include_reference", 0), skip_missing = missing && !strcmp(missing, "skip");
+		double thr = qe_results_num(r, "value");
+		const char *names[256];
+		size_t nn = 0;
+		char defname[512], thr_s[32];
+
+		qe_fmt_num(thr_s, thr);
+		if (!rname) {
+			snprintf(defname, sizeof(defname), "%s%s%s %s %s", task ? task : "", task ? " " : "", metric, op, thr_s);
+			rname = defname;
+		}
+		/* the levels this rule checks */
+		if (cJSON_IsArray(lvsel)) {
+			cJSON_ArrayForEach(lv, lvsel)
+				if (nn < 256)
+					names[nn++] = lv->valuestring;
+		} else if (cJSON_IsString(lvsel) && strcmp(lvsel->valuestring, "*") != 0) {
+			names[nn++] = lvsel->valuestring;
+		} else {
+			cJSON_ArrayForEach(lv, run_levels) {
+				const char *nm = qe_results_str(lv, "name");
+				if (nm && (incl || !ref || strcmp(nm, ref)) && nn < 256)
+					names[nn++] = nm;
+			}
+		}
+		for (size_t k = 0; k < nn; k++) {
+			char msg[1024], val_s[32];
+			double v = 0;
+			int st = qe_metric_get(res, task, names[k], metric, &v);
+			char where[300];
+
+			snprintf(where, sizeof(where), "%s%s", task ? task : "", task ? " " : "");
+			n++;
+			if (st == QE_METRIC_OK) {
+				int ok = compare(v, op, thr);
+				qe_fmt_num(val_s, v);
+				snprintf(msg, sizeof(msg), "%s%s at %s = %s, %s %s %s", where, metric, names[k], val_s,
+					 ok ? "meets" : "wants", op, thr_s);
+				add_check(checks, idx, rname, task, names[k], metric, op, thr, &v, ok ? "pass" : "fail", msg);
+				nf += !ok;
+				continue;
+			}
+			if (st == QE_METRIC_NO_BLOCK) {
+				const cJSON *l = qe_results_level(res, names[k]);
+				const char *ls = qe_results_str(l, "status"), *le = qe_results_str(l, "error");
+				if (ls && strcmp(ls, "ok") != 0)
+					snprintf(msg, sizeof(msg), "%s%s at %s: the level %s%s%s%s", where, metric, names[k],
+						 ls, le ? " (" : "", le ? le : "", le ? ")" : "");
+				else
+					snprintf(msg, sizeof(msg), "%s%s at %s: %s", where, metric, names[k],
+						 qe_metric_status_text(st));
+			} else if (st == QE_METRIC_NO_LEVEL) {
+				snprintf(msg, sizeof(msg), "%s%s: level '%s' is not in the run", where, metric, names[k]);
+			} else if (st == QE_METRIC_NO_TASK) {
+				snprintf(msg, sizeof(msg), "task '%s' is not in the run", task ? task : "");
+			} else {
+				snprintf(msg, sizeof(msg), "%s%s at %s: %s", where, metric, names[k], qe_metric_status_text(st));
+			}
+			/* a missing metric can be skipped; a misspelt one (absent) never is */
+			if (skip_missing && st != QE_METRIC_ABSENT) {
+				add_check(checks, idx, rname, task, names[k], metric, op, thr, NULL, "skip", msg);
+				ns++;
+			} else {
+				add_check(checks, idx, rname, task, names[k], metric, op, thr, NULL, "fail", msg);
+				nf++;
+			}
+		}
+		idx++;
+	}
+	cJSON_AddStringToObject(out, "schema", "qeval-gate");
+	cJSON_AddNumberToObject(out, "version", QE_GATE_VERSION);
+	cJSON_AddStringToObject(out, "run", run_dir ? run_dir : "");
+	cJSON_AddStringToObject(out, "rules", rules_name ? rules_name : "");
+	cJSON_AddNumberToObject(out, "n_rules", idx);
+	cJSON_AddNumberToObject(out, "n_checks", n);
+	cJSON_AddNumberToObject(out, "n_passed", n - nf - ns);
+	cJSON_AddNumberToObject(out, "n_failed", nf);
+	cJSON_AddNumberToObject(out, "n_skipped", ns);
+	cJSON_AddBoolToObject(out, "passed", nf == 0);
+	cJSON_AddItemToObject(out, "checks", checks);
+	if (cJSON_GetArraySize(checks) != n) {
+		cJSON_Delete(out);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	*outcome = out;
+	return 0;
+}
+
+int qe_gate_run(const char *run_dir, const char *rules_path, const char *junit_path, int *n_failed, cJSON **outcome,
+		struct qe_err *err)
+{
+	cJSON *res = NULL, *rules = NULL, *out = NULL;
+	struct qe_text t = { 0 };
+	char path[4096];
+	char *json;
+	int rc;
+
+	if (n_failed)
+		*n_failed = 0;
+	if (outcome)
+		*outcome = NULL;
+	rc = qe_gate_rules_load(rules_path, &rules, err);
+	if (!rc)
+		rc = qe_results_load(run_dir, &res, err);
+	if (!rc)
+		rc = qe_gate_eval(res, rules, run_dir, rules_path, &out, err);
+	if (rc)
+		goto done;
+	json = cJSON_Print(out);
+	if (!json) {
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+		goto done;
+	}
+	qe_text_put(&t, json);
+	qe_text_putc(&t, '\n');
+	free(json);
+	rc = qe_text_save(&t, qe_path_join(path, sizeof(path), run_dir, "gate.json"), err);
+	qe_text_release(&t);
+	if (!rc && junit_path) {
+		qe_junit_from_gate(out, &t);
+		rc = qe_text_save(&t, junit_path, err);
+		qe_text_release(&t);
+	}
+	if (!rc && n_failed)
+		*n_failed = (int)qe_results_num(out, "n_failed");
+done:
+	if (!rc && outcome) {
+		*outcome = out;
+		out = NULL;
+	}
+	cJSON_Delete(out);
+	cJSON_Delete(rules);
+	cJSON_Delete(res);
+	return rc;
+}
+
+int qe_gate_check(const char *run_dir, const char *rules_path, const char *junit_path, int *n_failed,
+		  struct qe_err *err)
+{
+	return qe_gate_run(run_dir, rules_path, junit_path, n_failed, NULL, err);
+}
+
+void qe_gate_print(const cJSON *outcome, FILE *f)
+{
+	const cJSON *c;
+
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(outcome, "checks")) {
+		const char *st = qe_results_str(c, "status");
+		fprintf(f, "%-4s  rule %.0f: %s @ %s: %s\n", st && !strcmp(st, "pass") ? "ok" : st && !strcmp(st, "skip") ? "skip" : "FAIL",
+			qe_results_num(c, "rule"), qe_results_str(c, "name") ? qe_results_str(c, "name") : "?",
+			qe_results_str(c, "level") ? qe_results_str(c, "level") : "?",
+			qe_results_str(c, "message") ? qe_results_str(c, "message") : "");
+	}
+	fprintf(f, "gate %s: %.0f checks, %.0f passed, %.0f failed, %.0f skipped\n",
+		qe_results_bool(outcome, "passed", 0) ? "passed" : "FAILED", qe_results_num(outcome, "n_checks"),
+		qe_results_num(outcome, "n_passed"), qe_results_num(outcome, "n_failed"), qe_results_num(outcome, "n_skipped"));
+}

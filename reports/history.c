@@ -1,0 +1,516 @@
+#include "reports/history.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness/sys.h"
+#include "reports/charts.h"
+#include "reports/doc.h"
+#include "reports/fmt.h"
+#include "reports/report_impl.h"
+#include "reports/results.h"
+
+#define B QE_FMT_CAP
+
+/* ---- one line ---- */
+
+/* Key metrics of a task type, recorded for every level. */
+static const char *const mc_keys[] = { "acc", "vs_ref.delta_acc", "vs_ref.delta_ci95[0]", "flip_rate", "vs_ref.kl_mean",
+				       NULL };
+static const char *const pairs_keys[] = { "drift.cos_mean", "sts.spearman", "retrieval.ndcg@10", NULL };
+
+static void put_metric(cJSON *obj, const cJSON *res, const char *task, const char *level, const char *path)
+{
+	double v;
+
+	if (cJSON_GetObjectItemCaseSensitive(obj, path))
+		return;
+	if (qe_metric_get(res, task, level, path, &v) == QE_METRIC_OK)
+		cJSON_AddNumberToObject(obj, path, v);
+	else
+		cJSON_AddNullToObject(obj, path);
+}
+
+int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, const char *commit, const char *date,
+		     cJSON **out, struct qe_err *err)
+{
+	const cJSON *mach = cJSON_GetObjectItemCaseSensitive(res, "machine");
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(res, "run"), *task, *lv, *c;
+	const cJSON *q = cJSON_GetObjectItemCaseSensitive(res, "qeval");
+	cJSON *e = cJSON_CreateObject(), *metrics;
+	char machine[300];
+	const char *s;
+
+	*out = NULL;
+	if (!e)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	cJSON_AddStringToObject(e, "schema", "qeval-history");
+	cJSON_AddNumberToObject(e, "version", QE_HISTORY_VERSION);
+	cJSON_AddStringToObject(e, "date", date ? date : (s = qe_results_str(res, "created")) ? s : "");
+	cJSON_AddStringToObject(e, "commit", commit ? commit : (s = qe_results_str(q, "git")) ? s : "");
+	snprintf(machine, sizeof(machine), "%s (%s)", qe_results_str(mach, "host") ? qe_results_str(mach, "host") : "?",
+		 qe_results_str(mach, "cpu") ? qe_results_str(mach, "cpu") : "?");
+	cJSON_AddStringToObject(e, "machine", machine);
+	cJSON_AddStringToObject(e, "run", run_dir ? run_dir : "");
+	cJSON_AddStringToObject(e, "model", (s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "source")) ? s : "");
+	cJSON_AddStringToObject(e, "model_sha256",
+				(s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "sha256")) ? s : "");
+	cJSON_AddStringToObject(e, "engine",
+				(s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "engine"), "version")) ? s : "");
+	cJSON_AddBoolToObject(e, "complete", qe_results_bool(run, "complete", 0));
+	cJSON_AddBoolToObject(e, "partial", qe_results_bool(run, "partial", 0));
+	cJSON_AddNumberToObject(e, "limit", isnan(qe_results_num(run, "limit")) ? 0 : qe_results_num(run, "limit"));
+	if (gate) {
+		cJSON *g = cJSON_AddObjectToObject(e, "gate"), *failed;
+		cJSON_AddBoolToObject(g, "passed", qe_results_bool(gate, "passed", 0));
+		cJSON_AddNumberToObject(g, "n_checks", qe_results_num(gate, "n_checks"));
+		cJSON_AddNumberToObject(g, "n_failed", qe_results_num(gate, "n_failed"));
+		failed = cJSON_AddArrayToObject(g, "failed");
+		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gate, "checks")) {
+			const char *st = qe_results_str(c, "status");
+			cJSON *f;
+			if (!st || strcmp(st, "fail") != 0)
+				continue;
+			f = cJSON_CreateObject();
+			cJSON_AddNumberToObject(f, "rule", qe_results_num(c, "rule"));
+			if (qe_results_str(c, "task"))
+				cJSON_AddStringToObject(f, "task", qe_results_str(c, "task"));
+			else
+				cJSON_AddNullToObject(f, "task");
+			cJSON_AddStringToObject(f, "level", (s = qe_results_str(c, "level")) ? s : "");
+			cJSON_AddStringToObject(f, "metric", (s = qe_results_str(c, "metric")) ? s : "");
+			cJSON_AddItemToArray(failed, f);
+		}
+	} else {
+		cJSON_AddNullToObject(e, "gate");
+	}
+	metrics = cJSON_AddObjectToObject(e, "metrics");
+	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
+		const char *type = qe_results_task_type(task);
+		cJSON *tm = cJSON_AddObjectToObject(metrics, task->string);
+		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res, "levels")) {
+			const char *nm = qe_results_str(lv, "name");
+			const cJSON *blk = nm ? qe_results_block(res, task->string, nm) : NULL;
+			const char *const *keys = qe_task_type_is_mc(type) ? mc_keys : !strcmp(type, "pairs") ? pairs_keys : NULL;
+			cJSON *lm;
+			if (!nm)
+				continue;
+			lm = cJSON_AddObjectToObject(tm, nm);
+			for (; keys && *keys; keys++)
+				put_metric(lm, res, task->string, nm, *keys);
+			if (!strcmp(type, "speed")) {
+				const cJSON *t, *sp;
+				char path[160];
+				cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, "tests"))
+					if (qe_results_str(t, "name") && cJSON_GetObjectItemCaseSensitive(t, "tps_mean")) {
+						snprintf(path, sizeof(path), "tests.%s.tps_mean", qe_results_str(t, "name"));
+						put_metric(lm, res, task->string, nm, path);
+					}
+				cJSON_ArrayForEach(sp, cJSON_GetObjectItemCaseSensitive(blk, "speedup")) {
+					snprintf(path, sizeof(path), "speedup.%s", sp->string);
+					put_metric(lm, res, task->string, nm, path);
+				}
+			}
+			/* and whatever the gate looked at, so its failures can be drawn */
+			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gate, "checks")) {
+				const char *ct = qe_results_str(c, "task"), *cl = qe_results_str(c, "level");
+				const char *cm = qe_results_str(c, "metric");
+				if (ct && cl && cm && !strcmp(ct, task->string) && !strcmp(cl, nm) && strncmp(cm, "level.", 6) &&
+				    !qe_metric_path_check(cm, NULL))
+					put_metric(lm, res, task->string, nm, cm);
+			}
+		}
+	}
+	if (!cJSON_GetObjectItemCaseSensitive(e, "metrics")) {
+		cJSON_Delete(e);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	*out = e;
+	return 0;
+}
+
+int qe_history_add(const char *history, const char *run_dir, const char *commit, const char *date,
+		   struct qe_err *err)
+{
+	cJSON *res = NULL, *gate = NULL, *e = NULL;
+	char path[4096], *text = NULL, *line = NULL;
+	size_t len = 0;
+	int rc, need_nl = 0;
+	FILE *f;
+
+	rc = qe_results_load(run_dir, &res, err);
+	if (rc)
+		return rc;
+	qe_path_join(path, sizeof(path), run_dir, "gate.json");
+	if (!qe_file_read(path, &text, &len, NULL)) {
+		gate = cJSON_ParseWithLength(text, len);
+		free(text);
+		text = NULL;
+	}
+	rc = qe_history_entry(res, gate, run_dir, commit, date, &e, err);
+	if (rc)
+		goto done;
+	line = cJSON_PrintUnformatted(e);
+	if (!line) {
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* a history whose last line was cut short (no newline) gets one first, so
+	 * the torn line stays one bad line instead of spoiling this one */
+	if (!qe_file_read(history, &text, &len, NULL) && len && text[len - 1] != '\n')
+		need_nl = 1;
+	free(text);
+	f = fopen(history, "a");
+	if (!f) {
+		rc = qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
+		goto done;
+	}
+	if ((need_nl && fputc('\n', f) == EOF) || fputs(line, f) == EOF || fputc('\n', f) == EOF ||
+	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		rc = qe_fail(err, QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
+		fclose(f);
+		goto done;
+	}
+	if (fclose(f) != 0)
+		rc = qe_fail(err, QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
+done:
+	free(line);
+	cJSON_Delete(e);
+	cJSON_Delete(gate);
+	cJSON_Delete(res);
+	return rc;
+}
+
+/* ---- the dashboard ---- */
+
+#define MAX_RUNS 4096
+
+struct hist {
+	cJSON *e[MAX_RUNS];
+	size_t n;
+	size_t bad;   /* lines that were not history entries */
+};
+
+static int hist_load(const char *path, struct hist *h, struct qe_err *err)
+{
+	char *text, *p, *nl;
+	size_t len;
+	int rc = qe_file_read(path, &text, &len, err);
+
+	memset(h, 0, sizeof(*h));
+	if (rc)
+		return rc;
+	for (p = text; p < text + len; p = nl + 1) {
+		cJSON *e;
+		const char *schema;
+		nl = memchr(p, '\n', (size_t)(text + len - p));
+		if (!nl)
+			nl = text + len;
+		if (nl == p)
+			continue;
+		e = cJSON_ParseWithLength(p, (size_t)(nl - p));
+		schema = qe_results_str(e, "schema");
+		if (!e || !schema || strcmp(schema, "qeval-history") || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "metrics"))) {
+			cJSON_Delete(e);
+			h->bad++;
+			continue;
+		}
+		if (h->n == MAX_RUNS) {
+			cJSON_Delete(e);
+			h->bad++;
+			continue;
+		}
+		h->e[h->n++] = e;
+	}
+	free(text);
+	return 0;
+}
+
+static void hist_free(struct hist *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		cJSON_Delete(h->e[i]);
+	h->n = 0;
+}
+
+/* Did run i's gate fail on task/level/metric? */
+static int gate_failed(const cJSON *e, const char *task, const char *level, const char *metric)
+{
+	const cJSON *f;
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "gate"), "failed")) {
+		const char *t = qe_results_str(f, "task"), *l = qe_results_str(f, "level"), *m = qe_results_str(f, "metric");
+		if (t && l && m && !strcmp(t, task) && !strcmp(l, level) && !strcmp(m, metric))
+			return 1;
+	}
+	return 0;
+}
+
+/* Append the distinct names found at e.metrics[task] (levels) or
+ * e.metrics[task][*] (metrics) over all runs. */
+static size_t names_union(const struct hist *h, const char *task, int metrics, const char **out, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < h->n; i++) {
+		const cJSON *tm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h->e[i], "metrics"), task);
+		const cJSON *lv, *m;
+		cJSON_ArrayForEach(lv, tm) {
+			const cJSON *src = metrics ? lv : NULL;
+			if (!metrics) {
+				size_t k;
+				for (k = 0; k < n && strcmp(out[k], lv->string); k++)
+					;
+				if (k == n && n < cap)
+					out[n++] = lv->string;
+				continue;
+			}
+			cJSON_ArrayForEach(m, src) {
+				size_t k;
+				for (k = 0; k < n && strcmp(out[k], m->string); k++)
+					;
+				if (k == n && n < cap)
+					out[n++] = m->string;
+			}
+		}
+	}
+	return n;
+}
+
+static void runs_table(const struct hist *h, struct qe_doc *d)
+{
+	static const char *const head[] = { "#", "Date", "Commit", "Machine", "Engine", "Data", "Gate" };
+	struct qe_block *tb;
+	char a[B], b[B];
+
+	qe_doc_heading(d, 1, "Runs");
+	tb = qe_doc_table(d, 7, NULL);
+	for (size_t c = 0; c < 7; c++)
+		qe_doc_th(tb, c, c == 0, head[c]);
+	for (size_t i = h->n; i-- > 0;) {
+		const cJSON *e = h->e[i], *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
+		size_t r = qe_doc_row(tb);
+		qe_doc_td(tb, r, 0, 0, "%zu", i + 1);
+		qe_doc_td(tb, r, 1, 0, "%s", qe_results_str(e, "date") ? qe_results_str(e, "date") : QE_DASH);
+		qe_doc_td(tb, r, 2, 0, "%s", qe_results_str(e, "commit") ? qe_results_str(e, "commit") : QE_DASH);
+		qe_doc_td(tb, r, 3, 0, "%s", qe_results_str(e, "machine") ? qe_results_str(e, "machine") : QE_DASH);
+		qe_doc_td(tb, r, 4, 0, "%s", qe_results_str(e, "engine") ? qe_results_str(e, "engine") : QE_DASH);
+		if (qe_results_bool(e, "partial", 0))
+			qe_doc_td(tb, r, 5, 0, "partial (--limit %s)%s", qe_fmt_count(a, B, qe_results_num(e, "limit")),
+				  qe_results_bool(e, "complete", 1) ? "" : ", incomplete");
+		else
+			qe_doc_td(tb, r, 5, 0, "full%s", qe_results_bool(e, "complete", 1) ? "" : ", incomplete");
+		if (!cJSON_IsObject(g))
+			qe_doc_td(tb, r, 6, QE_MARK_MUTED, "no gate");
+		else if (qe_results_bool(g, "passed", 0))
+			qe_doc_td(tb, r, 6, QE_MARK_GOOD, "passed (%s checks)", qe_fmt_count(a, B, qe_results_num(g, "n_checks")));
+		else
+			qe_doc_td(tb, r, 6, QE_MARK_BAD, "FAILED (%s of %s checks)", qe_fmt_count(a, B, qe_results_num(g, "n_failed")),
+				  qe_fmt_count(b, B, qe_results_num(g, "n_checks")));
+	}
+}
+
+/* Latest value, the one before and the change, per task x metric x level. */
+static void latest_table(const struct hist *h, const char *task, const char *const *metrics, size_t nm,
+			 const char *const *levels, size_t nl, struct qe_doc *d)
+{
+	const cJSON *last = h->e[h->n - 1], *prev = h->n > 1 ? h->e[h->n - 2] : NULL;
+	struct qe_block *tb = qe_doc_table(d, 6, NULL);
+	char a[B];
+
+	qe_doc_th(tb, 0, 0, "Metric");
+	qe_doc_th(tb, 1, 0, "Level");
+	qe_doc_th(tb, 2, 1, "Latest");
+	qe_doc_th(tb, 3, 1, "Run before");
+	qe_doc_th(tb, 4, 1, "Change");
+	qe_doc_th(tb, 5, 0, "Gate, latest run");
+	for (size_t m = 0; m < nm; m++) {
+		for (size_t l = 0; l < nl; l++) {
+			const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(last, "metrics"), task), levels[l]);
+			const cJSON *pm = cJSON_GetObjectItemCaseSensitive(
+				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prev, "metrics"), task), levels[l]);
+			double v = qe_results_num(lm, metrics[m]), w = qe_results_num(pm, metrics[m]);
+			size_t r;
+			if (!cJSON_GetObjectItemCaseSensitive(lm, metrics[m]) || (isnan(v) && isnan(w)))
+				continue;
+			r = qe_doc_row(tb);
+			qe_doc_td(tb, r, 0, 0, "%s", metrics[m]);
+			qe_doc_td(tb, r, 1, 0, "%s", levels[l]);
+			qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_sig(a, B, v, 4));
+			qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_sig(a, B, w, 4));
+			qe_doc_td(tb, r, 4, 0, "%s", isnan(v) || isnan(w) ? QE_DASH : qe_fmt_sig(a, B, v - w, 3));
+			if (gate_failed(last, task, levels[l], metrics[m]))
+				qe_doc_td(tb, r, 5, QE_MARK_BAD, "FAILED");
+			else
+				qe_doc_td(tb, r, 5, QE_MARK_MUTED, "%s", QE_DASH);
+		}
+	}
+}
+
+static void task_charts(const struct hist *h, const char *task, const char *const *metrics, size_t nm,
+			const char *const *levels, size_t nl, const char *const *xcats, struct qe_doc *d)
+{
+	/* [nl][n] points per level, then up to nl * n gate failures */
+	struct qe_chart_point *pts = calloc(2 * (nl ? nl : 1) * (h->n ? h->n : 1), sizeof(*pts));
+	struct qe_chart_series s[17];
+
+	if (!pts)
+		return;
+	for (size_t m = 0; m < nm; m++) {
+		struct qe_chart_spec sp;
+		struct qe_chart_point *fail = pts + nl * h->n;
+		size_t nfail = 0, ns = 0;
+		char title[300], cap[400];
+		char *script;
+
+		for (size_t l = 0; l < nl && l < 16; l++) { /* 16 levels drawn at most */
+			struct qe_chart_point *p = pts + l * h->n;
+			size_t k = 0;
+			for (size_t i = 0; i < h->n; i++) {
+				const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
+					cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h->e[i], "metrics"), task),
+					levels[l]);
+				double v = qe_results_num(lm, metrics[m]);
+				if (isnan(v))
+					continue;
+				p[k].x = (double)i;
+				p[k].y = v;
+				p[k].lo = p[k].hi = NAN;
+				p[k].label = NULL;
+				k++;
+				if (gate_failed(h->e[i], task, levels[l], metrics[m])) {
+					fail[nfail].x = (double)i;
+					fail[nfail].y = v;
+					fail[nfail].lo = fail[nfail].hi = NAN;
+					fail[nfail].label = NULL;
+					nfail++;
+				}
+			}
+			/* every level keeps its series (even empty) so its colour is the same in every chart */
+			s[ns++] = (struct qe_chart_series){ .title = levels[l], .pts = p, .n = k, .line = 1 };
+		}
+		if (nfail)
+			s[ns++] = (struct qe_chart_series){ .title = "gate failed", .pts = fail, .n = nfail, .pt = 2,
+							    .color = "#d00000", .ps = 2.0 };
+		memset(&sp, 0, sizeof(sp));
+		snprintf(title, sizeof(title), "%s: %s", task, metrics[m]);
+		sp.title = title;
+		sp.xlabel = "run";
+		sp.ylabel = metrics[m];
+		sp.xcats = xcats;
+		sp.n_xcats = h->n;
+		script = qe_chart_script(&sp, s, ns);
+		if (script) {
+			snprintf(cap, sizeof(cap), "%s of task %s per level over the runs%s.", metrics[m], task,
+				 nfail ? "; red crosses mark runs whose gate failed on it" : "");
+			qe_doc_chart(d, cap, script);
+			free(script);
+		}
+	}
+	free(pts);
+}
+
+int qe_history_render(const char *history, const char *out_dir, const struct qe_history_render_opts *o, int *n_runs,
+		      struct qe_err *err)
+{
+	struct qe_history_render_opts dflt = { 1, NULL };
+	struct qe_html_opts ho;
+	struct qe_text out = { 0 };
+	struct qe_doc d = { 0 };
+	struct hist *h = malloc(sizeof(*h));
+	const char *tasks[128], **xcats = NULL;
+	char (*xbuf)[48] = NULL;
+	char path[4096], title[400];
+	size_t nt = 0;
+	int rc;
+
+	if (!o)
+		o = &dflt;
+	if (n_runs)
+		*n_runs = 0;
+	if (!h)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	rc = hist_load(history, h, err);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	if (!h->n) {
+		rc = qe_fail(err, QE_EINPUT, "'%s' holds no history entries (%zu lines could not be read)", history, h->bad);
+		goto done;
+	}
+	if (n_runs)
+		*n_runs = (int)h->n;
+	if (qe_mkdirs(out_dir, 0777)) {
+		rc = qe_fail(err, QE_EIO, "cannot create '%s': %s", out_dir, strerror(errno));
+		goto done;
+	}
+	xcats = calloc(h->n, sizeof(*xcats));
+	xbuf = calloc(h->n, sizeof(*xbuf));
+	if (!xcats || !xbuf) {
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+		goto done;
+	}
+	/* x labels: the date (its first 10 characters) of every k-th run */
+	for (size_t i = 0, every = h->n > 12 ? (h->n + 11) / 12 : 1; i < h->n; i++) {
+		const char *dt = qe_results_str(h->e[i], "date");
+		if (i % every == 0 || i + 1 == h->n)
+			snprintf(xbuf[i], sizeof(xbuf[i]), "%.10s", dt && *dt ? dt : "?");
+		xcats[i] = xbuf[i];
+	}
+	snprintf(title, sizeof(title), "qeval history: %s", qe_results_str(h->e[h->n - 1], "model") ?
+								    qe_results_str(h->e[h->n - 1], "model") : "runs");
+	qe_doc_init(&d, title);
+	{
+		const cJSON *g = cJSON_GetObjectItemCaseSensitive(h->e[h->n - 1], "gate");
+		struct qe_block *f = qe_doc_facts(&d);
+		qe_doc_fact(f, "Runs", "%zu, from %s to %s", h->n,
+			    qe_results_str(h->e[0], "date") ? qe_results_str(h->e[0], "date") : "?",
+			    qe_results_str(h->e[h->n - 1], "date") ? qe_results_str(h->e[h->n - 1], "date") : "?");
+		qe_doc_fact(f, "Latest", "commit %s on %s",
+			    qe_results_str(h->e[h->n - 1], "commit") ? qe_results_str(h->e[h->n - 1], "commit") : "?",
+			    qe_results_str(h->e[h->n - 1], "machine") ? qe_results_str(h->e[h->n - 1], "machine") : "?");
+		qe_doc_fact(f, "Latest gate", "%s", !cJSON_IsObject(g) ? "none" :
+						      qe_results_bool(g, "passed", 0) ? "passed" : "FAILED");
+		qe_doc_fact(f, "History file", "%s", history);
+	}
+	if (h->bad)
+		qe_doc_note(&d, "%zu lines of the history file are not history entries and are left out", h->bad);
+	runs_table(h, &d);
+	for (size_t i = 0; i < h->n; i++) {
+		const cJSON *t;
+		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(h->e[i], "metrics")) {
+			size_t k;
+			for (k = 0; k < nt && strcmp(tasks[k], t->string); k++)
+				;
+			if (k == nt && nt < 128)
+				tasks[nt++] = t->string;
+		}
+	}
+	for (size_t k = 0; k < nt; k++) {
+		const char *levels[64], *metrics[64];
+		size_t nl = names_union(h, tasks[k], 0, levels, 64), nm = names_union(h, tasks[k], 1, metrics, 64);
+		qe_doc_heading(&d, 1, tasks[k]);
+		if (o->charts)
+			task_charts(h, tasks[k], metrics, nm, levels, nl, xcats, &d);
+		latest_table(h, tasks[k], metrics, nm, levels, nl, &d);
+	}
+	memset(&ho, 0, sizeof(ho));
+	ho.charts = o->charts;
+	ho.gnuplot = o->gnuplot;
+	rc = qe_doc_html(&d, &ho, &out, NULL, err);
+	if (!rc)
+		rc = qe_text_save(&out, qe_path_join(path, sizeof(path), out_dir, "index.html"), err);
+done:
+	qe_text_release(&out);
+	qe_doc_release(&d);
+	free(xcats);
+	free(xbuf);
+	hist_free(h);
+	free(h);
+	return rc;
+}

@@ -1,0 +1,83 @@
+/* qeval — reading a run's results.json (docs/results-schema.md, version 1)
+ * for the report writers, gates, compare and history; and metric paths, the
+ * one way every one of them names a number in it (docs/reports.md, "Metric
+ * paths").
+ *
+ * Everything here only reads a cJSON tree the caller owns; returned pointers
+ * point into it and live as long as it does. Thread-safe on distinct trees.
+ */
+#ifndef QE_REPORTS_RESULTS_H
+#define QE_REPORTS_RESULTS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness/err.h"
+
+/* The results.json version this code reads. */
+#define QE_RESULTS_VERSION 1
+
+/* Read run_dir/results.json into *out (caller frees with cJSON_Delete) and
+ * check its schema name, version, and that "levels" is an array and "tasks"
+ * an object. QE_ENOENT when the file is missing, QE_EINPUT when it is not a
+ * qeval results file (the message names the file and what is wrong). */
+int qe_results_load(const char *run_dir, cJSON **out, struct qe_err *err);
+
+/* The same from a string (path is only named in messages). */
+int qe_results_parse(const char *text, size_t len, const char *path, cJSON **out, struct qe_err *err);
+
+/* The levels[] entry named name, or NULL. */
+const cJSON *qe_results_level(const cJSON *res, const char *name);
+/* The reference level's name (top-level "reference"), or NULL when none. */
+const char *qe_results_ref(const cJSON *res);
+/* tasks.<task>.levels.<level>, or NULL when absent or null (a failed level). */
+const cJSON *qe_results_block(const cJSON *res, const char *task, const char *level);
+/* A task's type ("mmlu", "ceval", "pairs", "speed"; the task's "task" field),
+ * "" when absent. */
+const char *qe_results_task_type(const cJSON *task);
+/* 1 for the multiple-choice task types (mmlu, ceval). */
+int qe_task_type_is_mc(const char *type);
+
+/* How a task is named to readers: "MMLU" and "C-Eval" for the task types'
+ * own instances, else the instance name itself. Static storage or name. */
+const char *qe_task_title(const char *name, const char *type);
+
+/* obj[key] as a number, NaN when absent, null or not a number. */
+double qe_results_num(const cJSON *obj, const char *key);
+/* obj[key] as a string, NULL when absent or not a string. */
+const char *qe_results_str(const cJSON *obj, const char *key);
+/* obj[key] as a boolean: 1 true, 0 false, dflt when absent or not a boolean. */
+int qe_results_bool(const cJSON *obj, const char *key, int dflt);
+
+/* ---- metric paths ----
+ * PATH      = ["level."] SEGMENT ("." SEGMENT)*
+ * SEGMENT   = KEY ("[" INDEX "]")*     KEY: any characters but . [ ] (non-empty)
+ * A KEY applied to an array of objects selects the element whose "name" is KEY
+ * (so "tests.pp512.tps_mean" reads the speed test named pp512). "level." reads
+ * the run's levels[] entry instead of the task's per-level block. Two derived
+ * metrics exist where the block has what they need (docs/reports.md):
+ *   flip_rate  = (vs_ref.ref_right_level_wrong + vs_ref.ref_wrong_level_right) / vs_ref.n_paired
+ *   pct_of_ref = acc / acc of the reference level (a fraction: 0.989 = 98.9%)
+ */
+enum qe_metric_status {
+	QE_METRIC_OK = 0,       /* *out holds the number */
+	QE_METRIC_NULL = 1,     /* present but null: could not be computed (e.g. vs_ref on the reference) */
+	QE_METRIC_ABSENT = 2,   /* no such key in the block, or not a number */
+	QE_METRIC_NO_BLOCK = 3, /* the task has no block for this level (failed, pending, not in the task) */
+	QE_METRIC_NO_TASK = 4,  /* no such task in the run */
+	QE_METRIC_NO_LEVEL = 5, /* no such level in the run */
+};
+
+/* 0 when path follows the grammar above, else QE_EINVAL naming what is wrong. */
+int qe_metric_path_check(const char *path, struct qe_err *err);
+
+/* Resolve path for task (may be NULL for "level." paths) at level. Returns an
+ * enum qe_metric_status; *out is set only on QE_METRIC_OK. The path must have
+ * passed qe_metric_path_check. */
+int qe_metric_get(const cJSON *res, const char *task, const char *level, const char *path, double *out);
+
+/* Words for a status ("not computed (null)", "not in the block", ...). */
+const char *qe_metric_status_text(int status);
+
+#endif

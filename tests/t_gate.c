@@ -1,0 +1,195 @@
+/* Tests of release gates (reports/gate.c, `qeval gate`): exit codes 0 / 1 / 2,
+ * one-line messages naming the bad rule and field, gate.json, JUnit against a
+ * golden file, levels selection, the reference left out by default, and
+ * failed levels (fail, or skip when the rule says so).
+ * Regenerate the golden file: QE_UPDATE_GOLDEN=1 (see t_reports_common.h). */
+#include "tests/t_reports_common.h"
+
+#include "reports/gate.h"
+#include "reports/results.h"
+
+static void test_exit_codes(void)
+{
+	char args[1200], run[400], *s;
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates-pass.json", run);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "gate passed: 19 checks, 19 passed, 0 failed") != NULL);
+
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json --junit %s/junit.xml", run, g_tmp);
+	TQ_EQ_INT(qeval(args), 1);
+	TQ_CHECK(strstr(g_out, "FAIL  rule 0: MMLU drop, lower 95% bound @ Q4_K_M: mmlu vs_ref.delta_ci95[0] at Q4_K_M "
+			       "= -0.0325, wants >= -0.02") != NULL);
+	TQ_CHECK(strstr(g_out, "FAIL  rule 3: flip rate @ Q2_K: mmlu flip_rate at Q2_K = 0.145, wants <= 0.05") != NULL);
+	TQ_CHECK(strstr(g_out, "gate FAILED: 19 checks, 16 passed, 3 failed, 0 skipped") != NULL);
+	snprintf(args, sizeof(args), "%s/junit.xml", g_tmp);
+	GOLDEN(args, "run1.gate.junit.xml");
+	/* the outcome is kept with the run */
+	snprintf(args, sizeof(args), "%s/gate.json", run);
+	s = slurp(args);
+	TQ_CHECK(s && strstr(s, "\"schema\":\t\"qeval-gate\"") && strstr(s, "\"n_failed\":\t3") &&
+		 strstr(s, "\"passed\":\tfalse"));
+	free(s);
+
+	/* quiet: only the failures and the summary */
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q", run);
+	TQ_EQ_INT(qeval(args), 1);
+	TQ_EQ_INT(count_lines(g_out), 4);
+
+	/* bad DIR, missing --rules, missing rules file */
+	TQ_EQ_INT(qeval("gate /no/such/run --rules tests/data/gates.json"), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "/no/such/run") != NULL);
+	snprintf(args, sizeof(args), "gate %s", run);
+	TQ_EQ_INT(qeval(args), 2);
+	snprintf(args, sizeof(args), "gate %s --rules /no/such/rules.json", run);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_errtxt, "/no/such/rules.json") != NULL);
+}
+
+/* Each bad rules file: exit 2, one line naming the rule index and the field. */
+static void test_bad_rules(void)
+{
+	static const struct {
+		const char *json, *expect;
+	} bad[] = {
+		{ "{\"rules\": [", "line 1: not valid JSON" },
+		{ "[]", "wants an object" },
+		{ "{\"rules\": []}", "field 'rules'" },
+		{ "{\"rulez\": []}", "unknown top-level field 'rulez'" },
+		{ "{\"version\": 2, \"rules\": [{}]}", "field 'version'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.3},\n"
+		  "            {\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"treshold\": 0.3}]}",
+		  "rule 1: unknown field 'treshold'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"op\": \">=\", \"value\": 0.3}]}", "rule 0: field 'metric'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc[\", \"op\": \">=\", \"value\": 0.3}]}",
+		  "rule 0: field 'metric'" },
+		{ "{\"rules\": [{\"metric\": \"acc\", \"op\": \">=\", \"value\": 0.3}]}", "rule 0: field 'task'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \"=>\", \"value\": 0.3}]}", "rule 0: field 'op'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": \"0.3\"}]}",
+		  "rule 0: field 'value'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.3, \"levels\": []}]}",
+		  "rule 0: field 'levels'" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.3, \"missing\": \"ok\"}]}",
+		  "rule 0: field 'missing'" },
+	};
+	char args[1200], run[400], rules[400];
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(rules, sizeof(rules), "%s/bad-rules.json", g_tmp);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TQ_EQ_INT(spit(rules, bad[i].json), 0);
+		snprintf(args, sizeof(args), "gate %s --rules %s", run, rules);
+		TQ_EQ_INT(qeval(args), 2);
+		TQ_EQ_INT(count_lines(g_errtxt), 1);
+		if (!strstr(g_errtxt, bad[i].expect) || !strstr(g_errtxt, "bad-rules.json"))
+			TQ_FAILF("case %zu: '%s' lacks '%s'", i, g_errtxt, bad[i].expect);
+	}
+}
+
+static int check_status(const cJSON *out, int i, const char *level, const char *status)
+{
+	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), i);
+	const char *l = qe_results_str(c, "level"), *s = qe_results_str(c, "status");
+	return l && s && !strcmp(l, level) && !strcmp(s, status);
+}
+
+/* Level selection, the reference, failed levels and typos, without the binary. */
+static void test_eval(void)
+{
+	static const char rules_json[] =
+		"{\"rules\": ["
+		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44},"
+		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44, \"include_reference\": true},"
+		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44, \"levels\": \"Q9_X\"},"
+		"{\"task\": \"mmlu\", \"metric\": \"vs_ref.delta_acc\", \"op\": \">=\", \"value\": -0.1, \"missing\": \"skip\"},"
+		"{\"task\": \"mmlu\", \"metric\": \"vs_ref.delta_accc\", \"op\": \">=\", \"value\": -0.1, \"missing\": \"skip\","
+		" \"levels\": [\"Q8_0\"]},"
+		"{\"task\": \"nope\", \"metric\": \"acc\", \"op\": \"<\", \"value\": 1, \"levels\": [\"Q8_0\"]}"
+		"]}";
+	struct qe_err err = { 0 };
+	cJSON *res = NULL, *out = NULL, *rules = NULL;
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/eval-rules.json", g_tmp);
+	TQ_EQ_INT(spit(path, rules_json), 0);
+	TQ_EQ_INT(qe_gate_rules_load(path, &rules, &err), 0);
+	TQ_EQ_INT(qe_results_load("tests/data/run2", &res, &err), 0);
+	if (!rules || !res)
+		return;
+	TQ_EQ_INT(qe_gate_eval(res, rules, "run2", "eval-rules.json", &out, &err), 0);
+	/* rule 0: Q8_0 Q6_K Q4_K_M Q2_K, the reference left out */
+	TQ_CHECK(check_status(out, 0, "Q8_0", "pass"));
+	TQ_CHECK(check_status(out, 1, "Q6_K", "fail"));
+	TQ_CHECK(check_status(out, 3, "Q2_K", "fail")); /* the failed level fails the rule */
+	/* rule 1 adds the reference */
+	TQ_CHECK(check_status(out, 4, "F16", "pass"));
+	/* rule 2: a level the run lacks */
+	TQ_CHECK(check_status(out, 9, "Q9_X", "fail"));
+	/* rule 3: Q2_K has no results and the rule skips what is missing */
+	TQ_CHECK(check_status(out, 13, "Q2_K", "skip"));
+	/* rule 4: a misspelt metric is never skipped */
+	TQ_CHECK(check_status(out, 14, "Q8_0", "fail"));
+	/* rule 5: a task the run lacks */
+	TQ_CHECK(check_status(out, 15, "Q8_0", "fail"));
+	TQ_EQ_INT((int)qe_results_num(out, "n_checks"), 16);
+	TQ_EQ_INT((int)qe_results_num(out, "n_skipped"), 1);
+	TQ_CHECK(strstr(qe_results_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 3), "message"),
+			"the level failed (engine aborted (signal 6))") != NULL);
+	TQ_CHECK(strstr(qe_results_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 14), "message"),
+			"not in the task's block") != NULL);
+	cJSON_Delete(out);
+	cJSON_Delete(rules);
+	cJSON_Delete(res);
+}
+
+/* The library entry point `qeval run --gate` uses. */
+static void test_gate_check_api(void)
+{
+	struct qe_err err = { 0 };
+	char run[400], junit[400], *s;
+	int n_failed = -1;
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(junit, sizeof(junit), "%s/api-junit.xml", g_tmp);
+	TQ_EQ_INT(qe_gate_check(run, "tests/data/gates.json", junit, &n_failed, &err), 0);
+	TQ_EQ_INT(n_failed, 3);
+	s = slurp(junit);
+	TQ_CHECK(s && count_of(s, "<testcase ") == 19 && count_of(s, "<failure ") == 3);
+	free(s);
+	TQ_EQ_INT(qe_gate_check(run, "tests/data/gates-pass.json", NULL, &n_failed, &err), 0);
+	TQ_EQ_INT(n_failed, 0);
+	TQ_EQ_INT(qe_gate_check("/no/such/run", "tests/data/gates.json", NULL, &n_failed, &err), QE_ENOENT);
+}
+
+/* The JUnit format of a run with a gate.json: `qeval report --format junit`. */
+static void test_report_junit_uses_gate(void)
+{
+	char args[1200], run[400], *s;
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q", run);
+	TQ_EQ_INT(qeval(args), 1);
+	snprintf(args, sizeof(args), "report %s --format junit,md", run);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(args, sizeof(args), "%s/junit.xml", run);
+	GOLDEN(args, "run1.gate.junit.xml");
+	snprintf(args, sizeof(args), "%s/report.md", run);
+	s = slurp(args);
+	TQ_CHECK(s && strstr(s, "- **Gate:** FAILED: 3 of 19 checks failed (rules tests/data/gates.json)"));
+	free(s);
+}
+
+int main(void)
+{
+	if (tmp_make("t-gate"))
+		return 1;
+	TQ_RUN(test_exit_codes);
+	TQ_RUN(test_bad_rules);
+	TQ_RUN(test_eval);
+	TQ_RUN(test_gate_check_api);
+	TQ_RUN(test_report_junit_uses_gate);
+	tmp_remove();
+	return tq_done("t_gate");
+}

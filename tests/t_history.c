@@ -1,0 +1,106 @@
+/* Tests of `qeval history add` and `render` (reports/history.c): lines
+ * appended with commit, date, machine and the gate outcome; a torn last line
+ * does not spoil the next one; the dashboard draws every metric per level and
+ * marks gate failures; usage errors. */
+#include "tests/t_reports_common.h"
+
+#include "reports/history.h"
+#include "reports/results.h"
+
+static void test_add_and_render(void)
+{
+	char args[1600], hist[400], r1[400], r2[400], path[500], *text, *line2, *html;
+	cJSON *e;
+
+	snprintf(hist, sizeof(hist), "%s/nightly.jsonl", g_tmp);
+	run_copy("run1", r1, sizeof(r1));
+	run_copy("run2", r2, sizeof(r2));
+	/* run1 with a failing gate, run2 without a gate */
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q", r1);
+	TQ_EQ_INT(qeval(args), 1);
+	snprintf(args, sizeof(args), "history add %s %s --commit abc1234 --date 2026-11-20T03:00:00Z", hist, r1);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(args, sizeof(args), "history add %s %s", hist, r2);
+	TQ_EQ_INT(qeval(args), 0);
+	text = slurp(hist);
+	TQ_EQ_INT(count_lines(text), 2);
+	e = text ? cJSON_Parse(text) : NULL; /* the first line */
+	TQ_EQ_STR(qe_results_str(e, "schema"), "qeval-history");
+	TQ_EQ_STR(qe_results_str(e, "commit"), "abc1234");
+	TQ_EQ_STR(qe_results_str(e, "date"), "2026-11-20T03:00:00Z");
+	TQ_EQ_STR(qe_results_str(e, "machine"), "ci-1 (AMD EPYC 7B13)");
+	TQ_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "gate"), "passed")));
+	TQ_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "gate"), "failed")), 3);
+	TQ_NEAR(qe_results_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "mmlu"), "Q4_K_M"),
+			       "acc"), 0.435, 0.0);
+	TQ_NEAR(qe_results_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "speed"), "Q8_0"),
+			       "tests.tg128.tps_mean"), 21.5, 0.0);
+	cJSON_Delete(e);
+	line2 = text ? strchr(text, '\n') : NULL;
+	e = line2 ? cJSON_Parse(line2 + 1) : NULL;
+	/* defaults from results.json; no gate.json -> null */
+	TQ_EQ_STR(qe_results_str(e, "commit"), "a1b2c3d");
+	TQ_EQ_STR(qe_results_str(e, "date"), "2026-11-22T07:30:00Z");
+	TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItem(e, "gate")));
+	TQ_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "partial")));
+	cJSON_Delete(e);
+	free(text);
+
+	/* a torn last line (a writer killed mid-line) stays one bad line */
+	{
+		FILE *f = fopen(hist, "a");
+		if (f) {
+			fputs("{\"schema\": \"qeval-hist", f);
+			fclose(f);
+		}
+	}
+	snprintf(args, sizeof(args), "history add %s %s --commit def5678", hist, r1);
+	TQ_EQ_INT(qeval(args), 0);
+	text = slurp(hist);
+	TQ_EQ_INT(count_lines(text), 4);
+	free(text);
+
+	snprintf(args, sizeof(args), "history render %s %s/dash", hist, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "(3 runs)") != NULL);
+	snprintf(path, sizeof(path), "%s/dash/index.html", g_tmp);
+	html = slurp(path);
+	TQ_CHECK(html && strstr(html, "1 lines of the history file are not history entries"));
+	TQ_CHECK(html && strstr(html, "abc1234") && strstr(html, "def5678") && strstr(html, "a1b2c3d"));
+	TQ_CHECK(html && strstr(html, "FAILED (3 of 19 checks)") && strstr(html, "no gate"));
+	if (system("gnuplot --version >/dev/null 2>&1") == 0) {
+		/* mmlu 5 + ceval 5 + lcqmc 3 + speed (2 tests + 2 speedups) 4 + the gate's metrics already among them */
+		TQ_EQ_INT(count_of(html, "<svg"), 17);
+		TQ_CHECK(html && strstr(html, "gate failed") && strstr(html, "red crosses mark runs whose gate failed"));
+	}
+	free(html);
+}
+
+static void test_errors(void)
+{
+	char args[1200], path[400];
+
+	TQ_EQ_INT(qeval("history"), 2);
+	TQ_EQ_INT(qeval("history frob a b"), 2);
+	snprintf(args, sizeof(args), "history add %s/h.jsonl /no/such/run", g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "/no/such/run") != NULL);
+	snprintf(args, sizeof(args), "history render %s/none.jsonl %s/d", g_tmp, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	snprintf(path, sizeof(path), "%s/junk.jsonl", g_tmp);
+	TQ_EQ_INT(spit(path, "not json\n{\"a\": 1}\n"), 0);
+	snprintf(args, sizeof(args), "history render %s %s/d", path, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_errtxt, "no history entries (2 lines") != NULL);
+}
+
+int main(void)
+{
+	if (tmp_make("t-history"))
+		return 1;
+	TQ_RUN(test_add_and_render);
+	TQ_RUN(test_errors);
+	tmp_remove();
+	return tq_done("t_history");
+}

@@ -1,0 +1,396 @@
+/* Tests of the report writers (reports/): golden Markdown, CSV and JUnit of
+ * a hand-written run (tests/data/run1), HTML escaping of hostile dataset
+ * text (tests/data/escape), self-containedness, charts with and without
+ * gnuplot, a headless-Chromium render when /usr/bin/chromium exists, metric
+ * paths, per-item CSVs and the `qeval report` command.
+ * Regenerate the golden files: QE_UPDATE_GOLDEN=1 (see t_reports_common.h). */
+#include "tests/t_reports_common.h"
+
+#include "reports/charts.h"
+#include "reports/fmt.h"
+#include "reports/report.h"
+#include "reports/results.h"
+#include "reports/text.h"
+
+#define EXACT 0.0 /* numbers read back from results.json are compared exactly */
+
+static int have_gnuplot(void)
+{
+	return system("gnuplot --version >/dev/null 2>&1") == 0;
+}
+
+static void test_escapes(void)
+{
+	struct qe_text t = { 0 };
+	char b[QE_FMT_CAP];
+
+	qe_text_html(&t, "<a href=\"x\">&'\n");
+	TQ_EQ_STR(qe_text_str(&t), "&lt;a href=&quot;x&quot;&gt;&amp;&#39; ");
+	qe_text_release(&t);
+	qe_text_md(&t, "Q4_K_M | *x* <b> [l](u) _a_ #1");
+	TQ_EQ_STR(qe_text_str(&t), "Q4_K_M \\| \\*x\\* \\<b\\> [l\\](u) \\_a\\_ \\#1");
+	qe_text_release(&t);
+	qe_text_csv(&t, "a,\"b\"");
+	qe_text_putc(&t, '|');
+	qe_text_csv(&t, "plain");
+	TQ_EQ_STR(qe_text_str(&t), "\"a,\"\"b\"\"\"|plain");
+	qe_text_release(&t);
+	qe_text_gp(&t, "it's `cmd` @m\n");
+	TQ_EQ_STR(qe_text_str(&t), "it''s `cmd` @m ");
+	qe_text_release(&t);
+	TQ_EQ_STR(qe_fmt_num(b, 0.1), "0.1");
+	TQ_EQ_STR(qe_fmt_num(b, 14042), "14042");
+	TQ_EQ_STR(qe_fmt_num(b, 0.043333333333333335), "0.043333333333333335");
+	TQ_EQ_STR(qe_fmt_points(b, sizeof(b), -0.0175, 2), "\xe2\x88\x92" "1.75");
+	TQ_EQ_STR(qe_fmt_points(b, sizeof(b), 0.00001, 2), "0.00");
+	TQ_EQ_STR(qe_fmt_pct(b, sizeof(b), 0.4525, 2), "45.25%");
+	TQ_EQ_STR(qe_fmt_pct(b, sizeof(b), NAN, 2), QE_DASH);
+	TQ_EQ_STR(qe_fmt_bytes(b, sizeof(b), 667815296), "637 MiB");
+	TQ_EQ_STR(qe_fmt_p(b, sizeof(b), 0.000012), "1.2e-05");
+}
+
+static void test_metric_paths(void)
+{
+	struct qe_err err = { 0 };
+	cJSON *res = NULL;
+	double v = 0;
+
+	TQ_EQ_INT(qe_results_load("tests/data/run1", &res, &err), 0);
+	if (!res)
+		return;
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "Q4_K_M", "vs_ref.delta_ci95[0]", &v), QE_METRIC_OK);
+	TQ_NEAR(v, -0.0325, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, "speed", "Q8_0", "tests.pp512.tps_mean", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 131.7, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, "speed", "Q8_0", "speedup.tg128", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 1.7917, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, "lcqmc", "Q2_K", "retrieval.recall@5", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 0.62, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, NULL, "Q6_K", "level.bpw", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 6.5639, EXACT);
+	/* derived: (11 + 4) / 400 and 0.435 / 0.4525 */
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "Q4_K_M", "flip_rate", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 15.0 / 400.0, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "Q4_K_M", "pct_of_ref", &v), QE_METRIC_OK);
+	TQ_NEAR(v, 0.435 / 0.4525, EXACT);
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "F16", "vs_ref.delta_acc", &v), QE_METRIC_NULL);
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "F16", "flip_rate", &v), QE_METRIC_NULL);
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "Q8_0", "vs_ref.delta_acx", &v), QE_METRIC_ABSENT);
+	TQ_EQ_INT(qe_metric_get(res, "nope", "Q8_0", "acc", &v), QE_METRIC_NO_TASK);
+	TQ_EQ_INT(qe_metric_get(res, "mmlu", "Q9", "acc", &v), QE_METRIC_NO_LEVEL);
+	TQ_EQ_INT(qe_metric_path_check("vs_ref.delta_ci95[0]", &err), 0);
+	TQ_EQ_INT(qe_metric_path_check("retrieval.recall@5", &err), 0);
+	TQ_EQ_INT(qe_metric_path_check("a..b", &err), QE_EINVAL);
+	TQ_EQ_INT(qe_metric_path_check("a[x]", &err), QE_EINVAL);
+	TQ_EQ_INT(qe_metric_path_check("", &err), QE_EINVAL);
+	cJSON_Delete(res);
+
+	TQ_EQ_INT(qe_results_load("tests/data/no-such-run", &res, &err), QE_ENOENT);
+	TQ_CHECK(strstr(err.msg, "no-such-run") != NULL);
+	TQ_EQ_INT(qe_results_parse("{\"schema\":\"qeval-results\",\"version\":2}", 38, "x.json", &res, &err), QE_EINPUT);
+	TQ_CHECK(strstr(err.msg, "version 2") != NULL);
+	TQ_EQ_INT(qe_results_parse("{\"a\":", 5, "y.json", &res, &err), QE_EINPUT);
+	TQ_CHECK(strstr(err.msg, "y.json") != NULL);
+}
+
+/* report.md, summary.csv and junit.xml of run1 against the golden files */
+static void test_golden_md_csv_junit(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	char out[400], path[500];
+
+	snprintf(out, sizeof(out), "%s/golden", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_MD | QE_REPORT_CSV | QE_REPORT_JUNIT;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	snprintf(path, sizeof(path), "%s/report.md", out);
+	GOLDEN(path, "run1.report.md");
+	snprintf(path, sizeof(path), "%s/summary.csv", out);
+	GOLDEN(path, "run1.summary.csv");
+	snprintf(path, sizeof(path), "%s/junit.xml", out);
+	GOLDEN(path, "run1.junit.xml");
+
+	/* a partial run with a failed level */
+	TQ_EQ_INT(qe_report_write_all("tests/data/run2", &o, &err), 0);
+	snprintf(path, sizeof(path), "%s/report.md", out);
+	GOLDEN(path, "run2.report.md");
+	snprintf(path, sizeof(path), "%s/junit.xml", out);
+	GOLDEN(path, "run2.junit.xml");
+}
+
+/* The plain-words verdict and the things a reader must not miss. */
+static void test_md_content(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	char out[400], path[500], *md;
+
+	snprintf(out, sizeof(out), "%s/content", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_MD;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	snprintf(path, sizeof(path), "%s/report.md", out);
+	md = slurp(path);
+	TQ_CHECK(md && strstr(md, "- Q4_K_M: 3.3× smaller, 1.4× faster pp512, 2.6× faster tg128, MMLU −1.8 points "
+				  "(95% CI −3.2 to −0.2), 96.1% of F16"));
+	TQ_CHECK(md && strstr(md, "**Machine:** AMD EPYC 7B13"));
+	TQ_CHECK(md && strstr(md, "**Engine:** llamacpp, llama.cpp 0.5.0-dev"));
+	TQ_CHECK(md && strstr(md, "### MMLU by subject"));
+	TQ_CHECK(md && strstr(md, "### C-Eval by group"));
+	TQ_CHECK(md && !strstr(md, "partial run"));
+	free(md);
+
+	TQ_EQ_INT(qe_report_write_all("tests/data/run2", &o, &err), 0);
+	md = slurp(path);
+	TQ_CHECK(md && strstr(md, "partial run: --limit 20"));
+	TQ_CHECK(md && strstr(md, "incomplete run: Q2_K failed (engine aborted (signal 6))"));
+	TQ_CHECK(md && strstr(md, "- Q2_K: failed — engine aborted (signal 6)"));
+	free(md);
+}
+
+/* Hostile text in level, subject, category, task and model names. */
+static void test_html_escaped_and_self_contained(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	char out[400], path[500], *html, *md, *p;
+
+	snprintf(out, sizeof(out), "%s/escape", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_MD | QE_REPORT_HTML | QE_REPORT_CSV;
+	TQ_EQ_INT(qe_report_write_all("tests/data/escape", &o, &err), 0);
+	snprintf(path, sizeof(path), "%s/report.html", out);
+	html = slurp(path);
+	if (!html) {
+		TQ_FAILF("no %s", path);
+		return;
+	}
+	/* no tag from the data survives: every "<script" is escaped */
+	for (p = html; *p; p++)
+		if (!strncasecmp(p, "<script", 7) || !strncasecmp(p, "<b>", 3) || !strncasecmp(p, "<i>", 3))
+			break;
+	TQ_CHECK(*p == '\0');
+	TQ_CHECK(strstr(html, "Q4&lt;script&gt;alert(&quot;lv&quot;)&lt;/script&gt;&amp;&#39;") != NULL);
+	TQ_CHECK(strstr(html, "algebra &amp; &quot;quotes&quot; &lt;script&gt;alert(&#39;s&#39;)&lt;/script&gt;") != NULL);
+	TQ_CHECK(strstr(html, "Science &amp; &lt;Tech&gt;") != NULL);
+	TQ_CHECK(strstr(html, "models/evil &quot;&amp;&lt;b&gt;name&lt;/b&gt;&#39;.gguf") != NULL);
+	TQ_CHECK(strstr(html, "engine aborted: &lt;script&gt;alert(&#39;err&#39;)") != NULL);
+	/* self-contained and phone-readable */
+	TQ_CHECK(strstr(html, "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">") != NULL);
+	TQ_CHECK(strstr(html, "Content-Security-Policy") != NULL);
+	TQ_CHECK(strstr(html, "overflow-x:auto") != NULL);
+	TQ_CHECK(!strstr(html, "<link") && !strstr(html, " src=") && !strstr(html, "@import") && !strstr(html, "https:"));
+	TQ_EQ_INT(count_of(html, "http://"), 2 * count_of(html, "<svg")); /* only the SVG namespaces */
+	free(html);
+
+	snprintf(path, sizeof(path), "%s/report.md", out);
+	md = slurp(path);
+	TQ_CHECK(md && strstr(md, "Q4\\<script\\>alert(\"lv\")\\</script\\>\\&'"));
+	/* every < in the Markdown is escaped: no raw HTML reaches a renderer */
+	for (p = md; p && *p; p++)
+		if (*p == '<' && (p == md || p[-1] != '\\'))
+			break;
+	TQ_CHECK(md && *p == '\0');
+	free(md);
+	snprintf(path, sizeof(path), "%s/summary.csv", out);
+	md = slurp(path);
+	TQ_CHECK(md && strstr(md, "\"Q4<script>alert(\"\"lv\"\")</script>&'\",0,ok,acc,0.4"));
+	free(md);
+}
+
+static void test_html_charts(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_report_stats st;
+	struct qe_err err = { 0 };
+	char out[400], path[500], *html;
+
+	if (!have_gnuplot())
+		TQ_SKIP("gnuplot is not installed");
+	snprintf(out, sizeof(out), "%s/charts", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_HTML;
+	o.stats = &st;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	TQ_EQ_INT(st.n_charts, 5);
+	TQ_EQ_INT(st.charts_missing, 0);
+	snprintf(path, sizeof(path), "%s/report.html", out);
+	html = slurp(path);
+	TQ_EQ_INT(count_of(html, "<svg"), 5);
+	TQ_EQ_INT(count_of(html, "</svg>"), 5);
+	TQ_CHECK(html && !strstr(html, "<?xml"));
+	TQ_CHECK(html && strstr(html, "Accuracy vs bits/weight") && strstr(html, "Quality vs speed") &&
+		 strstr(html, "Drift vs bits/weight") && strstr(html, "Tokens/s vs bits/weight") &&
+		 strstr(html, "Accuracy change vs F16"));
+	/* ids are prefixed per chart, so charts sharing a page do not collide */
+	TQ_CHECK(html && !strstr(html, "id='gpPt0'") && strstr(html, "id='c"));
+	free(html);
+
+	/* the hostile fixture's labels reach gnuplot escaped and come back as SVG text */
+	snprintf(out, sizeof(out), "%s/charts-escape", g_tmp);
+	TQ_EQ_INT(qe_report_write_all("tests/data/escape", &o, &err), 0);
+	TQ_CHECK(st.n_charts >= 2);
+	snprintf(path, sizeof(path), "%s/report.html", out);
+	html = slurp(path);
+	TQ_CHECK(html && strstr(html, "<text>Q4&lt;script>alert(\"lv\")&lt;/script>&amp;'</text>"));
+	free(html);
+}
+
+static void test_html_without_gnuplot(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_report_stats st;
+	struct qe_err err = { 0 };
+	char out[400], path[500], *html;
+
+	snprintf(out, sizeof(out), "%s/nognuplot", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_HTML | QE_REPORT_MD;
+	o.gnuplot = "/nonexistent/gnuplot";
+	o.stats = &st;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	TQ_EQ_INT(st.charts_missing, 1);
+	TQ_EQ_INT(st.n_charts, 0);
+	TQ_EQ_INT(st.written, QE_REPORT_HTML | QE_REPORT_MD);
+	snprintf(path, sizeof(path), "%s/report.html", out);
+	html = slurp(path);
+	TQ_CHECK(html && strstr(html, "gnuplot is not available") && !strstr(html, "<svg"));
+	TQ_CHECK(html && strstr(html, "<table>") && strstr(html, "</html>"));
+	free(html);
+}
+
+/* Render report.html (run1 and the hostile one) in headless Chromium: the page
+ * loads from file:// with no network, the DOM holds the tables and the charts,
+ * hostile text stays text, and a screenshot is written. */
+static void test_chromium_render(void)
+{
+	const char *chromium = "/usr/bin/chromium";
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	char out[400], cmd[3000], path[500], *dom;
+	struct stat sb;
+
+	if (access(chromium, X_OK) != 0)
+		TQ_SKIP("%s is not installed", chromium);
+	if (!have_gnuplot())
+		TQ_SKIP("gnuplot is not installed");
+	snprintf(out, sizeof(out), "%s/chromium", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_HTML;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+#define CHROMIUM_FLAGS "--headless --no-sandbox --disable-gpu --disable-quic --no-first-run " \
+	"--disable-background-networking --disable-component-update --disable-sync"
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s " CHROMIUM_FLAGS " --user-data-dir=%s/prof1 --screenshot=%s/shot.png "
+				   "--window-size=1200,2000 file://%s%s/report.html >/dev/null 2>&1",
+		 chromium, g_tmp, out, out[0] == '/' ? "" : "/", out);
+	TQ_EQ_INT(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/shot.png", out);
+	TQ_CHECK(stat(path, &sb) == 0 && sb.st_size > 20000);
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s " CHROMIUM_FLAGS " --user-data-dir=%s/prof2 --dump-dom "
+				   "file://%s/report.html >%s/dom.html 2>/dev/null", chromium, g_tmp, out, out);
+	TQ_EQ_INT(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/dom.html", out);
+	dom = slurp(path);
+	TQ_CHECK(dom && count_of(dom, "<table>") >= 10);
+	TQ_EQ_INT(count_of(dom, "<svg"), 5);
+	TQ_CHECK(dom && strstr(dom, "Q4_K_M: 3.3× smaller"));
+	free(dom);
+
+	snprintf(out, sizeof(out), "%s/chromium-escape", g_tmp);
+	TQ_EQ_INT(qe_report_write_all("tests/data/escape", &o, &err), 0);
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s " CHROMIUM_FLAGS " --user-data-dir=%s/prof3 --dump-dom "
+				   "file://%s/report.html >%s/dom.html 2>/dev/null", chromium, g_tmp, out, out);
+	TQ_EQ_INT(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/dom.html", out);
+	dom = slurp(path);
+	/* parsed, the hostile names are text: the DOM has no script element */
+	TQ_CHECK(dom && !strstr(dom, "<script") && strstr(dom, "Q4&lt;script&gt;alert(\"lv\")&lt;/script&gt;&amp;'"));
+	free(dom);
+}
+
+static void test_items_csv(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	char out[400], path[500], *csv;
+
+	snprintf(out, sizeof(out), "%s/items", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_CSV;
+	o.items = 1;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	snprintf(path, sizeof(path), "%s/items-mmlu.csv", out);
+	GOLDEN(path, "run1.items-mmlu.csv");
+	snprintf(path, sizeof(path), "%s/items-lcqmc.csv", out);
+	csv = slurp(path);
+	TQ_CHECK(csv && !strncmp(csv, "level,id,line,label,cos,status\nF16,0,1,1,0.8312,ok\n", 51));
+	TQ_EQ_INT(count_lines(csv), 5);
+	free(csv);
+	/* no records at all: the request fails, naming the run */
+	TQ_EQ_INT(qe_report_write_all("tests/data/run2", &o, &err), QE_ENOENT);
+	TQ_CHECK(strstr(err.msg, "run2") && strstr(err.msg, "records"));
+}
+
+static void test_report_command(void)
+{
+	char args[1200], run[400], *s;
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(args, sizeof(args), "report %s --no-charts", run);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "report.md") && strstr(g_out, "report.html") && strstr(g_out, "summary.csv"));
+	snprintf(args, sizeof(args), "%s/report.html", run);
+	s = slurp(args);
+	TQ_CHECK(s && strstr(s, "charts were turned off"));
+	free(s);
+	snprintf(args, sizeof(args), "report %s --format all --out %s/all --gnuplot /nonexistent/gp", run, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "junit.xml") && strstr(g_out, "results.json"));
+	TQ_CHECK(strstr(g_errtxt, "no charts") != NULL);
+
+	TQ_EQ_INT(qeval("report /no/such/run"), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "/no/such/run") != NULL);
+	snprintf(args, sizeof(args), "report %s --format md,pdf", run);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_errtxt, "'pdf'") != NULL);
+	TQ_EQ_INT(qeval("report"), 2);
+	TQ_EQ_INT(qeval("report --help"), 0);
+	TQ_CHECK(strstr(g_out, "--format") != NULL);
+}
+
+/* Charts are scripts of numbers and escaped single-quoted labels only. */
+static void test_chart_script(void)
+{
+	struct qe_chart_point p[3] = { { 4.5, 40, 35, 45, "it's `x`" }, { 8.5, NAN, NAN, NAN, NULL },
+				       { 16, 45, 41, 49, NULL } };
+	struct qe_chart_series s = { .title = "t'1", .pts = p, .n = 3, .line = 1 };
+	struct qe_chart_spec sp = { .title = "a'b", .xlabel = "x", .ylabel = "y", .logx = 1 };
+	char *script = qe_chart_script(&sp, &s, 1);
+
+	TQ_CHECK(script && strstr(script, "set title 'a''b'") && strstr(script, "'it''s `x`' at 4.5,40"));
+	TQ_CHECK(script && strstr(script, "4.5 40 35 45\n16 45 41 49\n") && !strstr(script, "nan"));
+	free(script);
+	s.n = 0;
+	TQ_CHECK(qe_chart_script(&sp, &s, 1) == NULL);
+}
+
+int main(void)
+{
+	if (tmp_make("t-report"))
+		return 1;
+	TQ_RUN(test_escapes);
+	TQ_RUN(test_metric_paths);
+	TQ_RUN(test_golden_md_csv_junit);
+	TQ_RUN(test_md_content);
+	TQ_RUN(test_html_escaped_and_self_contained);
+	TQ_RUN(test_html_charts);
+	TQ_RUN(test_html_without_gnuplot);
+	TQ_RUN(test_chromium_render);
+	TQ_RUN(test_items_csv);
+	TQ_RUN(test_report_command);
+	TQ_RUN(test_chart_script);
+	tmp_remove();
+	return tq_done("t_report");
+}
