@@ -44,6 +44,7 @@ static const char usage[] =
 	"      --ctx N            context tokens (default min(trained, 4096))\n"
 	"      --batch N, --ubatch N, --ngl N (GPU layers, -1 = all)\n"
 	"      --cache DIR        quantization cache (default $QEVAL_CACHE or ~/.cache/qeval)\n"
+	"      --no-prefix-reuse  evaluate every prompt from scratch (to measure what reuse saves)\n"
 	"Output:\n"
 	"  -o, --out DIR          default qeval-runs/<model>-<date>\n"
 	"      --gate RULES.json  check release gates at the end (exit 1 when one fails)\n"
@@ -55,7 +56,7 @@ static const char usage[] =
 enum {
 	O_REF = 256, O_TASKS, O_PLAN, O_RESUME, O_MMLU, O_CEVAL, O_MSPLIT, O_CSPLIT, O_SHOTS, O_SUBJ, O_PAIRS,
 	O_PP, O_TG, O_REPS, O_LIMIT, O_SEED, O_RUNTIME, O_URL, O_TB, O_CTX, O_BATCH, O_UBATCH, O_NGL, O_CACHE,
-	O_GATE, O_NOISO, O_VERBOSE,
+	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE,
 };
 
 static cJSON *obj(cJSON *parent, const char *key)
@@ -223,7 +224,7 @@ int cmd_run(int argc, char **argv)
 		{ "ubatch", required_argument, 0, O_UBATCH }, { "ngl", required_argument, 0, O_NGL },
 		{ "cache", required_argument, 0, O_CACHE }, { "out", required_argument, 0, 'o' },
 		{ "gate", required_argument, 0, O_GATE }, { "quiet", no_argument, 0, 'q' },
-		{ "no-isolate", no_argument, 0, O_NOISO }, { "verbose", no_argument, 0, O_VERBOSE },
+		{ "no-isolate", no_argument, 0, O_NOISO }, { "no-prefix-reuse", no_argument, 0, O_NOREUSE }, { "verbose", no_argument, 0, O_VERBOSE },
 		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
 	struct qe_err err = { 0 };
@@ -328,6 +329,7 @@ int cmd_run(int argc, char **argv)
 		case 'q': cJSON_AddBoolToObject(cli, "quiet", 1); break;
 		case O_NOISO: cJSON_AddBoolToObject(cli, "isolate", 0); break;
 		case O_VERBOSE: cJSON_AddBoolToObject(rto, "verbose", 1); break;
+		case O_NOREUSE: cJSON_AddBoolToObject(rto, "prefix_reuse", 0); break;
 		case 'h':
 			cJSON_Delete(cli);
 			cJSON_Delete(pairs);

@@ -195,6 +195,7 @@ static void rt_params_from_plan(const cJSON *rto, struct qe_rt_params *p)
 	p->n_ubatch = (uint32_t)qe_json_num(rto, "ubatch", 0);
 	p->n_gpu_layers = (int)qe_json_num(rto, "ngl", 0);
 	p->verbose = qe_json_bool(rto, "verbose", 0);
+	p->no_prefix_reuse = !qe_json_bool(rto, "prefix_reuse", 1);
 }
 
 static void run_release(struct run *r)

@@ -47,6 +47,7 @@ struct qe_rt_params {
 	int embeddings;        /* 1 = open for embeddings (pooling below) */
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
 	int verbose;           /* 1 = pass the engine's log to stderr */
+	int no_prefix_reuse;   /* 1 = score every context from an empty cache (benchmarks) */
 };
 
 /* Defaults for every field. */

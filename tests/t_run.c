@@ -1,0 +1,375 @@
+/* Tests of `qeval run` with the MMLU / C-Eval tasks: results.json against an
+ * independent recount from the records, resume after kill -9, a failed level
+ * that costs only itself, bad input. Runs the built binary ($QE_QEVAL) on
+ * the generated fixture model and the project's sample sets. */
+#include "tests/tq.h"
+
+#include "harness/journal.h"
+#include "harness/run.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define REL_TOL 1e-9
+/* a resumed level starts with a cold prefix cache, so a few prompts are
+ * evaluated in other batch shapes: log-likelihoods move by ~1e-3 */
+#define RESUME_KL_TOL 1e-3
+
+static char g_tmp[256];
+static char g_err[8192];
+
+static int qeval(const char *args)
+{
+	char cmd[8192], path[300];
+	const char *bin = getenv("QE_QEVAL");
+	FILE *f;
+	size_t n;
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache %s %s >%s/out 2>%s/err", g_tmp, bin ? bin : "./qeval", args,
+		 g_tmp, g_tmp);
+	st = system(cmd);
+	snprintf(path, sizeof(path), "%s/err", g_tmp);
+	f = fopen(path, "r");
+	n = f ? fread(g_err, 1, sizeof(g_err) - 1, f) : 0;
+	g_err[n] = '\0';
+	if (f)
+		fclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static cJSON *results(const char *dir)
+{
+	char path[600];
+	cJSON *r = NULL;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	qe_json_read_file(path, &r, NULL);
+	return r;
+}
+
+static const cJSON *get(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	return o;
+}
+
+static const char *model(void)
+{
+	static char p[512];
+	snprintf(p, sizeof(p), "%s/tiny-llama-f16.gguf", tq_fixtures());
+	return p;
+}
+
+/* the run every test below compares against */
+static char g_base[400];
+
+static void test_run_mmlu_ceval_all_metrics(void)
+{
+	char args[2048];
+	cJSON *r;
+	const cJSON *lv, *t;
+
+	snprintf(g_base, sizeof(g_base), "%s/base", g_tmp);
+	snprintf(args, sizeof(args),
+		 "run -q --model %s --levels F16,Q8_0,Q4_K_M --mmlu datasets/samples/mmlu --ceval datasets/samples/ceval --out %s",
+		 model(), g_base);
+	TQ_EQ_INT(qeval(args), 0);
+	r = results(g_base);
+	TQ_CHECK(r != NULL);
+	if (!r)
+		return;
+	TQ_EQ_STR(qe_json_str(r, "schema", ""), "qeval-results");
+	TQ_EQ_STR(qe_json_str(r, "reference", ""), "F16");
+	TQ_EQ_INT(cJSON_GetArraySize(get(r, "levels", NULL, NULL)), 3);
+	cJSON_ArrayForEach(lv, get(r, "levels", NULL, NULL)) {
+		TQ_EQ_STR(qe_json_str(lv, "status", ""), "ok");
+		TQ_CHECK(qe_json_num(lv, "bpw", 0) > 3);
+		TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lv, "types")) >= 2);
+	}
+	for (int k = 0; k < 2; k++) {
+		const char *task = k ? "ceval" : "mmlu";
+		const cJSON *levels = get(r, "tasks", task, "levels");
+		TQ_CHECK(cJSON_GetArraySize(levels) == 3);
+		cJSON_ArrayForEach(t, levels) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, "vs_ref");
+			TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "acc")));
+			TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "acc_stderr")));
+			TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "acc_macro")));
+			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "acc_ci95")) == 2);
+			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "categories")) >= 1);
+			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "subjects")) >= 2);
+			if (!strcmp(t->string, "F16")) {
+				TQ_CHECK(cJSON_IsNull(v));
+			} else {
+				TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "delta_acc")));
+				TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "mcnemar_p")));
+				TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "kl_mean")));
+				TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "same_answer_rate")));
+				TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(v, "delta_ci95")) == 2);
+			}
+			TQ_CHECK(qe_json_num(get(t, "throughput", NULL, NULL), "tokens_saved_by_reuse", 0) > 0);
+		}
+		TQ_CHECK(cJSON_IsObject(get(r, "lm_eval", "Q8_0", "results")));
+	}
+	TQ_CHECK(cJSON_IsObject(get(get(r, "tasks", "ceval", "levels"), "F16", "groups", "ceval-hard")) ||
+		 1); /* present when a hard subject is in the set */
+	cJSON_Delete(r);
+}
+
+/* accuracy, flips and KL recomputed from the records with plain code */
+static void test_results_equal_recount_from_records(void)
+{
+	char path[700];
+	cJSON *r = results(g_base), *ref = NULL, *q4 = NULL;
+	const cJSON *a, *b, *blk;
+	int n = 0, right = 0, lost = 0, won = 0, same = 0;
+	double kl = 0;
+
+	if (!r)
+		TQ_SKIP("no base run");
+	snprintf(path, sizeof(path), "%s/levels/00-F16/records-mmlu.jsonl", g_base);
+	TQ_EQ_INT(qe_journal_load(path, &ref, NULL), 0);
+	snprintf(path, sizeof(path), "%s/levels/02-Q4_K_M/records-mmlu.jsonl", g_base);
+	TQ_EQ_INT(qe_journal_load(path, &q4, NULL), 0);
+	TQ_EQ_INT(cJSON_GetArraySize(ref), cJSON_GetArraySize(q4));
+	for (a = ref ? ref->child : NULL, b = q4 ? q4->child : NULL; a && b; a = a->next, b = b->next) {
+		int g = (int)qe_json_num(a, "gold", -1), pa = (int)qe_json_num(a, "pred", -1), pb = (int)qe_json_num(b, "pred", -1);
+		double la[4], lb[4], ma = -1e300, mb = -1e300, sa = 0, sb = 0;
+		TQ_EQ_STR(qe_json_str(a, "id", "a"), qe_json_str(b, "id", "b"));
+		n++;
+		right += pb == g;
+		lost += pa == g && pb != g;
+		won += pa != g && pb == g;
+		same += pa == pb;
+		for (int c = 0; c < 4; c++) {
+			la[c] = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(a, "ll"), c)->valuedouble;
+			lb[c] = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(b, "ll"), c)->valuedouble;
+			ma = la[c] > ma ? la[c] : ma;
+			mb = lb[c] > mb ? lb[c] : mb;
+		}
+		for (int c = 0; c < 4; c++) {
+			sa += exp(la[c] - ma);
+			sb += exp(lb[c] - mb);
+		}
+		for (int c = 0; c < 4; c++) {
+			double p = exp(la[c] - ma) / sa, q = exp(lb[c] - mb) / sb;
+			kl += p * log(p / q);
+		}
+	}
+	blk = get(r, "tasks", "mmlu", "levels");
+	blk = cJSON_GetObjectItemCaseSensitive(blk, "Q4_K_M");
+	TQ_CHECK(n > 20);
+	TQ_NEAR(qe_json_num(blk, "acc", -1), (double)right / n, REL_TOL);
+	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "ref_right_level_wrong", -1), lost, 0);
+	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "ref_wrong_level_right", -1), won, 0);
+	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "same_answer_rate", -1), (double)same / n, REL_TOL);
+	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "kl_mean", -1), kl / n, REL_TOL);
+	cJSON_Delete(ref);
+	cJSON_Delete(q4);
+	cJSON_Delete(r);
+}
+
+/* Strip what legitimately differs between two runs of the same plan. */
+static void strip_timing(cJSON *o)
+{
+	static const char *const keys[] = { "created", "wall_s", "load_s", "peak_rss_bytes", "task_wall_s", "dir",
+					     "out", "prompt_tokens_evaluated", "tokens_saved_by_reuse",
+					     "prompt_tokens_per_s", "items_per_s", "kl_mean", "kl_max", "ll", NULL };
+	cJSON *c;
+
+	for (int i = 0; keys[i]; i++)
+		cJSON_DeleteItemFromObjectCaseSensitive(o, keys[i]);
+	for (c = o->child; c; c = c->next)
+		if (cJSON_IsObject(c) || cJSON_IsArray(c))
+			strip_timing(c);
+}
+
+static void test_kill9_then_resume_equals_uninterrupted(void)
+{
+	char dir[400], rec[500], args[2048];
+	const char *bin = getenv("QE_QEVAL");
+	cJSON *a, *b;
+	pid_t pid;
+	int status, killed = 0;
+
+	snprintf(dir, sizeof(dir), "%s/killed", g_tmp);
+	snprintf(rec, sizeof(rec), "%s/levels/01-Q8_0/records-mmlu.jsonl", dir);
+	pid = fork();
+	if (pid == 0) {
+		char cache[300];
+		snprintf(cache, sizeof(cache), "%s/cache", g_tmp);
+		setenv("QEVAL_CACHE", cache, 1);
+		setpgid(0, 0);
+		freopen("/dev/null", "w", stderr);
+		freopen("/dev/null", "w", stdout);
+		execl(bin ? bin : "./qeval", "qeval", "run", "-q", "--model", model(), "--levels", "F16,Q8_0,Q4_K_M",
+		      "--mmlu", "datasets/samples/mmlu", "--ceval", "datasets/samples/ceval", "--out", dir, (char *)NULL);
+		_exit(127);
+	}
+	/* kill -9 the whole run (parent and level process) once the second level
+	 * has written some records */
+	for (int i = 0; i < 6000; i++) {
+		FILE *f = fopen(rec, "r");
+		int lines = 0, ch;
+		if (f) {
+			while ((ch = fgetc(f)) != EOF)
+				lines += ch == '\n';
+			fclose(f);
+		}
+		if (lines >= 5) {
+			kill(-pid, SIGKILL);
+			killed = 1;
+			break;
+		}
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(2000);
+	}
+	if (killed)
+		waitpid(pid, &status, 0);
+	TQ_CHECK(killed);
+	snprintf(args, sizeof(args), "run -q --resume %s", dir);
+	TQ_EQ_INT(qeval(args), 0);
+	a = results(g_base);
+	b = results(dir);
+	TQ_CHECK(a && b);
+	if (a && b) {
+		char *sa, *sb;
+		cJSON *ka = cJSON_Duplicate(get(a, "tasks", NULL, NULL), 1), *kb = cJSON_Duplicate(get(b, "tasks", NULL, NULL), 1);
+		strip_timing(ka);
+		strip_timing(kb);
+		sa = cJSON_PrintUnformatted(ka);
+		sb = cJSON_PrintUnformatted(kb);
+		TQ_EQ_STR(sa, sb);
+		/* KL (log-likelihood based) agrees within the engine's batch noise */
+		TQ_NEAR(qe_json_num(get(get(a, "tasks", "mmlu", "levels"), "Q8_0", "vs_ref", NULL), "kl_mean", 0),
+			qe_json_num(get(get(b, "tasks", "mmlu", "levels"), "Q8_0", "vs_ref", NULL), "kl_mean", 1), RESUME_KL_TOL);
+		cJSON_free(sa);
+		cJSON_free(sb);
+		cJSON_Delete(ka);
+		cJSON_Delete(kb);
+	}
+	/* no item twice in any journal */
+	{
+		cJSON *recs = NULL;
+		const cJSON *x, *y;
+		int dup = 0;
+		qe_journal_load(rec, &recs, NULL);
+		for (x = recs ? recs->child : NULL; x; x = x->next)
+			for (y = x->next; y; y = y->next)
+				dup += !strcmp(qe_json_str(x, "id", "a"), qe_json_str(y, "id", "b"));
+		TQ_EQ_INT(dup, 0);
+		TQ_EQ_INT(cJSON_GetArraySize(recs), cJSON_GetArraySize(get(get(a, "tasks", "mmlu", NULL), "levels", NULL, NULL)) ? (int)qe_json_num(get(a, "tasks", "mmlu", NULL), "n_items", 0) : -1);
+		cJSON_Delete(recs);
+	}
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+
+static void test_bad_level_costs_only_itself(void)
+{
+	char dir[400], bad[400], args[2048];
+	FILE *f;
+	cJSON *r;
+	const cJSON *l;
+
+	snprintf(bad, sizeof(bad), "%s/broken.gguf", g_tmp);
+	f = fopen(bad, "w");
+	fputs("GGUF but not really", f);
+	fclose(f);
+	snprintf(dir, sizeof(dir), "%s/badlevel", g_tmp);
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16,broken=%s,Q8_0 --mmlu datasets/samples/mmlu --out %s",
+		 model(), bad, dir);
+	TQ_EQ_INT(qeval(args), 3);
+	TQ_CHECK(strstr(g_err, "broken") != NULL);
+	r = results(dir);
+	TQ_CHECK(r != NULL);
+	if (!r)
+		return;
+	cJSON_ArrayForEach(l, get(r, "levels", NULL, NULL)) {
+		if (!strcmp(qe_json_str(l, "name", ""), "broken")) {
+			TQ_EQ_STR(qe_json_str(l, "status", ""), "failed");
+			TQ_CHECK(strstr(qe_json_str(l, "error", ""), "broken.gguf") != NULL);
+		} else {
+			TQ_EQ_STR(qe_json_str(l, "status", ""), "ok");
+		}
+	}
+	TQ_CHECK(cJSON_IsNumber(get(get(r, "tasks", "mmlu", "levels"), "Q8_0", "acc", NULL)));
+	cJSON_Delete(r);
+}
+
+static void test_bad_input_exit_2_one_line(void)
+{
+	char args[2048];
+
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --mmlu /no/such/mmlu --out %s/x1", model(), g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_err, "/no/such/mmlu") != NULL);
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q7_Q --mmlu datasets/samples/mmlu --out %s/x2", model(), g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_err, "Q7_Q") != NULL);
+	/* C-Eval's test split has no answers: refused, not scored as wrong */
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --ceval datasets/samples/ceval --ceval-split test --out %s/x3",
+		 model(), g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_err, "no answers") != NULL);
+	/* the same output directory twice: refused, pointing at --resume */
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --mmlu datasets/samples/mmlu --out %s", model(), g_base);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_err, "--resume") != NULL);
+	snprintf(args, sizeof(args), "run -q --plan %s/nonexistent.json", g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+}
+
+static void test_plan_file_and_limit(void)
+{
+	char plan[400], dir[400], args[2048];
+	FILE *f;
+	cJSON *r;
+
+	snprintf(plan, sizeof(plan), "%s/plan.json", g_tmp);
+	snprintf(dir, sizeof(dir), "%s/planrun", g_tmp);
+	f = fopen(plan, "w");
+	fprintf(f, "{ \"model\": \"%s\", \"levels\": [\"Q8_0\", \"F16\"], \"reference\": \"F16\",\n"
+		   "  \"tasks\": [ { \"task\": \"mmlu\", \"dir\": \"datasets/samples/mmlu\", \"shots\": 0 } ],\n"
+		   "  \"limit\": 2, \"out\": \"%s\" }\n", model(), dir);
+	fclose(f);
+	snprintf(args, sizeof(args), "run -q --plan %s", plan);
+	TQ_EQ_INT(qeval(args), 0);
+	r = results(dir);
+	TQ_CHECK(r != NULL);
+	if (!r)
+		return;
+	TQ_EQ_STR(qe_json_str(r, "reference", ""), "F16");
+	TQ_CHECK(qe_json_bool(get(r, "run", NULL, NULL), "partial", 0));
+	TQ_EQ_INT(qe_json_num(get(r, "tasks", "mmlu", NULL), "n_items", 0), 6); /* 3 subjects x 2 */
+	TQ_EQ_INT(qe_json_num(get(r, "tasks", "mmlu", "settings"), "shots", -1), 0);
+	TQ_CHECK(cJSON_IsNull(get(get(r, "tasks", "mmlu", "levels"), "F16", "vs_ref", NULL)));
+	cJSON_Delete(r);
+}
+
+int main(void)
+{
+	snprintf(g_tmp, sizeof(g_tmp), "/tmp/qe-t-run-XXXXXX");
+	if (!mkdtemp(g_tmp))
+		return 1;
+	TQ_RUN(test_run_mmlu_ceval_all_metrics);
+	TQ_RUN(test_results_equal_recount_from_records);
+	TQ_RUN(test_kill9_then_resume_equals_uninterrupted);
+	TQ_RUN(test_bad_level_costs_only_itself);
+	TQ_RUN(test_bad_input_exit_2_one_line);
+	TQ_RUN(test_plan_file_and_limit);
+	{
+		char cmd[300];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_tmp);
+		if (system(cmd) != 0)
+			return 1;
+	}
+	return tq_done("t_run");
+}
