@@ -14,6 +14,7 @@ struct qe_cmd {
 extern const struct qe_cmd qe_commands[];
 
 int cmd_run(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_gate(int argc, char **argv);

@@ -3,6 +3,8 @@
 #include "harness/opt.h"
 #include "harness/run.h"
 #include "harness/task.h"
+#include "reports/gate.h"
+#include "reports/report.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -503,7 +505,34 @@ int cmd_run(int argc, char **argv)
 	snprintf(outbuf, sizeof(outbuf), "%s", qe_json_str(plan, "out", "."));
 	print_summary(outbuf);
 	code = st.n_levels_failed ? QE_EXIT_RUNTIME : QE_EXIT_OK;
-	(void)gate; /* GATE-HOOK: wired to reports/gate.h when it lands */
+	if (gate) {
+		char junit[4300];
+		int n_failed = 0;
+		snprintf(junit, sizeof(junit), "%s/junit.xml", outbuf);
+		if (qe_gate_check(outbuf, gate, junit, &n_failed, &err) != 0) {
+			fprintf(stderr, "qeval run: %s\n", err.msg);
+			if (code == 0)
+				code = qe_exit_code(err.code);
+		} else if (n_failed > 0) {
+			printf("\ngates: %d rule check(s) failed (%s/gate.json, %s)\n", n_failed, outbuf, junit);
+			code = QE_EXIT_CHECK;
+		} else {
+			printf("\ngates: all passed\n");
+		}
+	}
+	{
+		struct qe_report_stats rs;
+		struct qe_report_opts ro = qe_report_default_opts();
+		memset(&rs, 0, sizeof(rs));
+		ro.stats = &rs;
+		if (qe_report_write_all(outbuf, &ro, &err) != 0) {
+			fprintf(stderr, "qeval run: reports: %s\n", err.msg);
+		} else {
+			printf("\nreports: %s/report.md, %s/report.html, %s/summary.csv\n", outbuf, outbuf, outbuf);
+			if (rs.charts_missing)
+				printf("(gnuplot could not be run: report.html has no charts)\n");
+		}
+	}
 	cJSON_Delete(plan);
 	cJSON_Delete(cli);
 	cJSON_Delete(pairs);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 const struct qe_cmd qe_commands[] = {
+	{ "demo",     cmd_demo,     "the whole job on generated models and sample sets (a first look)" },
 	{ "run",      cmd_run,      "run the reference and every level over the tasks" },
 	{ "bench",    cmd_bench,    "speed alone: tokens/s per level, llama-bench's method" },
 	{ "report",   cmd_report,   "write a finished run's reports (md, html, csv, junit, json)" },

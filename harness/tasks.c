@@ -6,11 +6,13 @@
 extern const struct qe_task qe_task_mmlu;
 extern const struct qe_task qe_task_ceval;
 extern const struct qe_task qe_task_speed;
+extern const struct qe_task qe_task_pairs;
 
 const struct qe_task *const qe_task_registry[] = {
 	&qe_task_mmlu,
 	&qe_task_ceval,
 	&qe_task_speed,
+	&qe_task_pairs,
 	NULL,
 };
 

@@ -466,6 +466,20 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* |a[0..den) and b[0..den)| / den; den >= 1 (a query has an eligible row) */
+static double list_overlap(const uint32_t *a, const uint32_t *b, size_t den)
+{
+	size_t hit = 0;
+
+	for (size_t x = 0; x < den; x++)
+		for (size_t y = 0; y < den; y++)
+			if (a[x] == b[y]) {
+				hit++;
+				break;
+			}
+	return (double)hit / (double)den;
+}
+
 static int neighbour_overlap(const struct qe_emb *ref, const struct qe_emb *lvl,
 			     const struct qe_pair *pairs, size_t n_pairs,
 			     const struct qe_pairs_params *p, struct qe_pairs_drift *out,
@@ -474,9 +488,12 @@ static int neighbour_overlap(const struct qe_emb *ref, const struct qe_emb *lvl,
 	struct retr r;
 	uint32_t *ia = NULL, *ib = NULL;
 	size_t K = p->overlap_k;
-	double sum = 0.0;
+	double sum = 0.0, sum_at[QE_PAIRS_MAX_KS] = { 0 };
 	int rc;
 
+	for (size_t j = 0; j < p->n_ks; j++)
+		if (p->ks[j] > K)
+			K = p->ks[j];
 	if ((rc = retr_build(pairs, n_pairs, p, &r, err)) != 0)
 		return rc;
 	out->n_queries = r.nq;
@@ -489,17 +506,15 @@ static int neighbour_overlap(const struct qe_emb *ref, const struct qe_emb *lvl,
 		goto done;
 	for (size_t i = 0; i < r.nq; i++) {
 		const uint32_t *a = ia + i * K, *b = ib + i * K;
-		size_t elig = r.nc - (r.excl[i] != QE_SIM_NONE), den = K < elig ? K : elig, hit = 0;
+		size_t elig = r.nc - (r.excl[i] != QE_SIM_NONE);
 
-		for (size_t x = 0; x < den; x++)
-			for (size_t y = 0; y < den; y++)
-				if (a[x] == b[y]) {
-					hit++;
-					break;
-				}
-		sum += (double)hit / (double)den;
+		sum += list_overlap(a, b, p->overlap_k < elig ? p->overlap_k : elig);
+		for (size_t j = 0; j < p->n_ks; j++)
+			sum_at[j] += list_overlap(a, b, p->ks[j] < elig ? p->ks[j] : elig);
 	}
 	out->topk_overlap = sum / (double)r.nq;
+	for (size_t j = 0; j < p->n_ks; j++)
+		out->overlap_at[j] = sum_at[j] / (double)r.nq;
 done:
 	free(ia);
 	free(ib);
@@ -534,8 +549,12 @@ int qe_pairs_drift(const struct qe_emb *ref, const struct qe_emb *lvl,
 	out->n_sent = n;
 	out->n_pairs = n_pairs;
 	out->overlap_k = p.overlap_k;
+	out->n_ks = p.n_ks;
+	memcpy(out->ks, p.ks, sizeof(out->ks));
 	out->cos_mean = out->cos_p5 = out->cos_p1 = out->cos_min = out->dist_mean = NAN;
 	out->pair_mean = out->pair_p95 = out->pair_max = out->topk_overlap = NAN;
+	for (size_t j = 0; j < QE_PAIRS_MAX_KS; j++)
+		out->overlap_at[j] = NAN;
 	nv = n > n_pairs ? n : n_pairs;
 	v = malloc((nv ? nv : 1) * sizeof(*v));
 	if (!v)

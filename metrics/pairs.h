@@ -88,6 +88,10 @@ struct qe_pairs_drift {
 	size_t n_queries;            /* the retrieval queries of qe_pairs_quality */
 	uint32_t overlap_k;
 	double topk_overlap;         /* mean over queries of |N_ref(q) and N_lvl(q)| / min(k, eligible) */
+	size_t n_ks;                 /* params' ks, copied */
+	uint32_t ks[QE_PAIRS_MAX_KS];
+	double overlap_at[QE_PAIRS_MAX_KS]; /* topk_overlap with k = ks[j], from the same searches
+					     * (a top-k list is a prefix of a longer one); NaN as above */
 };
 
 /* ref and lvl must have the same n and dim (QE_EINVAL). n_pairs may be 0

@@ -395,7 +395,9 @@ void qe_run_charts(const cJSON *res, struct qe_doc *d)
 				speed_task = task->string;
 				speed_test = names[i];
 			}
-			if (!strcmp(names[i], "tg128")) {
+			/* quality vs speed uses generation speed: tg128, else the first tg test */
+			if (!strcmp(names[i], "tg128") ||
+			    (!strncmp(names[i], "tg", 2) && strcmp(speed_test, "tg128") && strncmp(speed_test, "tg", 2))) {
 				speed_task = task->string;
 				speed_test = names[i];
 			}

@@ -97,6 +97,7 @@ int qe_compare_task(const cJSON *a, const cJSON *b, const char *task, char *why,
 	const cJSON *la, *lb;
 	const char *type = qe_results_task_type(ta);
 	char x[B], y[B], diff[300];
+	int tests_named = 0, threads_named = 0;
 
 	why[0] = '\0';
 	if (!ta || !tb) {
@@ -143,11 +144,18 @@ int qe_compare_task(const cJSON *a, const cJSON *b, const char *task, char *why,
 				if (!hit || !same_num(t, hit, "n_prompt") || !same_num(t, hit, "n_gen") || !same_num(t, hit, "reps"))
 					same = 0;
 			}
-			if (!same)
-				why_add(why, cap, "at %s the speed tests differ (names, lengths or repetitions)", lb->string);
-			if (!same_num(la, lb, "threads"))
-				why_add(why, cap, "at %s %s threads vs %s", lb->string, qe_fmt_count(x, B, qe_results_num(lb, "threads")),
+			/* one mention each is enough: name the first level where it shows */
+			if (!same && !tests_named) {
+				why_add(why, cap, "the speed tests differ (names, lengths or repetitions; first at %s)",
+					lb->string);
+				tests_named = 1;
+			}
+			if (!same_num(la, lb, "threads") && !threads_named) {
+				why_add(why, cap, "at %s %s threads vs %s", lb->string,
+					qe_fmt_count(x, B, qe_results_num(lb, "threads")),
 					qe_fmt_count(y, B, qe_results_num(la, "threads")));
+				threads_named = 1;
+			}
 		}
 	}
 	if (!strcmp(type, "speed")) {

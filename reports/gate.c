@@ -251,7 +251,8 @@ int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir,
 			} else if (st == QE_METRIC_NO_LEVEL) {
 				snprintf(msg, sizeof(msg), "%s%s: level '%s' is not in the run", where, metric, names[k]);
 			} else if (st == QE_METRIC_NO_TASK) {
-				snprintf(msg, sizeof(msg), "task '%s' is not in the run", task ? task : "");
+				snprintf(msg, sizeof(msg), "%s%s at %s: task '%s' is not in the run", where, metric, names[k],
+					 task ? task : "");
 			} else {
 				snprintf(msg, sizeof(msg), "%s%s at %s: %s", where, metric, names[k], qe_metric_status_text(st));
 			}

@@ -72,8 +72,13 @@ static void settings_text(const cJSON *settings, struct qe_text *t)
 		} else if (cJSON_IsNull(it)) {
 			qe_text_put(t, "null");
 		} else {
-			char *s = cJSON_PrintUnformatted(it);
-			qe_text_put(t, s ? s : "?");
+			/* nested settings (a prompt template) would swamp the line: short
+			 * arrays as JSON, the rest abbreviated; results.json has them whole */
+			char *s = cJSON_IsArray(it) ? cJSON_PrintUnformatted(it) : NULL;
+			if (s && strlen(s) <= 60)
+				qe_text_put(t, s);
+			else
+				qe_text_put(t, cJSON_IsArray(it) ? "[\xe2\x80\xa6]" : "{\xe2\x80\xa6}");
 			free(s);
 		}
 	}

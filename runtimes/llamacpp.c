@@ -117,6 +117,7 @@ struct lctx {
 	struct llama_context *ectx;
 	uint32_t e_n_seq, e_seq_tokens, e_n_batch;
 	int e_pooling;            /* llama_pooling_type in use */
+	int e_req_pooling;        /* rt->params.pooling ectx was made for */
 
 	/* speed */
 	struct llama_context *pctx;
@@ -659,8 +660,14 @@ static int ensure_embed_ctx(struct qe_runtime *rt, struct qe_err *err)
 	uint32_t per_seq, total;
 	int rc;
 
-	if (c->ectx)
+	if (c->ectx && c->e_req_pooling == rt->params.pooling)
 		return 0;
+	if (c->ectx) {
+		/* qe_runtime_set_pooling chose another pooling */
+		llama_free(c->ectx);
+		c->ectx = NULL;
+	}
+	c->e_req_pooling = rt->params.pooling;
 	per_seq = default_n_ctx(rt);
 	c->e_n_seq = rt->params.n_seq ? rt->params.n_seq : 32;
 	total = per_seq * c->e_n_seq;

@@ -133,6 +133,17 @@ size_t qe_runtime_embed_dim(struct qe_runtime *rt)
 	return rt->ops->embed_dim(rt);
 }
 
+int qe_runtime_set_pooling(struct qe_runtime *rt, int pooling, struct qe_err *err)
+{
+	if (pooling != QE_POOL_MODEL && pooling != QE_POOL_MEAN && pooling != QE_POOL_CLS && pooling != QE_POOL_LAST)
+		return qe_fail(err, QE_EINVAL, "unknown pooling %d", pooling);
+	if (!rt->ops->embed || !(rt->ops->caps & QE_RT_EMBED))
+		return notsup(rt, "embeddings", err);
+	rt->params.embeddings = 1;
+	rt->params.pooling = pooling;
+	return 0;
+}
+
 int qe_runtime_embed(struct qe_runtime *rt, const char *const *texts, size_t n, int normalize,
 		     float *out, size_t *n_truncated, struct qe_err *err)
 {

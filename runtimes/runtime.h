@@ -113,6 +113,12 @@ void qe_runtime_reset(struct qe_runtime *rt);
 /* Embedding width, 0 when the runtime has no embeddings. */
 size_t qe_runtime_embed_dim(struct qe_runtime *rt);
 
+/* Choose the pooling of later qe_runtime_embed calls (enum qe_pooling;
+ * QE_POOL_MODEL = the model's own). A runtime that built its embedding state
+ * for another pooling rebuilds it at the next call. QE_EINVAL for an unknown
+ * value, QE_ENOTSUP without embeddings. */
+int qe_runtime_set_pooling(struct qe_runtime *rt, int pooling, struct qe_err *err);
+
 /* n texts -> out[n][dim] floats (caller-owned). normalize = 1 scales each row
  * to unit L2 norm. Many texts go into one decode. Texts longer than the
  * context are truncated to it (counted in *n_truncated when not NULL). */

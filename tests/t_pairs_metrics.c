@@ -277,6 +277,34 @@ static void test_drift(void)
 	TQ_EQ_INT(qe_pairs_drift(&r, &l, bin_pairs, NP, &p, &d, &err), QE_EINVAL);
 }
 
+/* overlap_at[j] (one search at the largest cut-off, prefixes) equals
+ * topk_overlap computed with overlap_k = ks[j] */
+static void test_drift_overlap_at_each_k(void)
+{
+	struct qe_emb r = emb(ref_v, 0), l = emb(lvl_v, 0);
+	struct qe_pairs_params p = qe_pairs_default_params();
+	struct qe_pairs_drift d, one;
+	struct qe_err err = { 0 };
+	static const uint32_t ks[] = { 1, 2, 3, 4, 10 };
+
+	p.n_ks = sizeof(ks) / sizeof(ks[0]);
+	memcpy(p.ks, ks, sizeof(ks));
+	p.overlap_k = 2;
+	TQ_EQ_INT(qe_pairs_drift(&r, &l, bin_pairs, NP, &p, &d, &err), 0);
+	TQ_EQ_INT(d.n_ks, p.n_ks);
+	TQ_NEAR(d.overlap_at[1], 0.75, TOL);
+	for (size_t j = 0; j < p.n_ks; j++) {
+		struct qe_pairs_params q = p;
+		q.overlap_k = ks[j];
+		TQ_EQ_INT(qe_pairs_drift(&r, &l, bin_pairs, NP, &q, &one, &err), 0);
+		TQ_EQ_INT(d.ks[j], ks[j]);
+		TQ_NEAR(d.overlap_at[j], one.topk_overlap, 0);
+	}
+	TQ_NEAR(d.overlap_at[4], 1.0, TOL);
+	TQ_EQ_INT(qe_pairs_drift(&r, &l, NULL, 0, &p, &d, &err), 0);
+	TQ_CHECK(isnan(d.overlap_at[0]));
+}
+
 static void test_cosine(void)
 {
 	const float a[3] = { 1, 2, 2 }, b[3] = { 2, 0, 0 }, z[3] = { 0, 0, 0 };
@@ -294,5 +322,6 @@ int main(void)
 	TQ_RUN(test_quality_graded);
 	TQ_RUN(test_quality_edges);
 	TQ_RUN(test_drift);
+	TQ_RUN(test_drift_overlap_at_each_k);
 	return tq_done("t_pairs_metrics");
 }
