@@ -339,6 +339,7 @@ static void info_to_json(cJSON *j, const struct qe_rt_info *in)
 	cJSON_AddNumberToObject(j, "n_ctx", in->n_ctx);
 	cJSON_AddStringToObject(j, "engine_version", in->engine_version);
 	cJSON_AddStringToObject(j, "engine_build", in->engine_build);
+	cJSON_AddStringToObject(j, "devices", in->devices);
 }
 
 static void set_num(cJSON *o, const char *k, double v)
@@ -597,11 +598,28 @@ static int summarize(struct run *r, struct qe_err *err)
 		wall += qe_json_num(lvj[i], "wall_s", 0);
 	}
 	refj = lvj[r->ref];
+	{
+		/* the accelerators the engine used: its devices other than the CPU */
+		const char *dv = qe_json_str(refj, "devices", "");
+		char gpu[256] = "";
+		char tmp[256];
+		snprintf(tmp, sizeof(tmp), "%s", dv);
+		for (char *tok = strtok(tmp, ";"); tok; tok = strtok(NULL, ";")) {
+			while (*tok == ' ')
+				tok++;
+			if (strncmp(tok, "CPU", 3) != 0)
+				snprintf(gpu + strlen(gpu), sizeof(gpu) - strlen(gpu), "%s%s", gpu[0] ? "; " : "", tok);
+		}
+		cJSON *m = cJSON_GetObjectItemCaseSensitive(res, "machine");
+		cJSON_DeleteItemFromObjectCaseSensitive(m, "gpu");
+		cJSON_AddStringToObject(m, "gpu", gpu);
+	}
 	for (int i = 0; i < r->n_levels; i++) {
 		cJSON *l = cJSON_Duplicate(lvj[i], 1);
 		double rb = qe_json_num(refj, "file_bytes", 0), lb = qe_json_num(l, "file_bytes", 0);
 		cJSON_DeleteItemFromObjectCaseSensitive(l, "engine_build");
 		cJSON_DeleteItemFromObjectCaseSensitive(l, "engine_version");
+		cJSON_DeleteItemFromObjectCaseSensitive(l, "devices");
 		if (!cJSON_GetObjectItemCaseSensitive(l, "error"))
 			cJSON_AddNullToObject(l, "error");
 		if (rb > 0 && lb > 0)
@@ -733,6 +751,18 @@ int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err
 	if (!r.quiet) {
 		fprintf(stderr, "qeval run: model %s, %d level(s), reference %s, %d task(s), %zu work items per level, output %s\n",
 			r.model, r.n_levels, r.names[r.ref], r.n_tasks, r.total_items, r.out);
+		for (int t = 0; t < r.n_tasks; t++) {
+			cJSON *set = cJSON_CreateObject();
+			char *txt;
+			if (r.tasks[t].task->describe)
+				r.tasks[t].task->describe(r.tasks[t].state, set);
+			cJSON_DeleteItemFromObjectCaseSensitive(set, "template");
+			txt = cJSON_PrintUnformatted(set);
+			fprintf(stderr, "qeval run: task %s (%s): %zu items, settings %s\n", r.tasks[t].name,
+				r.tasks[t].task->name, r.tasks[t].n_items, txt ? txt : "{}");
+			cJSON_free(txt);
+			cJSON_Delete(set);
+		}
 	}
 	for (int i = 0; i < r.n_levels; i++) {
 		if (qe_mkdirs(r.dirs[i], 0755) != 0) {

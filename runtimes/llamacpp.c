@@ -912,6 +912,12 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	snprintf(info->engine_version, sizeof(info->engine_version), "%s", ll_version());
 	sys = llama_print_system_info();
 	snprintf(info->engine_build, sizeof(info->engine_build), "%s", sys ? sys : "");
+	for (size_t d = 0; d < ggml_backend_dev_count(); d++) {
+		ggml_backend_dev_t dev = ggml_backend_dev_get(d);
+		size_t used = strlen(info->devices);
+		snprintf(info->devices + used, sizeof(info->devices) - used, "%s%s %s", used ? "; " : "",
+			 ggml_backend_dev_name(dev), ggml_backend_dev_description(dev));
+	}
 	info->n_params = llama_model_n_params(c->model);
 	info->tensor_bytes = llama_model_size(c->model);
 	info->bpw = info->n_params ? 8.0 * (double)info->tensor_bytes / (double)info->n_params : 0.0;

@@ -167,6 +167,7 @@ struct qe_rt_info {
 	char ftype[48];           /* the file's declared type ("Q4_K - Medium") */
 	char engine_version[64];  /* "llama.cpp v0.5.0 (prebuilt)" */
 	char engine_build[256];   /* backends and CPU features */
+	char devices[256];        /* compute devices the engine sees: "CPU; CUDA0 NVIDIA H100" */
 	uint64_t n_params;        /* parameters */
 	uint64_t file_bytes;      /* size of the model file, 0 when unknown */
 	uint64_t tensor_bytes;    /* bytes of all weight tensors */
