@@ -337,6 +337,8 @@ static void info_to_json(cJSON *j, const struct qe_rt_info *in)
 	cJSON_AddNumberToObject(j, "threads_batch", in->n_threads_batch);
 	cJSON_AddNumberToObject(j, "n_gpu_layers", in->n_gpu_layers);
 	cJSON_AddNumberToObject(j, "n_ctx", in->n_ctx);
+	cJSON_AddNumberToObject(j, "n_batch", in->n_batch);
+	cJSON_AddNumberToObject(j, "n_ubatch", in->n_ubatch);
 	cJSON_AddStringToObject(j, "engine_version", in->engine_version);
 	cJSON_AddStringToObject(j, "engine_build", in->engine_build);
 	cJSON_AddStringToObject(j, "devices", in->devices);

@@ -27,7 +27,6 @@
 #include "harness/task.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
-#include "harness/sys.h"
 #include "metrics/speed.h"
 
 #include <math.h>

@@ -932,6 +932,8 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->n_threads = c->n_threads;
 	info->n_threads_batch = c->n_threads_batch;
 	info->n_gpu_layers = rt->params.n_gpu_layers;
+	info->n_batch = c->sctx ? llama_n_batch(c->sctx) : (rt->params.n_batch ? rt->params.n_batch : 2048);
+	info->n_ubatch = c->sctx ? llama_n_ubatch(c->sctx) : (rt->params.n_ubatch ? rt->params.n_ubatch : 512);
 	if (qe_gguf_read_info(c->path, &gi, &e) == 0) {
 		info->file_bytes = gi.file_bytes;
 		info->n_types = gi.n_types;

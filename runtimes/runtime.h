@@ -166,7 +166,7 @@ struct qe_rt_info {
 	char desc[128];           /* engine's one-line description */
 	char ftype[48];           /* the file's declared type ("Q4_K - Medium") */
 	char engine_version[64];  /* "llama.cpp v0.5.0 (prebuilt)" */
-	char engine_build[256];   /* backends and CPU features */
+	char engine_build[768];   /* backends and CPU features */
 	char devices[256];        /* compute devices the engine sees: "CPU; CUDA0 NVIDIA H100" */
 	uint64_t n_params;        /* parameters */
 	uint64_t file_bytes;      /* size of the model file, 0 when unknown */
@@ -176,6 +176,7 @@ struct qe_rt_info {
 	int32_t n_ctx;            /* context window in use */
 	int has_encoder, has_decoder;
 	int n_threads, n_threads_batch, n_gpu_layers;
+	uint32_t n_batch, n_ubatch; /* tokens per decode call / per compute graph */
 	struct qe_type_count types[QE_MAX_TYPES]; /* tensor type histogram */
 	int n_types;
 };

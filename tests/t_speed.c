@@ -656,7 +656,7 @@ static void test_fixture_model(void)
 		TQ_SKIP("no %s (make fixtures)", model);
 	p.model = model;
 	p.level = "F16";
-	p.n_threads = 2;
+	p.n_threads = 1; /* a busy machine slows spinning OpenMP teams of 2 a lot */
 	if (qe_runtime_open(&p, &rt, &err) != 0) {
 		TQ_FAILF("open: %s", err.msg);
 		return;
@@ -688,7 +688,7 @@ static void test_fixture_model(void)
 		} else {
 			TQ_CHECK(num(r, "t_gen_s") > 0);
 		}
-		TQ_EQ_INT(num(r, "threads"), 2);
+		TQ_EQ_INT(num(r, "threads"), 1);
 	}
 	json = cJSON_PrintUnformatted(recs);
 	out = summarize(st, &json, 1, 0, NULL, NULL);
