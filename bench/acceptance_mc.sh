@@ -8,7 +8,7 @@
 # results.json equals A's (timing fields aside; KL within 1e-3, see
 # docs/cli.md "Resume"). A and B run side by side.
 #
-# Usage: bench/acceptance_mc.sh [OUTDIR]   (env: QEVAL, MODEL, MMLU, CEVAL, THREADS, LEVELS)
+# Usage: bench/acceptance_mc.sh [OUTDIR]   (env: QEVAL, MODEL, MMLU, CEVAL, THREADS, NGL, LEVELS)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-build/acceptance}
@@ -17,9 +17,10 @@ model=${MODEL:-../shared/models/stories260K-ffn192-f16.gguf}
 mmlu=${MMLU:-../shared/datasets/mmlu}
 ceval=${CEVAL:-../shared/datasets/ceval}
 threads=${THREADS:-4}
+ngl=${NGL:-0}
 levels=${LEVELS:-F16,Q8_0,Q6_K,Q4_K_M,Q3_K_M,Q2_K}
 mkdir -p "$out"
-common=(--model "$model" --levels "$levels" --mmlu "$mmlu" --ceval "$ceval" -t "$threads" -q --cache "$out/cache")
+common=(--model "$model" --levels "$levels" --mmlu "$mmlu" --ceval "$ceval" -t "$threads" --ngl "$ngl" -q --cache "$out/cache")
 
 # the levels once, so that A and B do not quantize at the same time
 $q quantize --model "$model" --levels "$levels" --cache "$out/cache" >/dev/null
