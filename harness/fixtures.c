@@ -198,18 +198,40 @@ static const char *const bert_cjk[] = {
 	"？", "，", "。", "！",
 };
 
+/* Words and word pieces. llama.cpp's WordPiece vocabulary marks a word's
+ * first piece with "▁" and keeps continuation pieces bare (its converter
+ * turns BERT's "##x" into "x" and "x" into "▁x"); the lists below are bare
+ * and get the mark where they start a word. */
 static const char *const bert_words[] = {
 	"the", "a", "is", "of", "and", "to", "in", "man", "woman", "dog", "cat", "playing", "guitar",
-	"##s", "##ing", "##ed",
 };
+static const char *const bert_suffixes[] = { "s", "ing", "ed" };
+
+static int add_piece(const char **tokens, int32_t *types, int n, const char *piece, int word_start,
+		     char (*store)[16], int *n_store)
+{
+	const char *t;
+	if (word_start) {
+		snprintf(store[*n_store], 16, "\xe2\x96\x81%s", piece);
+		t = store[(*n_store)++];
+	} else {
+		t = piece;
+	}
+	for (int j = 0; j < n; j++)
+		if (!strcmp(tokens[j], t))
+			return n;
+	tokens[n] = t;
+	types[n] = 1;
+	return n + 1;
+}
 
 static int gen_bert(const char *dir, int f16, int pooling, const char *file)
 {
 	struct writer w;
-	const char *tokens[800];
-	int32_t types[800];
-	static char unused[100][16], ascii[128][4], sub[128][8];
-	int n = 0;
+	const char *tokens[900];
+	int32_t types[900];
+	static char unused[100][16], ascii[128][4], store[600][16];
+	int n = 0, n_store = 0;
 	char name[64];
 
 	g_rng = 20260202;
@@ -227,28 +249,16 @@ static int gen_bert(const char *dir, int f16, int pooling, const char *file)
 		if (ch >= 'A' && ch <= 'Z')
 			continue; /* lower-cased vocabulary */
 		snprintf(ascii[ch], sizeof(ascii[ch]), "%c", ch);
-		tokens[n] = ascii[ch]; types[n++] = 1;
+		n = add_piece(tokens, types, n, ascii[ch], 1, store, &n_store);
+		if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'))
+			n = add_piece(tokens, types, n, ascii[ch], 0, store, &n_store);
 	}
-	for (int ch = 'a'; ch <= 'z'; ch++) {
-		snprintf(sub[ch], sizeof(sub[ch]), "##%c", ch);
-		tokens[n] = sub[ch]; types[n++] = 1;
-	}
-	for (size_t i = 0; i < sizeof(bert_words) / sizeof(bert_words[0]); i++) {
-		int dup = 0;
-		for (int j = 0; j < n; j++)
-			dup |= !strcmp(tokens[j], bert_words[i]);
-		if (!dup) {
-			tokens[n] = bert_words[i]; types[n++] = 1;
-		}
-	}
-	for (size_t i = 0; i < sizeof(bert_cjk) / sizeof(bert_cjk[0]); i++) {
-		int dup = 0;
-		for (int j = 0; j < n; j++)
-			dup |= !strcmp(tokens[j], bert_cjk[i]);
-		if (!dup) {
-			tokens[n] = bert_cjk[i]; types[n++] = 1;
-		}
-	}
+	for (size_t i = 0; i < sizeof(bert_words) / sizeof(bert_words[0]); i++)
+		n = add_piece(tokens, types, n, bert_words[i], 1, store, &n_store);
+	for (size_t i = 0; i < sizeof(bert_suffixes) / sizeof(bert_suffixes[0]); i++)
+		n = add_piece(tokens, types, n, bert_suffixes[i], 0, store, &n_store);
+	for (size_t i = 0; i < sizeof(bert_cjk) / sizeof(bert_cjk[0]); i++)
+		n = add_piece(tokens, types, n, bert_cjk[i], 1, store, &n_store);
 
 	gguf_set_val_str(w.g, "general.architecture", "bert");
 	gguf_set_val_str(w.g, "general.name", "qeval-tiny-bert");

@@ -106,10 +106,15 @@ static int merge_inline(cJSON *o, const char *spec, const char *file, struct qe_
 			return QE_EINVAL;
 		}
 		*eq++ = '\0';
+		if (!strcmp(kv, "task") || !strcmp(kv, "name") || !strcmp(kv, "file")) {
+			qe_fail(err, QE_EINVAL, "'%s': '%s' cannot be given inline", file, kv);
+			free(buf);
+			return QE_EINVAL;
+		}
 		d = strtod(eq, &end);
 		if (!strcmp(eq, "true") || !strcmp(eq, "false"))
 			v = cJSON_CreateBool(!strcmp(eq, "true"));
-		else if (*eq && !*end && strcmp(kv, "filter") != 0 && strcmp(kv, "file") != 0)
+		else if (*eq && !*end && strcmp(kv, "filter") != 0)
 			v = cJSON_CreateNumber(d);
 		else
 			v = cJSON_CreateString(eq);
@@ -147,7 +152,7 @@ static int opt_tristate(const struct pairs_state *s, const char *k, int *out, st
 			if (!strcmp(v->valuestring, yes[i]))
 				return *out = 1, 0;
 	}
-	return qe_fail(err, QE_EINVAL, "pairs '%s': option '%s' must be true, false or \"auto\"", s->name, k);
+	return qe_fail(err, QE_EINVAL, "option '%s' must be true, false or \"auto\"", k);
 }
 
 /* a column: a header name, or a 0-based index (number or text) */
@@ -167,7 +172,7 @@ static int opt_col(struct pairs_state *s, const char *k, int slot, const char **
 		*out = s->col[slot];
 		return 0;
 	}
-	return qe_fail(err, QE_EINVAL, "pairs '%s': column '%s' must be a header name or a 0-based index", s->name, k);
+	return qe_fail(err, QE_EINVAL, "column '%s' must be a header name or a 0-based index", k);
 }
 
 /* a whole number in [lo, hi]; def when absent */
@@ -180,7 +185,7 @@ static int opt_int(const struct pairs_state *s, const char *k, double lo, double
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo || v->valuedouble > hi)
-		return qe_fail(err, QE_EINVAL, "pairs '%s': option '%s' must be a whole number in %.0f..%.0f", s->name, k, lo, hi);
+		return qe_fail(err, QE_EINVAL, "option '%s' must be a whole number in %.0f..%.0f", k, lo, hi);
 	*out = v->valuedouble;
 	return 0;
 }
@@ -193,7 +198,7 @@ static int opt_real(const struct pairs_state *s, const char *k, double def, doub
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-		return qe_fail(err, QE_EINVAL, "pairs '%s': option '%s' must be a number", s->name, k);
+		return qe_fail(err, QE_EINVAL, "option '%s' must be a number", k);
 	*out = v->valuedouble;
 	return 0;
 }
@@ -206,7 +211,7 @@ static int opt_string(const struct pairs_state *s, const char *k, const char *de
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v))
-		return qe_fail(err, QE_EINVAL, "pairs '%s': option '%s' must be a string", s->name, k);
+		return qe_fail(err, QE_EINVAL, "option '%s' must be a string", k);
 	*out = v->valuestring;
 	return 0;
 }
@@ -236,20 +241,20 @@ static int opt_ks(struct pairs_state *s, struct qe_err *err)
 	} else if (cJSON_IsArray(v)) {
 		cJSON_ArrayForEach(x, v) {
 			if (!cJSON_IsNumber(x) || n > QE_PAIRS_MAX_KS)
-				return qe_fail(err, QE_EINVAL, "pairs '%s': \"ks\" must be 1 to %d whole numbers >= 1", s->name,
+				return qe_fail(err, QE_EINVAL, "\"ks\" must be 1 to %d whole numbers >= 1",
 					       QE_PAIRS_MAX_KS);
 			k[n++] = x->valuedouble;
 		}
 	}
 	if (n == 0 || n > QE_PAIRS_MAX_KS)
-		return qe_fail(err, QE_EINVAL, "pairs '%s': \"ks\" must be 1 to %d whole numbers >= 1", s->name, QE_PAIRS_MAX_KS);
+		return qe_fail(err, QE_EINVAL, "\"ks\" must be 1 to %d whole numbers >= 1", QE_PAIRS_MAX_KS);
 	for (size_t i = 0; i < n; i++) {
 		if (k[i] < 1 || k[i] > PAIRS_MAX_K || k[i] != floor(k[i]))
-			return qe_fail(err, QE_EINVAL, "pairs '%s': cut-off %g in \"ks\" is not a whole number in 1..%d", s->name,
+			return qe_fail(err, QE_EINVAL, "cut-off %g in \"ks\" is not a whole number in 1..%d",
 				       k[i], PAIRS_MAX_K);
 		for (size_t j = 0; j < i; j++)
 			if (k[j] == k[i])
-				return qe_fail(err, QE_EINVAL, "pairs '%s': cut-off %g is twice in \"ks\"", s->name, k[i]);
+				return qe_fail(err, QE_EINVAL, "cut-off %g is twice in \"ks\"", k[i]);
 		s->mp.ks[i] = (uint32_t)k[i];
 	}
 	s->mp.n_ks = n;
@@ -268,7 +273,7 @@ static int parse_opts(struct pairs_state *s, struct qe_err *err)
 		for (int i = 0; known_opts[i]; i++)
 			known |= !strcmp(it->string, known_opts[i]);
 		if (!known)
-			return qe_fail(err, QE_EINVAL, "pairs '%s': unknown option '%s' (see docs/tasks.md, \"pairs\")", s->name,
+			return qe_fail(err, QE_EINVAL, "unknown option '%s' (see docs/tasks.md, \"pairs\")",
 				       it->string);
 	}
 	s->lo = qe_pairs_default_opts();
@@ -292,7 +297,7 @@ static int parse_opts(struct pairs_state *s, struct qe_err *err)
 	    (rc = opt_real(s, "neg_threshold", 1.0, &s->mp.neg_threshold, err)) || (rc = opt_ks(s, err)))
 		return rc;
 	if (!(s->mp.neg_threshold < s->mp.pos_threshold))
-		return qe_fail(err, QE_EINVAL, "pairs '%s': neg_threshold %g must be below pos_threshold %g", s->name,
+		return qe_fail(err, QE_EINVAL, "neg_threshold %g must be below pos_threshold %g",
 			       s->mp.neg_threshold, s->mp.pos_threshold);
 	if (!strcmp(kind, "auto"))
 		s->lo.kind = QE_LABEL_AUTO;
@@ -301,7 +306,7 @@ static int parse_opts(struct pairs_state *s, struct qe_err *err)
 	else if (!strcmp(kind, "graded"))
 		s->lo.kind = QE_LABEL_GRADED;
 	else
-		return qe_fail(err, QE_EINVAL, "pairs '%s': kind '%s' is not auto, binary or graded", s->name, kind);
+		return qe_fail(err, QE_EINVAL, "kind '%s' is not auto, binary or graded", kind);
 	s->pooling_name = NULL;
 	for (size_t i = 0; i < sizeof(poolings) / sizeof(poolings[0]); i++)
 		if (!strcmp(pool, poolings[i].name)) {
@@ -309,7 +314,7 @@ static int parse_opts(struct pairs_state *s, struct qe_err *err)
 			s->pooling_name = poolings[i].name;
 		}
 	if (!s->pooling_name)
-		return qe_fail(err, QE_EINVAL, "pairs '%s': pooling '%s' is not model, mean, cls or last", s->name, pool);
+		return qe_fail(err, QE_EINVAL, "pooling '%s' is not model, mean, cls or last", pool);
 	/* top-k overlap is reported at every cut-off of ks: one search at the largest */
 	s->mp.overlap_k = 1;
 	for (size_t i = 0; i < s->mp.n_ks; i++)
@@ -361,7 +366,7 @@ static int pairs_prepare(const cJSON *opts, void **state, size_t *n_items, struc
 	s->name = qe_json_str(s->opts, "name", "pairs");
 	file = qe_json_str(s->opts, "file", NULL);
 	if (!file || !*file) {
-		rc = qe_fail(err, QE_EINVAL, "pairs '%s': no data file: give --pairs NAME=FILE (or \"file\" in the plan)", s->name);
+		rc = qe_fail(err, QE_EINVAL, "no data file: give --pairs NAME=FILE (or \"file\" in the plan)");
 		goto fail;
 	}
 	if (qe_file_size(file) < 0 && strchr(file, '?')) {
@@ -381,7 +386,6 @@ static int pairs_prepare(const cJSON *opts, void **state, size_t *n_items, struc
 		free(path);
 		if (rc)
 			goto fail;
-		s->name = qe_json_str(s->opts, "name", "pairs");
 	}
 	s->file = qe_json_str(s->opts, "file", "");
 	if ((rc = parse_opts(s, err)))

@@ -410,79 +410,6 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 	return rc;
 }
 
-/* One decode for the new context tokens and every multi-token continuation:
- * the context's tokens belong to seq 0 and to each continuation's seq j+1,
- * whose cached prefix is shared from seq 0 (seq_cp), so a question costs one
- * engine call. Logits: the last context token, then each continuation token
- * but its last. */
-static int score_fused(struct qe_runtime *rt, const struct qe_score_req *rq, const int32_t *ctx_tok,
-		       int32_t n_ctx_tok, int32_t common, int32_t *const *cont_tok, const int32_t *n_cont,
-		       int32_t n_extra, struct qe_score_res *rs, struct qe_err *err)
-{
-	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
-	int32_t nb = n_ctx_tok - common + n_extra, k = 0, last_ctx, arg0;
-	struct llama_batch b = llama_batch_init(nb, 0, QE_MAX_CONTS + 1);
-	llama_seq_id multi[QE_MAX_CONTS];
-	int n_multi = 0, rc = 0;
-
-	for (size_t j = 0; j < rq->n_conts; j++)
-		if (n_cont[j] >= 2) {
-			multi[n_multi++] = (llama_seq_id)(j + 1);
-			if (common > 0)
-				llama_memory_seq_cp(mem, 0, (llama_seq_id)(j + 1), 0, common);
-		}
-	for (int32_t t = common; t < n_ctx_tok; t++, k++) {
-		b.token[k] = ctx_tok[t];
-		b.pos[k] = t;
-		b.n_seq_id[k] = 1 + n_multi;
-		b.seq_id[k][0] = 0;
-		for (int m = 0; m < n_multi; m++)
-			b.seq_id[k][1 + m] = multi[m];
-		b.logits[k] = (t == n_ctx_tok - 1);
-	}
-	last_ctx = k - 1;
-	for (size_t j = 0; j < rq->n_conts; j++)
-		for (int32_t t = 0; t < n_cont[j] - 1; t++, k++) {
-			b.token[k] = cont_tok[j][t];
-			b.pos[k] = n_ctx_tok + t;
-			b.n_seq_id[k] = 1;
-			b.seq_id[k][0] = (llama_seq_id)(j + 1);
-			b.logits[k] = 1;
-		}
-	b.n_tokens = k;
-	if (llama_decode(c->sctx, b) != 0) {
-		char why[384];
-		last_error(why, sizeof(why));
-		rc = qe_fail(err, QE_ERUNTIME, "decode failed (level %s): %s", rt->params.level ? rt->params.level : "?", why);
-	}
-	if (rc == 0) {
-		memcpy(c->cache_tok, ctx_tok, (size_t)n_ctx_tok * sizeof(int32_t));
-		c->n_cache = n_ctx_tok;
-		rs->n_ctx_tok = n_ctx_tok;
-		rs->n_reused = common;
-		rs->n_evaluated = nb;
-		arg0 = log_softmax_row(c, llama_get_logits_ith(c->sctx, last_ctx));
-		for (size_t j = 0; j < rq->n_conts; j++) {
-			rs->ll[j] = c->logp[cont_tok[j][0]];
-			rs->greedy[j] = (cont_tok[j][0] == arg0);
-			rs->n_cont_tok[j] = n_cont[j];
-		}
-		k = last_ctx + 1;
-		for (size_t j = 0; j < rq->n_conts; j++)
-			for (int32_t t = 1; t < n_cont[j]; t++, k++) {
-				int32_t arg = log_softmax_row(c, llama_get_logits_ith(c->sctx, k));
-				rs->ll[j] += c->logp[cont_tok[j][t]];
-				if (arg != cont_tok[j][t])
-					rs->greedy[j] = 0;
-			}
-	}
-	for (int m = 0; m < n_multi; m++)
-		llama_memory_seq_rm(mem, multi[m], -1, -1);
-	llama_batch_free(b);
-	return rc;
-}
-
 static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
 		     struct qe_err *err)
 {
@@ -560,10 +487,6 @@ static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struc
 		common = 0;
 	}
 	c->n_cache = 0; /* invalid until this decode succeeds */
-	if (n_extra > 0 && (uint32_t)(n_ctx_tok - common + n_extra) <= c->s_n_batch) {
-		rc = score_fused(rt, rq, ctx_tok, n_ctx_tok, common, cont_tok, n_cont, n_extra, rs, err);
-		goto out;
-	}
 	rc = decode_seq0(rt, ctx_tok, common, n_ctx_tok, err);
 	if (rc)
 		goto out;
@@ -581,7 +504,10 @@ static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struc
 	}
 
 	/* multi-token continuations: all of them in one batch, seq j+1 each,
-	 * sharing seq 0's cells for the context */
+	 * sharing seq 0's cells for the context. (Putting the context's new
+	 * tokens into the same batch, as members of every continuation's
+	 * sequence, saved nothing measurable on CPU and hit a CUDA error after
+	 * ~12,000 MMLU items on an H200: docs/benchmarks.md.) */
 	if (n_extra > 0) {
 		struct llama_batch b = llama_batch_init(n_extra, 0, 1);
 		int32_t k = 0;
