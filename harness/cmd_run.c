@@ -37,7 +37,7 @@ static const char usage[] =
 	"      --subjects LIST    only these subjects\n"
 	"      --pairs NAME=FILE  a sentence-pair file (repeatable); see docs/tasks.md for its options\n"
 	"      --speed-pp LIST    prompt sizes (default 512);  --speed-tg LIST  generation sizes (default 128)\n"
-	"      --speed-reps N     repetitions (default 5)\n"
+	"      --speed-reps N     repetitions (default 5); --speed-depth N  tokens already in the context (llama-bench -d)\n"
 	"      --limit N          the first N items per subject / pairs per file (smoke runs; marked partial)\n"
 	"      --seed N           bootstrap seed (default 1234)\n"
 	"Engine:\n"
@@ -58,7 +58,7 @@ static const char usage[] =
 enum {
 	O_REF = 256, O_TASKS, O_PLAN, O_RESUME, O_MMLU, O_CEVAL, O_MSPLIT, O_CSPLIT, O_SHOTS, O_SUBJ, O_PAIRS,
 	O_PP, O_TG, O_REPS, O_LIMIT, O_SEED, O_RUNTIME, O_URL, O_TB, O_CTX, O_BATCH, O_UBATCH, O_NGL, O_CACHE,
-	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE,
+	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE, O_DEPTH,
 };
 
 static cJSON *obj(cJSON *parent, const char *key)
@@ -219,6 +219,7 @@ int cmd_run(int argc, char **argv)
 		{ "shots", required_argument, 0, O_SHOTS }, { "subjects", required_argument, 0, O_SUBJ },
 		{ "pairs", required_argument, 0, O_PAIRS }, { "speed-pp", required_argument, 0, O_PP },
 		{ "speed-tg", required_argument, 0, O_TG }, { "speed-reps", required_argument, 0, O_REPS },
+		{ "speed-depth", required_argument, 0, O_DEPTH },
 		{ "limit", required_argument, 0, O_LIMIT }, { "seed", required_argument, 0, O_SEED },
 		{ "runtime", required_argument, 0, O_RUNTIME }, { "url", required_argument, 0, O_URL },
 		{ "threads", required_argument, 0, 't' }, { "threads-batch", required_argument, 0, O_TB },
@@ -235,7 +236,7 @@ int cmd_run(int argc, char **argv)
 	const char *plan_file = NULL, *resume = NULL, *gate = NULL, *tasks_arg = NULL;
 	const char *mmlu = NULL, *ceval = NULL, *msplit = NULL, *csplit = NULL, *subjects = NULL;
 	cJSON *pp = NULL, *tg = NULL;
-	long v, shots = -1, reps = -1;
+	long v, shots = -1, reps = -1, depth = -1;
 	int c, rc, code;
 	char outbuf[4200];
 
@@ -271,6 +272,10 @@ int cmd_run(int argc, char **argv)
 			break;
 		case O_REPS:
 			if (qe_opt_int(optarg, 1, 1000, "--speed-reps", &reps, &err))
+				goto usage_err;
+			break;
+		case O_DEPTH:
+			if (qe_opt_int(optarg, 0, 1 << 20, "--speed-depth", &depth, &err))
 				goto usage_err;
 			break;
 		case O_PP:
@@ -472,6 +477,8 @@ int cmd_run(int argc, char **argv)
 			}
 			if (reps > 0)
 				put_num(t, "reps", (double)reps);
+			if (depth >= 0)
+				put_num(t, "depth", (double)depth);
 		}
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(plan, "levels")) {

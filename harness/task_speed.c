@@ -53,6 +53,7 @@ struct speed_state {
 	size_t n_pp, n_tg;
 	int pp_tg;               /* 1 = the combined test */
 	int reps, warmup;
+	int depth;               /* tokens in the context before each test (llama-bench -d) */
 	uint64_t seed;
 	struct speed_test tests[SPEED_MAX_TESTS];
 	size_t n_tests;
@@ -116,6 +117,10 @@ static void add_test(struct speed_state *s, int n_prompt, int n_gen)
 		snprintf(t->name, sizeof(t->name), "pp%d", n_prompt);
 	else
 		snprintf(t->name, sizeof(t->name), "tg%d", n_gen);
+	if (s->depth > 0) { /* llama-bench writes "pp512 @ d4096" */
+		size_t l = strlen(t->name);
+		snprintf(t->name + l, sizeof(t->name) - l, "@d%d", s->depth);
+	}
 }
 
 static int parse_opts(const cJSON *opts, struct speed_state *s, struct qe_err *err)
@@ -150,6 +155,9 @@ static int parse_opts(const cJSON *opts, struct speed_state *s, struct qe_err *e
 		} else if (!strcmp(k, "reps")) {
 			rc = parse_count(v, k, 1, SPEED_MAX_REPS, &n, err);
 			s->reps = (int)n;
+		} else if (!strcmp(k, "depth")) {
+			rc = parse_count(v, k, 0, 1 << 20, &n, err);
+			s->depth = (int)n;
 		} else if (!strcmp(k, "warmup")) {
 			rc = parse_count(v, k, 0, SPEED_MAX_WARMUP, &n, err);
 			s->warmup = (int)n;
@@ -161,7 +169,7 @@ static int parse_opts(const cJSON *opts, struct speed_state *s, struct qe_err *e
 			rc = 0;
 		} else {
 			return qe_fail(err, QE_EINVAL,
-				       "speed: unknown option '%s' (known: pp, tg, pp_tg, reps, warmup, seed)", k);
+				       "speed: unknown option '%s' (known: pp, tg, pp_tg, depth, reps, warmup, seed)", k);
 		}
 		if (rc)
 			return rc;
@@ -216,6 +224,7 @@ static void speed_describe(void *state, cJSON *out)
 
 	cJSON_AddItemToObject(out, "pp", int_array(s->pp, s->n_pp));
 	cJSON_AddItemToObject(out, "tg", int_array(s->tg, s->n_tg));
+	cJSON_AddNumberToObject(out, "depth", s->depth);
 	cJSON_AddBoolToObject(out, "pp_tg", s->pp_tg);
 	cJSON_AddNumberToObject(out, "reps", s->reps);
 	cJSON_AddNumberToObject(out, "warmup", s->warmup);
@@ -303,7 +312,7 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 
 		/* warm-up, not recorded: the whole prompt and one generated token */
 		for (int w = 0; w < s->warmup && !warm_err[0]; w++) {
-			struct qe_speed_req rq = { t->n_prompt, t->n_gen > 0 ? 1 : 0, rep_seed(s, ti, -w) };
+			struct qe_speed_req rq = { t->n_prompt, t->n_gen > 0 ? 1 : 0, rep_seed(s, ti, -w), s->depth };
 			struct qe_speed_res res;
 			struct qe_err e = { 0 };
 			if (qe_runtime_speed(tl->rt, &rq, &res, &e) != 0)
@@ -311,7 +320,7 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 		}
 
 		for (int r = 1; r <= s->reps; r++) {
-			struct qe_speed_req rq = { t->n_prompt, t->n_gen, rep_seed(s, ti, r) };
+			struct qe_speed_req rq = { t->n_prompt, t->n_gen, rep_seed(s, ti, r), s->depth };
 			struct qe_speed_res res = { 0 };
 			struct qe_err e = { 0 };
 			const char *why = NULL;

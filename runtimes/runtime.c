@@ -162,7 +162,7 @@ int qe_runtime_speed(struct qe_runtime *rt, const struct qe_speed_req *req,
 	memset(res, 0, sizeof(*res));
 	if (!rt->ops->speed || !(rt->ops->caps & QE_RT_SPEED))
 		return notsup(rt, "speed measurement", err);
-	if (req->n_prompt < 0 || req->n_gen < 0 || req->n_prompt + req->n_gen == 0)
+	if (req->n_prompt < 0 || req->n_gen < 0 || req->n_depth < 0 || req->n_prompt + req->n_gen == 0)
 		return qe_fail(err, QE_EINVAL, "a speed test needs a prompt or generation size > 0");
 	return rt->ops->speed(rt, req, res, err);
 }

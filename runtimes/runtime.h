@@ -133,11 +133,14 @@ int qe_runtime_embed(struct qe_runtime *rt, const char *const *texts, size_t n, 
  *   n_gen    > 0: n_gen single-token decodes (after the prompt if any, else
  *                 after an empty cache)                  -> t_gen_s
  * t_first_s is the time from start to the first generated token's logits
- * (prompt + 1 token), when both are > 0. */
+ * (prompt + 1 token), when both are > 0. With n_depth > 0 that many random
+ * tokens are decoded first, outside the timed region. */
 struct qe_speed_req {
 	int n_prompt;   /* tokens */
 	int n_gen;      /* tokens */
 	uint64_t seed;  /* token stream */
+	int n_depth;    /* tokens already in the context before the test, decoded
+			 * untimed first (llama-bench's -d), 0 = an empty context */
 };
 
 struct qe_speed_res {

@@ -388,6 +388,12 @@ static void test_speed_measures_positive_times(void)
 	TQ_EQ_INT(qe_runtime_speed(rt, &rq, &rs, &err), 0);
 	TQ_CHECK(rs.t_prompt_s > 0 && rs.t_gen_s > 0);
 	TQ_CHECK(rs.t_first_s > rs.t_prompt_s && rs.t_first_s < rs.t_prompt_s + rs.t_gen_s);
+	rq.n_depth = 100; /* a context already there: decoded untimed */
+	TQ_EQ_INT(qe_runtime_speed(rt, &rq, &rs, &err), 0);
+	TQ_CHECK(rs.t_prompt_s > 0 && rs.t_gen_s > 0);
+	rq.n_depth = -1;
+	TQ_EQ_INT(qe_runtime_speed(rt, &rq, &rs, &err), QE_EINVAL);
+	rq.n_depth = 0;
 	rq.n_prompt = 0;
 	TQ_EQ_INT(qe_runtime_speed(rt, &rq, &rs, &err), 0);
 	TQ_CHECK(rs.t_prompt_s == 0 && rs.t_gen_s > 0);
