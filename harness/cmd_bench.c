@@ -261,6 +261,7 @@ int cmd_bench(int argc, char **argv)
 		return qe_opt_die("bench", &err);
 
 	push(&a, "run");
+	push(&a, "--no-summary"); /* the table below replaces run's */
 	if (resume) {
 		push2(&a, "--resume", resume);
 		snprintf(outbuf, sizeof(outbuf), "%s", resume);

@@ -50,7 +50,7 @@ static const char usage[] =
 	"Output:\n"
 	"  -o, --out DIR          default qeval-runs/<model>-<date>\n"
 	"      --gate RULES.json  check release gates at the end (exit 1 when one fails)\n"
-	"  -q, --quiet            no progress display\n"
+	"  -q, --quiet            no progress display;  --no-summary  no summary table on stdout\n"
 	"      --no-isolate       run levels in this process (debugging; an engine abort ends the run)\n"
 	"\n"
 	"Exit: 0 ok, 1 a gate failed, 2 bad usage/plan/data, 3 a level failed (the others still ran).\n";
@@ -58,7 +58,7 @@ static const char usage[] =
 enum {
 	O_REF = 256, O_TASKS, O_PLAN, O_RESUME, O_MMLU, O_CEVAL, O_MSPLIT, O_CSPLIT, O_SHOTS, O_SUBJ, O_PAIRS,
 	O_PP, O_TG, O_REPS, O_LIMIT, O_SEED, O_RUNTIME, O_URL, O_TB, O_CTX, O_BATCH, O_UBATCH, O_NGL, O_CACHE,
-	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE, O_DEPTH,
+	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE, O_DEPTH, O_NOSUM,
 };
 
 static cJSON *obj(cJSON *parent, const char *key)
@@ -133,6 +133,16 @@ static const char *fmt_pct(char *b, size_t cap, const cJSON *o, const char *k)
 	return b;
 }
 
+/* o[k] with `digits` decimals, "-" when it is null or absent (the reference's drift) */
+static const char *fmt_num(char *b, size_t cap, const cJSON *o, const char *k, int digits)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+	if (!cJSON_IsNumber(v))
+		return "-";
+	snprintf(b, cap, "%.*f", digits, v->valuedouble);
+	return b;
+}
+
 static void print_summary(const char *dir)
 {
 	char path[4200], b1[32], b2[32], b3[32], b4[32];
@@ -185,11 +195,12 @@ static void print_summary(const char *dir)
 			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
 				const cJSON *d = cJSON_GetObjectItemCaseSensitive(l, "drift");
 				const cJSON *r = cJSON_GetObjectItemCaseSensitive(l, "retrieval");
-				printf("%-10s %9.5f %9.5f %9.4f %9s %9.4f %9.4f\n", l->string, qe_json_num(d, "cos_mean", NAN),
-				       qe_json_num(d, "cos_p1", NAN),
-				       qe_json_num(cJSON_GetObjectItemCaseSensitive(l, "sts"), "spearman", NAN),
-				       fmt_pct(b4, sizeof(b4), r, "recall@5"), qe_json_num(r, "ndcg@5", NAN),
-				       qe_json_num(cJSON_GetObjectItemCaseSensitive(l, "topk_overlap"), "@5", NAN));
+				char c1[32], c2[32], c3[32], c4[32], c5[32];
+				printf("%-10s %9s %9s %9s %9s %9s %9s\n", l->string, fmt_num(c1, sizeof(c1), d, "cos_mean", 5),
+				       fmt_num(c2, sizeof(c2), d, "cos_p1", 5),
+				       fmt_num(c3, sizeof(c3), cJSON_GetObjectItemCaseSensitive(l, "sts"), "spearman", 4),
+				       fmt_pct(b4, sizeof(b4), r, "recall@5"), fmt_num(c4, sizeof(c4), r, "ndcg@5", 4),
+				       fmt_num(c5, sizeof(c5), cJSON_GetObjectItemCaseSensitive(l, "topk_overlap"), "@5", 4));
 			}
 		} else if (!strcmp(kind, "speed")) {
 			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
@@ -219,7 +230,7 @@ int cmd_run(int argc, char **argv)
 		{ "shots", required_argument, 0, O_SHOTS }, { "subjects", required_argument, 0, O_SUBJ },
 		{ "pairs", required_argument, 0, O_PAIRS }, { "speed-pp", required_argument, 0, O_PP },
 		{ "speed-tg", required_argument, 0, O_TG }, { "speed-reps", required_argument, 0, O_REPS },
-		{ "speed-depth", required_argument, 0, O_DEPTH },
+		{ "speed-depth", required_argument, 0, O_DEPTH }, { "no-summary", no_argument, 0, O_NOSUM },
 		{ "limit", required_argument, 0, O_LIMIT }, { "seed", required_argument, 0, O_SEED },
 		{ "runtime", required_argument, 0, O_RUNTIME }, { "url", required_argument, 0, O_URL },
 		{ "threads", required_argument, 0, 't' }, { "threads-batch", required_argument, 0, O_TB },
@@ -237,6 +248,7 @@ int cmd_run(int argc, char **argv)
 	const char *mmlu = NULL, *ceval = NULL, *msplit = NULL, *csplit = NULL, *subjects = NULL;
 	cJSON *pp = NULL, *tg = NULL;
 	long v, shots = -1, reps = -1, depth = -1;
+	int summary = 1;
 	int c, rc, code;
 	char outbuf[4200];
 
@@ -274,6 +286,7 @@ int cmd_run(int argc, char **argv)
 			if (qe_opt_int(optarg, 1, 1000, "--speed-reps", &reps, &err))
 				goto usage_err;
 			break;
+		case O_NOSUM: summary = 0; break;
 		case O_DEPTH:
 			if (qe_opt_int(optarg, 0, 1 << 20, "--speed-depth", &depth, &err))
 				goto usage_err;
@@ -510,7 +523,8 @@ int cmd_run(int argc, char **argv)
 	if (rc)
 		goto fail;
 	snprintf(outbuf, sizeof(outbuf), "%s", qe_json_str(plan, "out", "."));
-	print_summary(outbuf);
+	if (summary)
+		print_summary(outbuf);
 	code = st.n_levels_failed ? QE_EXIT_RUNTIME : QE_EXIT_OK;
 	if (gate) {
 		char junit[4300];
