@@ -1,6 +1,7 @@
 /* Tests of the qeval command: help, exit codes, one-line errors naming the
  * file or level. Runs the built binary ($QE_QEVAL). */
 #include "tests/tq.h"
+#include "tests/tq_exec.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -8,31 +9,9 @@
 static char g_tmp[256];
 static char g_out[8192], g_errtxt[8192];
 
-/* Run qeval with args (a shell-quoted string); capture stdout/stderr. */
 static int qeval(const char *args)
 {
-	char cmd[4096], path[300];
-	const char *bin = getenv("QE_QEVAL");
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache %s %s >%s/out 2>%s/err", g_tmp, bin ? bin : "./qeval", args,
-		 g_tmp, g_tmp);
-	st = system(cmd);
-	snprintf(path, sizeof(path), "%s/out", g_tmp);
-	f = fopen(path, "r");
-	n = f ? fread(g_out, 1, sizeof(g_out) - 1, f) : 0;
-	g_out[n] = '\0';
-	if (f)
-		fclose(f);
-	snprintf(path, sizeof(path), "%s/err", g_tmp);
-	f = fopen(path, "r");
-	n = f ? fread(g_errtxt, 1, sizeof(g_errtxt) - 1, f) : 0;
-	g_errtxt[n] = '\0';
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_errtxt, sizeof(g_errtxt));
 }
 
 static int count_lines(const char *s)

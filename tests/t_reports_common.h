@@ -12,6 +12,7 @@
 #define QE_T_REPORTS_COMMON_H
 
 #include "tests/tq.h"
+#include "tests/tq_exec.h"
 
 #include <strings.h>
 #include <sys/stat.h>
@@ -87,27 +88,7 @@ static inline int count_of(const char *s, const char *needle)
 /* Run qeval with args (shell words); capture stdout/stderr; exit status. */
 static inline int qeval(const char *args)
 {
-	char cmd[8192], path[300];
-	const char *bin = getenv("QE_QEVAL");
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "%s %s >%s/out 2>%s/err", bin ? bin : "./qeval", args, g_tmp, g_tmp);
-	st = system(cmd);
-	snprintf(path, sizeof(path), "%s/out", g_tmp);
-	f = fopen(path, "r");
-	n = f ? fread(g_out, 1, sizeof(g_out) - 1, f) : 0;
-	g_out[n] = '\0';
-	if (f)
-		fclose(f);
-	snprintf(path, sizeof(path), "%s/err", g_tmp);
-	f = fopen(path, "r");
-	n = f ? fread(g_errtxt, 1, sizeof(g_errtxt) - 1, f) : 0;
-	g_errtxt[n] = '\0';
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_errtxt, sizeof(g_errtxt));
 }
 
 /* Copy a fixture run (tests/data/NAME) into the scratch folder; returns the

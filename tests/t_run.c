@@ -3,6 +3,7 @@
  * that costs only itself, bad input. Runs the built binary ($QE_QEVAL) on
  * the generated fixture model and the project's sample sets. */
 #include "tests/tq.h"
+#include "tests/tq_exec.h"
 
 #include "harness/journal.h"
 #include "harness/run.h"
@@ -21,22 +22,8 @@ static char g_err[8192];
 
 static int qeval(const char *args)
 {
-	char cmd[8192], path[300];
-	const char *bin = getenv("QE_QEVAL");
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache %s %s >%s/out 2>%s/err", g_tmp, bin ? bin : "./qeval", args,
-		 g_tmp, g_tmp);
-	st = system(cmd);
-	snprintf(path, sizeof(path), "%s/err", g_tmp);
-	f = fopen(path, "r");
-	n = f ? fread(g_err, 1, sizeof(g_err) - 1, f) : 0;
-	g_err[n] = '\0';
-	if (f)
-		fclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	static char out[8192];
+	return tq_qeval(g_tmp, args, out, sizeof(out), g_err, sizeof(g_err));
 }
 
 static cJSON *results(const char *dir)

@@ -1,0 +1,39 @@
+/* tq_exec — tests that run the built qeval binary ($QE_QEVAL, set by
+ * tests/run.sh) in a scratch folder and look at its output and exit code. */
+#ifndef QE_TQ_EXEC_H
+#define QE_TQ_EXEC_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+
+/* Run `qeval ARGS` (shell words) with the cache in tmp/cache; stdout and
+ * stderr land in out/err (NUL-terminated, cut at their capacity). Returns
+ * the exit status, or 128 + the signal. */
+static inline int tq_qeval(const char *tmp, const char *args, char *out, size_t out_cap, char *err,
+			   size_t err_cap)
+{
+	char cmd[8192], path[512];
+	const char *bin = getenv("QE_QEVAL");
+	char *bufs[2] = { out, err };
+	size_t caps[2] = { out_cap, err_cap };
+	const char *names[2] = { "out", "err" };
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache %s %s >%s/out 2>%s/err", tmp, bin ? bin : "./qeval", args, tmp,
+		 tmp);
+	st = system(cmd);
+	for (int i = 0; i < 2; i++) {
+		FILE *f;
+		size_t n;
+		snprintf(path, sizeof(path), "%s/%s", tmp, names[i]);
+		f = fopen(path, "r");
+		n = f ? fread(bufs[i], 1, caps[i] - 1, f) : 0;
+		bufs[i][n] = '\0';
+		if (f)
+			fclose(f);
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+#endif
