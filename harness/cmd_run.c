@@ -61,6 +61,34 @@ enum {
 	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE, O_DEPTH, O_NOSUM,
 };
 
+/* whole-number options that go straight into the plan (runtime = 1: into
+ * its "runtime" object) */
+struct num_opt {
+	int id;
+	const char *flag, *key;
+	long lo, hi;
+	int runtime;
+};
+
+static const struct num_opt num_opts[] = {
+	{ 't', "--threads", "threads", 1, 4096, 1 },
+	{ O_TB, "--threads-batch", "threads_batch", 1, 4096, 1 },
+	{ O_CTX, "--ctx", "ctx", 16, 1 << 24, 1 },
+	{ O_BATCH, "--batch", "batch", 1, 1 << 20, 1 },
+	{ O_UBATCH, "--ubatch", "ubatch", 1, 1 << 20, 1 },
+	{ O_NGL, "--ngl", "ngl", -1, 100000, 1 },
+	{ O_LIMIT, "--limit", "limit", 0, 1L << 40, 0 },
+	{ O_SEED, "--seed", "seed", 0, 1L << 52, 0 },
+};
+
+static const struct num_opt *num_opt_find(int id)
+{
+	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++)
+		if (num_opts[i].id == id)
+			return &num_opts[i];
+	return NULL;
+}
+
 static cJSON *obj(cJSON *parent, const char *key)
 {
 	cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
@@ -255,6 +283,13 @@ int cmd_run(int argc, char **argv)
 	optind = 1;
 	rto = obj(cli, "runtime");
 	while ((c = getopt_long(argc, argv, "m:l:t:o:qh", lo, NULL)) != -1) {
+		const struct num_opt *no = num_opt_find(c);
+		if (no) {
+			if (qe_opt_int(optarg, no->lo, no->hi, no->flag, &v, &err))
+				goto usage_err;
+			put_num(no->runtime ? rto : cli, no->key, (double)v);
+			continue;
+		}
 		switch (c) {
 		case 'm': put_str(cli, "model", optarg); break;
 		case 'l': {
@@ -301,48 +336,8 @@ int cmd_run(int argc, char **argv)
 			if (!(tg = num_list(optarg, "--speed-tg", &err)))
 				goto usage_err;
 			break;
-		case O_LIMIT:
-			if (qe_opt_int(optarg, 0, 1L << 40, "--limit", &v, &err))
-				goto usage_err;
-			put_num(cli, "limit", (double)v);
-			break;
-		case O_SEED:
-			if (qe_opt_int(optarg, 0, 1L << 52, "--seed", &v, &err))
-				goto usage_err;
-			put_num(cli, "seed", (double)v);
-			break;
 		case O_RUNTIME: put_str(rto, "name", optarg); break;
 		case O_URL: put_str(rto, "url", optarg); break;
-		case 't':
-			if (qe_opt_int(optarg, 1, 4096, "--threads", &v, &err))
-				goto usage_err;
-			put_num(rto, "threads", (double)v);
-			break;
-		case O_TB:
-			if (qe_opt_int(optarg, 1, 4096, "--threads-batch", &v, &err))
-				goto usage_err;
-			put_num(rto, "threads_batch", (double)v);
-			break;
-		case O_CTX:
-			if (qe_opt_int(optarg, 16, 1 << 24, "--ctx", &v, &err))
-				goto usage_err;
-			put_num(rto, "ctx", (double)v);
-			break;
-		case O_BATCH:
-			if (qe_opt_int(optarg, 1, 1 << 20, "--batch", &v, &err))
-				goto usage_err;
-			put_num(rto, "batch", (double)v);
-			break;
-		case O_UBATCH:
-			if (qe_opt_int(optarg, 1, 1 << 20, "--ubatch", &v, &err))
-				goto usage_err;
-			put_num(rto, "ubatch", (double)v);
-			break;
-		case O_NGL:
-			if (qe_opt_int(optarg, -1, 100000, "--ngl", &v, &err))
-				goto usage_err;
-			put_num(rto, "ngl", (double)v);
-			break;
 		case O_CACHE: put_str(cli, "cache", optarg); break;
 		case 'o': put_str(cli, "out", optarg); break;
 		case O_GATE: gate = optarg; break;
