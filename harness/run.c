@@ -18,6 +18,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,16 @@ int qe_json_bool(const cJSON *o, const char *key, int def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
+}
+
+cJSON *qe_json_num_or_null(double v)
+{
+	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+void qe_json_add_num(cJSON *o, const char *key, double v)
+{
+	cJSON_AddItemToObject(o, key, qe_json_num_or_null(v));
 }
 
 /* ======================================================================
@@ -693,6 +704,7 @@ static int summarize(struct run *r, struct qe_err *err)
 			tlv_in.dirs = dirs;
 			tlv_in.records = recs;
 			tlv_in.ok = ok;
+			tlv_in.info = (const cJSON *const *)lvj;
 			rc = ti->task->summarize(ti->state, &tlv_in, tlv, err);
 			if (rc)
 				qe_err_wrap(err, "summarizing task '%s'", ti->name);

@@ -52,4 +52,9 @@ double qe_json_num(const cJSON *o, const char *key, double def);
 const char *qe_json_str(const cJSON *o, const char *key, const char *def);
 int qe_json_bool(const cJSON *o, const char *key, int def);
 
+/* A finite number as a number, anything else (NaN: not computable) as null,
+ * the convention of results.json (docs/results-schema.md). */
+cJSON *qe_json_num_or_null(double v);
+void qe_json_add_num(cJSON *o, const char *key, double v);
+
 #endif

@@ -43,7 +43,14 @@ struct qe_task_levels {
 	const char *const *dirs;     /* each level's folder */
 	cJSON *const *records;       /* [n] arrays of record objects, NULL for a failed level */
 	const int *ok;               /* [n] 1 = the level ran */
+	const cJSON *const *info;    /* [n] each level's level.json as the driver read it (identity,
+				      * sizes, load_s, peak_rss_bytes, task_wall_s); NULL, or an entry
+				      * NULL, when unknown. Borrowed. */
 };
+
+/* Seconds level i spent in the task instance `task` (level.json's
+ * task_wall_s, summed over resumes); NaN when unknown. */
+double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char *task);
 
 struct qe_task {
 	const char *name;

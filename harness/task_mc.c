@@ -49,6 +49,7 @@ static const struct tmpl ceval_tmpl = {
 
 struct mc_state {
 	const char *kind;        /* "mmlu" / "ceval" */
+	const char *name;        /* the task instance's name (results.json key), borrowed from opts */
 	struct qe_mc_set set;
 	struct tmpl t;
 	int shots;
@@ -149,11 +150,6 @@ static int build_prompt(const struct mc_state *s, const struct qe_mc_item *it, i
 
 /* ---- prepare --------------------------------------------------------------- */
 
-static const char *opt_str(const cJSON *o, const char *k, const char *def)
-{
-	return qe_json_str(o, k, def);
-}
-
 static int cmp_ids(const void *a, const void *b, void *ctx)
 {
 	const char **ids = ctx;
@@ -165,7 +161,7 @@ static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t 
 	const struct qe_mc_format *fmt = qe_mc_format_find(kind);
 	struct qe_mc_opts mo = qe_mc_default_opts();
 	struct mc_state *s;
-	const char *dir = opt_str(opts, "dir", NULL);
+	const char *dir = qe_json_str(opts, "dir", NULL);
 	const cJSON *tj = cJSON_GetObjectItemCaseSensitive(opts, "template");
 	const char **ids;
 	int rc;
@@ -178,14 +174,15 @@ static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t 
 	if (!s)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	s->kind = kind;
+	s->name = qe_json_str(opts, "name", kind);
 	s->opts = (cJSON *)opts;
 	s->t = !strcmp(kind, "ceval") ? ceval_tmpl : mmlu_tmpl;
 	if (tj) {
 		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(tj, "choices");
-		s->t.header = opt_str(tj, "header", s->t.header);
-		s->t.item = opt_str(tj, "item", s->t.item);
-		s->t.target_delim = opt_str(tj, "target_delim", s->t.target_delim);
-		s->t.join = opt_str(tj, "join", s->t.join);
+		s->t.header = qe_json_str(tj, "header", s->t.header);
+		s->t.item = qe_json_str(tj, "item", s->t.item);
+		s->t.target_delim = qe_json_str(tj, "target_delim", s->t.target_delim);
+		s->t.join = qe_json_str(tj, "join", s->t.join);
 		if (ch) {
 			if (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) != 4) {
 				free(s);
@@ -208,9 +205,9 @@ static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t 
 		free(s);
 		return qe_fail(err, QE_EINVAL, "shots must be 0..64 and batch >= 1");
 	}
-	mo.split = opt_str(opts, "split", fmt->default_split);
+	mo.split = qe_json_str(opts, "split", fmt->default_split);
 	mo.limit = (size_t)qe_json_num(opts, "limit", 0);
-	mo.subjects = opt_str(opts, "subjects", NULL);
+	mo.subjects = qe_json_str(opts, "subjects", NULL);
 	rc = fmt->load(dir, &mo, &s->set, err);
 	if (rc) {
 		free(s);
@@ -476,21 +473,11 @@ static int arrays_fill(const struct mc_state *s, const cJSON *recs, struct lvl_a
 	return 0;
 }
 
-static cJSON *num_or_null(double v)
-{
-	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-static void add_num(cJSON *o, const char *k, double v)
-{
-	cJSON_AddItemToObject(o, k, num_or_null(v));
-}
-
 static cJSON *pair(double a, double b)
 {
 	cJSON *p = cJSON_CreateArray();
-	cJSON_AddItemToArray(p, num_or_null(a));
-	cJSON_AddItemToArray(p, num_or_null(b));
+	cJSON_AddItemToArray(p, qe_json_num_or_null(a));
+	cJSON_AddItemToArray(p, qe_json_num_or_null(b));
 	return p;
 }
 
@@ -562,16 +549,16 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 		cJSON_AddNumberToObject(b, "n_failed", (double)A[l].n_failed);
 		cJSON_AddNumberToObject(b, "n_no_gold", (double)s->n_no_gold);
 		cJSON_AddNumberToObject(b, "n_truncated", (double)A[l].n_truncated);
-		add_num(b, "acc", sm.acc_micro);
-		add_num(b, "acc_stderr", sm.micro.se);
+		qe_json_add_num(b, "acc", sm.acc_micro);
+		qe_json_add_num(b, "acc_stderr", sm.micro.se);
 		cJSON_AddItemToObject(b, "acc_ci95", pair(sm.micro.lo, sm.micro.hi));
-		add_num(b, "acc_macro", sm.acc_macro);
+		qe_json_add_num(b, "acc_macro", sm.acc_macro);
 		o = cJSON_AddObjectToObject(b, "categories");
 		for (uint32_t c = 0; c < nc; c++) {
 			cJSON *g = cJSON_AddObjectToObject(o, cats[c]);
-			add_num(g, "acc", sm.categories[c].acc);
+			qe_json_add_num(g, "acc", sm.categories[c].acc);
 			cJSON_AddNumberToObject(g, "n", (double)sm.categories[c].n);
-			add_num(g, "acc_macro", sm.categories[c].acc_macro);
+			qe_json_add_num(g, "acc_macro", sm.categories[c].acc_macro);
 		}
 		if (!strcmp(s->kind, "ceval")) {
 			size_t k = 0, nn = 0;
@@ -581,7 +568,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 					k += sm.subjects[j].n_correct;
 					nn += sm.subjects[j].n;
 				}
-			add_num(g, "acc", nn ? (double)k / (double)nn : NAN);
+			qe_json_add_num(g, "acc", nn ? (double)k / (double)nn : NAN);
 			cJSON_AddNumberToObject(g, "n", (double)nn);
 		}
 		o = cJSON_AddObjectToObject(b, "subjects");
@@ -590,8 +577,8 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			if (s->set.subjects[j].count == 0)
 				continue;
 			g = cJSON_AddObjectToObject(o, s->set.subjects[j].name);
-			add_num(g, "acc", sm.subjects[j].acc);
-			add_num(g, "acc_stderr", prop_se(sm.subjects[j].n_correct, sm.subjects[j].n));
+			qe_json_add_num(g, "acc", sm.subjects[j].acc);
+			qe_json_add_num(g, "acc_stderr", prop_se(sm.subjects[j].n_correct, sm.subjects[j].n));
 			cJSON_AddNumberToObject(g, "n", (double)sm.subjects[j].n);
 			cJSON_AddStringToObject(g, "category", cats[cat_of[j]]);
 		}
@@ -606,37 +593,24 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			}
 			o = cJSON_AddObjectToObject(b, "vs_ref");
 			cJSON_AddNumberToObject(o, "n_paired", (double)cmp.n_paired);
-			add_num(o, "delta_acc", cmp.delta);
+			qe_json_add_num(o, "delta_acc", cmp.delta);
 			cJSON_AddItemToObject(o, "delta_ci95", pair(cmp.delta_lo, cmp.delta_hi));
-			add_num(o, "mcnemar_p", cmp.mcnemar_p);
+			qe_json_add_num(o, "mcnemar_p", cmp.mcnemar_p);
 			cJSON_AddNumberToObject(o, "ref_right_level_wrong", (double)cmp.n_lost);
 			cJSON_AddNumberToObject(o, "ref_wrong_level_right", (double)cmp.n_gained);
-			add_num(o, "same_answer_rate", cmp.same_answer);
-			add_num(o, "kl_mean", cmp.kl_mean);
-			add_num(o, "kl_max", cmp.kl_max);
-			add_num(o, "top_changed_rate", cmp.top_changed);
+			qe_json_add_num(o, "same_answer_rate", cmp.same_answer);
+			qe_json_add_num(o, "kl_mean", cmp.kl_mean);
+			qe_json_add_num(o, "kl_max", cmp.kl_max);
+			qe_json_add_num(o, "top_changed_rate", cmp.top_changed);
 		}
 		th = cJSON_AddObjectToObject(b, "throughput");
-		wall = NAN;
-		{
-			char path[4400];
-			cJSON *lj;
-			snprintf(path, sizeof(path), "%s/level.json", lv->dirs[l]);
-			if (qe_json_read_file(path, &lj, NULL) == 0) {
-				const cJSON *tw = cJSON_GetObjectItemCaseSensitive(lj, "task_wall_s");
-				const cJSON *me = NULL, *opts_name = cJSON_GetObjectItemCaseSensitive(s->opts, "name");
-				me = cJSON_GetObjectItemCaseSensitive(tw, cJSON_IsString(opts_name) ? opts_name->valuestring : s->kind);
-				if (cJSON_IsNumber(me))
-					wall = me->valuedouble;
-				cJSON_Delete(lj);
-			}
-		}
+		wall = qe_task_level_wall(lv, l, s->name);
 		cJSON_AddNumberToObject(th, "prompt_tokens", A[l].prompt_tok);
 		cJSON_AddNumberToObject(th, "prompt_tokens_evaluated", A[l].eval_tok);
 		cJSON_AddNumberToObject(th, "tokens_saved_by_reuse", A[l].prompt_tok - A[l].eval_tok);
-		add_num(th, "prompt_tokens_per_s", wall > 0 ? A[l].eval_tok / wall : NAN);
-		add_num(th, "items_per_s", wall > 0 ? (double)sm.n_scored / wall : NAN);
-		add_num(th, "wall_s", wall);
+		qe_json_add_num(th, "prompt_tokens_per_s", wall > 0 ? A[l].eval_tok / wall : NAN);
+		qe_json_add_num(th, "items_per_s", wall > 0 ? (double)sm.n_scored / wall : NAN);
+		qe_json_add_num(th, "wall_s", wall);
 		qe_mc_summary_release(&sm);
 	}
 	for (size_t l = 0; l < lv->n; l++)

@@ -881,33 +881,6 @@ static int view_make(const struct pairs_state *s, const struct lvl_emb *a, const
 	return 0;
 }
 
-static cJSON *num_or_null(double v)
-{
-	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-static void add_num(cJSON *o, const char *k, double v)
-{
-	cJSON_AddItemToObject(o, k, num_or_null(v));
-}
-
-/* the level's wall time of this task, from level.json; NaN when unknown */
-static double task_wall(const struct pairs_state *s, const char *dir)
-{
-	char path[4400];
-	cJSON *lj;
-	double w = NAN;
-
-	snprintf(path, sizeof(path), "%s/level.json", dir);
-	if (qe_json_read_file(path, &lj, NULL) == 0) {
-		const cJSON *me = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lj, "task_wall_s"), s->name);
-		if (cJSON_IsNumber(me))
-			w = me->valuedouble;
-		cJSON_Delete(lj);
-	}
-	return w;
-}
-
 /* what one level's block is made from */
 struct lvl_result {
 	int have_q, have_d;
@@ -946,25 +919,25 @@ static void emit_block(const struct pairs_state *s, cJSON *b, const struct lvl_e
 
 	if (d) {
 		o = cJSON_AddObjectToObject(b, "drift");
-		add_num(o, "cos_mean", d->cos_mean);
-		add_num(o, "cos_p5", d->cos_p5);
-		add_num(o, "cos_p1", d->cos_p1);
-		add_num(o, "cos_min", d->cos_min);
-		add_num(o, "one_minus_cos_mean", d->dist_mean);
-		add_num(o, "pair_sim_drift_mean", d->pair_mean);
-		add_num(o, "pair_sim_drift_p95", d->pair_p95);
-		add_num(o, "pair_sim_drift_max", d->pair_max);
+		qe_json_add_num(o, "cos_mean", d->cos_mean);
+		qe_json_add_num(o, "cos_p5", d->cos_p5);
+		qe_json_add_num(o, "cos_p1", d->cos_p1);
+		qe_json_add_num(o, "cos_min", d->cos_min);
+		qe_json_add_num(o, "one_minus_cos_mean", d->dist_mean);
+		qe_json_add_num(o, "pair_sim_drift_mean", d->pair_mean);
+		qe_json_add_num(o, "pair_sim_drift_p95", d->pair_p95);
+		qe_json_add_num(o, "pair_sim_drift_max", d->pair_max);
 		cJSON_AddNumberToObject(o, "n_sentences", (double)d->n_sent);
 	} else {
 		cJSON_AddNullToObject(b, "drift");
 	}
 
 	o = cJSON_AddObjectToObject(b, "sts");
-	add_num(o, "spearman", q ? q->spearman : NAN);
-	add_num(o, "pearson", q ? q->pearson : NAN);
-	add_num(b, "pos_cos_mean", q ? q->pos_mean : NAN);
-	add_num(b, "neg_cos_mean", q ? q->neg_mean : NAN);
-	add_num(b, "pos_neg_gap", q ? q->gap : NAN);
+	qe_json_add_num(o, "spearman", q ? q->spearman : NAN);
+	qe_json_add_num(o, "pearson", q ? q->pearson : NAN);
+	qe_json_add_num(b, "pos_cos_mean", q ? q->pos_mean : NAN);
+	qe_json_add_num(b, "neg_cos_mean", q ? q->neg_mean : NAN);
+	qe_json_add_num(b, "pos_neg_gap", q ? q->gap : NAN);
 	cJSON_AddItemToObject(b, "n_pos", q ? cJSON_CreateNumber((double)q->n_pos) : cJSON_CreateNull());
 	cJSON_AddItemToObject(b, "n_neg", q ? cJSON_CreateNumber((double)q->n_neg) : cJSON_CreateNull());
 
@@ -973,20 +946,20 @@ static void emit_block(const struct pairs_state *s, cJSON *b, const struct lvl_e
 	cJSON_AddItemToObject(o, "n_corpus", q ? cJSON_CreateNumber((double)q->n_corpus) : cJSON_CreateNull());
 	for (size_t j = 0; j < s->mp.n_ks; j++) {
 		snprintf(key, sizeof(key), "recall@%u", s->mp.ks[j]);
-		add_num(o, key, q ? q->recall[j] : NAN);
+		qe_json_add_num(o, key, q ? q->recall[j] : NAN);
 	}
 	for (size_t j = 0; j < s->mp.n_ks; j++) {
 		snprintf(key, sizeof(key), "ndcg@%u", s->mp.ks[j]);
-		add_num(o, key, q ? q->ndcg[j] : NAN);
+		qe_json_add_num(o, key, q ? q->ndcg[j] : NAN);
 	}
 	snprintf(key, sizeof(key), "mrr@%u", s->mp.mrr_k);
-	add_num(o, key, q ? q->mrr : NAN);
+	qe_json_add_num(o, key, q ? q->mrr : NAN);
 
 	if (d) {
 		o = cJSON_AddObjectToObject(b, "topk_overlap");
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
 			snprintf(key, sizeof(key), "@%u", s->mp.ks[j]);
-			add_num(o, key, d->overlap_at[j]);
+			qe_json_add_num(o, key, d->overlap_at[j]);
 		}
 	} else {
 		cJSON_AddNullToObject(b, "topk_overlap");
@@ -994,27 +967,27 @@ static void emit_block(const struct pairs_state *s, cJSON *b, const struct lvl_e
 
 	if (q && rq && ref != r) {
 		o = cJSON_AddObjectToObject(b, "vs_ref");
-		add_num(o, "spearman_delta", q->spearman - rq->spearman);
-		add_num(o, "pearson_delta", q->pearson - rq->pearson);
+		qe_json_add_num(o, "spearman_delta", q->spearman - rq->spearman);
+		qe_json_add_num(o, "pearson_delta", q->pearson - rq->pearson);
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
 			snprintf(key, sizeof(key), "recall@%u_delta", s->mp.ks[j]);
-			add_num(o, key, q->recall[j] - rq->recall[j]);
+			qe_json_add_num(o, key, q->recall[j] - rq->recall[j]);
 		}
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
 			snprintf(key, sizeof(key), "ndcg@%u_delta", s->mp.ks[j]);
-			add_num(o, key, q->ndcg[j] - rq->ndcg[j]);
+			qe_json_add_num(o, key, q->ndcg[j] - rq->ndcg[j]);
 		}
 		snprintf(key, sizeof(key), "mrr@%u_delta", s->mp.mrr_k);
-		add_num(o, key, q->mrr - rq->mrr);
-		add_num(o, "pos_neg_gap_delta", q->gap - rq->gap);
+		qe_json_add_num(o, key, q->mrr - rq->mrr);
+		qe_json_add_num(o, "pos_neg_gap_delta", q->gap - rq->gap);
 	} else {
 		cJSON_AddNullToObject(b, "vs_ref");
 	}
 
 	o = cJSON_AddObjectToObject(b, "throughput");
-	add_num(o, "sentences_per_s", e->v && wall > 0 ? (double)s->set.n_sents / wall : NAN);
-	add_num(o, "wall_s", wall);
-	add_num(o, "embed_s", e->v ? e->embed_s : NAN);
+	qe_json_add_num(o, "sentences_per_s", e->v && wall > 0 ? (double)s->set.n_sents / wall : NAN);
+	qe_json_add_num(o, "wall_s", wall);
+	qe_json_add_num(o, "embed_s", e->v ? e->embed_s : NAN);
 }
 
 /* quality (and drift against ref when given) of level e */
@@ -1081,7 +1054,7 @@ static int pairs_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 		}
 		if (rc == 0)
 			emit_block(s, cJSON_AddObjectToObject(out, lv->levels[l].name), el, &res[l], &res[lv->ref],
-				   lv->records[l], task_wall(s, lv->dirs[l]));
+				   lv->records[l], qe_task_level_wall(lv, l, s->name));
 		if (l != lv->ref)
 			lvl_emb_release(&e);
 	}

@@ -27,6 +27,7 @@
 #include "harness/task.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
+#include "harness/run.h"
 #include "metrics/speed.h"
 
 #include <math.h>
@@ -350,15 +351,6 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
  * summarize
  * ====================================================================== */
 
-/* finite numbers as numbers, anything else as null (docs/results-schema.md) */
-static void add_num(cJSON *o, const char *key, double v)
-{
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, key, v);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 static double num_or_nan(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -431,7 +423,7 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 			struct rep *nr = realloc(reps, (cap = cap ? 2 * cap : 8) * sizeof(*reps));
 			if (!nr) {
 				free(reps);
-				return qe_fail(err, QE_ENOMEM, "speed: out of memory");
+			return qe_fail(err, QE_ENOMEM, "speed: out of memory");
 			}
 			reps = nr;
 		}
@@ -470,8 +462,8 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 	for (size_t i = 0; i < n; i++)
 		v[i] = (double)ntok[i] / v[i];
 	add_samples(out, "tps_samples", v, n);
-	add_num(out, "tps_mean", n ? sum.mean : NAN);
-	add_num(out, "tps_sd", n > 1 ? sum.sd : NAN);
+	qe_json_add_num(out, "tps_mean", n ? sum.mean : NAN);
+	qe_json_add_num(out, "tps_sd", n > 1 ? sum.sd : NAN);
 	*mean_out = n ? sum.mean : NAN;
 
 	if (n_prompt > 0 && n_gen > 0) {
@@ -484,8 +476,8 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 		for (size_t i = 0; i < n; i++)
 			v[i] *= 1e3;
 		add_samples(out, "ttft_ms_samples", v, n);
-		add_num(out, "ttft_ms_mean", n ? sum.mean : NAN);
-		add_num(out, "ttft_ms_sd", n > 1 ? sum.sd : NAN);
+		qe_json_add_num(out, "ttft_ms_mean", n ? sum.mean : NAN);
+		qe_json_add_num(out, "ttft_ms_sd", n > 1 ? sum.sd : NAN);
 		/* per later token: the rest of the generation over n_gen - 1 tokens */
 		if (n_gen > 1) {
 			for (size_t i = 0; i < n; i++) {
@@ -498,8 +490,8 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 			for (size_t i = 0; i < n; i++)
 				v[i] *= 1e3;
 			add_samples(out, "tpot_ms_samples", v, n);
-			add_num(out, "tpot_ms_mean", n ? sum.mean : NAN);
-			add_num(out, "tpot_ms_sd", n > 1 ? sum.sd : NAN);
+			qe_json_add_num(out, "tpot_ms_mean", n ? sum.mean : NAN);
+			qe_json_add_num(out, "tpot_ms_sd", n > 1 ? sum.sd : NAN);
 		} else {
 			cJSON_AddNullToObject(out, "tpot_ms_mean");
 			cJSON_AddNullToObject(out, "tpot_ms_sd");
@@ -537,35 +529,6 @@ static size_t test_names(const struct speed_state *s, cJSON *const *records, siz
 	return n;
 }
 
-/* The driver's level.json of a level, NULL when absent or unreadable. */
-static cJSON *read_level_json(const char *dir)
-{
-	char path[4200];
-	FILE *f;
-	long len;
-	char *buf;
-	cJSON *j = NULL;
-
-	if (!dir)
-		return NULL;
-	snprintf(path, sizeof(path), "%s/level.json", dir);
-	f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) > 0 && len < (1L << 24) &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len)) != NULL) {
-		if (fread(buf, 1, (size_t)len, f) == (size_t)len)
-			j = cJSON_ParseWithLengthOpts(buf, (size_t)len, NULL, 0);
-		free(buf);
-	}
-	fclose(f);
-	if (j && !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		j = NULL;
-	}
-	return j;
-}
-
 /* A setting every record of the level agrees on; NaN when the records
  * disagree (*mixed set) or carry none. */
 static double record_setting(const cJSON *records, const char *key, int *mixed)
@@ -589,7 +552,7 @@ static double record_setting(const cJSON *records, const char *key, int *mixed)
 
 static void copy_num(cJSON *out, const char *key, const cJSON *from, const char *from_key)
 {
-	add_num(out, key, from ? num_or_nan(from, from_key) : NAN);
+	qe_json_add_num(out, key, from ? num_or_nan(from, from_key) : NAN);
 }
 
 static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *out, struct qe_err *err)
@@ -600,14 +563,13 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 	double *means = calloc(lv->n * n_names + 1, sizeof(*means)); /* [level][test] tokens/s */
 	char *has = calloc(lv->n * n_names + 1, 1);                   /* [level][test] 1 = records */
 	cJSON *levels = out; /* the driver hands the task block's "levels" object */
-	cJSON *ref_json = lv->ref < lv->n ? read_level_json(lv->dirs ? lv->dirs[lv->ref] : NULL) : NULL;
+	const cJSON *ref_json = lv->info && lv->ref < lv->n ? lv->info[lv->ref] : NULL;
 	double ref_bytes = ref_json ? num_or_nan(ref_json, "file_bytes") : NAN;
 	int rc = 0;
 
 	if (!means || !has || !levels) {
 		free(means);
 		free(has);
-		cJSON_Delete(ref_json);
 		return qe_fail(err, QE_ENOMEM, "speed: out of memory");
 	}
 	for (size_t l = 0; l < lv->n * n_names; l++)
@@ -616,7 +578,8 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 	/* every level's tests first: speedups need the reference's means */
 	for (size_t l = 0; l < lv->n && rc == 0; l++) {
 		const char *lname = lv->levels[l].name;
-		cJSON *blk, *tests, *lj;
+		cJSON *blk, *tests;
+		const cJSON *lj;
 		int mixed = 0;
 
 		/* a level that failed before recording anything has no figures */
@@ -638,28 +601,27 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 			rc = r < 0 ? r : 0;
 		}
 
-		lj = read_level_json(lv->dirs ? lv->dirs[l] : NULL);
+		lj = lv->info ? lv->info[l] : NULL;
 		copy_num(blk, "load_s", lj, "load_s");
 		copy_num(blk, "peak_rss_bytes", lj, "peak_rss_bytes");
 		copy_num(blk, "file_bytes", lj, "file_bytes");
 		copy_num(blk, "n_params", lj, "n_params");
 		copy_num(blk, "bpw", lj, "bpw");
-		add_num(blk, "size_ratio", lj && l != lv->ref ? ref_bytes / num_or_nan(lj, "file_bytes") : NAN);
+		qe_json_add_num(blk, "size_ratio", lj && l != lv->ref ? ref_bytes / num_or_nan(lj, "file_bytes") : NAN);
 		/* settings: what the records say they ran with, else level.json */
 		{
 			double th = record_setting(lv->records[l], "threads", &mixed);
 			double thb = record_setting(lv->records[l], "threads_batch", &mixed);
 			double ngl = record_setting(lv->records[l], "n_gpu_layers", &mixed);
-			add_num(blk, "threads", !isnan(th) || mixed ? th : lj ? num_or_nan(lj, "threads") : NAN);
-			add_num(blk, "threads_batch", !isnan(thb) || mixed ? thb : lj ? num_or_nan(lj, "threads_batch") : NAN);
+			qe_json_add_num(blk, "threads", !isnan(th) || mixed ? th : lj ? num_or_nan(lj, "threads") : NAN);
+			qe_json_add_num(blk, "threads_batch", !isnan(thb) || mixed ? thb : lj ? num_or_nan(lj, "threads_batch") : NAN);
 			copy_num(blk, "n_batch", lj, "n_batch");
 			copy_num(blk, "n_ubatch", lj, "n_ubatch");
-			add_num(blk, "n_gpu_layers", !isnan(ngl) || mixed ? ngl : lj ? num_or_nan(lj, "n_gpu_layers") : NAN);
+			qe_json_add_num(blk, "n_gpu_layers", !isnan(ngl) || mixed ? ngl : lj ? num_or_nan(lj, "n_gpu_layers") : NAN);
 		}
 		if (mixed)
 			cJSON_AddStringToObject(blk, "warning",
 						"repetitions ran with different thread or GPU-layer settings (a resumed run?)");
-		cJSON_Delete(lj);
 	}
 
 	/* speedups: this level's tokens/s mean over the reference's, per test */
@@ -677,10 +639,9 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 		for (size_t k = 0; k < n_names; k++) {
 			double m = means[l * n_names + k], r = means[lv->ref * n_names + k];
 			if (has[l * n_names + k])
-				add_num(sp, names[k], r > 0 ? m / r : NAN);
+				qe_json_add_num(sp, names[k], r > 0 ? m / r : NAN);
 		}
 	}
-	cJSON_Delete(ref_json);
 	free(means);
 	free(has);
 	return rc;

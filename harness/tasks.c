@@ -1,6 +1,7 @@
 /* qeval — the task registry. Adding a task: one file + one line here. */
 #include "harness/task.h"
 
+#include <math.h>
 #include <string.h>
 
 extern const struct qe_task qe_task_mmlu;
@@ -22,4 +23,15 @@ const struct qe_task *qe_task_find(const char *name)
 		if (!strcmp((*t)->name, name))
 			return *t;
 	return NULL;
+}
+
+double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char *task)
+{
+	const cJSON *tw, *me;
+
+	if (!lv->info || i >= lv->n || !lv->info[i])
+		return NAN;
+	tw = cJSON_GetObjectItemCaseSensitive(lv->info[i], "task_wall_s");
+	me = cJSON_GetObjectItemCaseSensitive(tw, task);
+	return cJSON_IsNumber(me) ? me->valuedouble : NAN;
 }

@@ -4,6 +4,7 @@
  * speedups against the reference, and one short run on the fixture model.
  * No assertion depends on how fast anything ran. */
 #include "tests/tq.h"
+#include "harness/run.h"
 
 #include "harness/journal.h"
 #include "harness/task.h"
@@ -190,7 +191,7 @@ static void test_options_bad(void)
 static cJSON *summarize(void *st, const char *const *recs_json, size_t n, size_t ref,
 			const char *const *dirs, const int *ok)
 {
-	cJSON *recs[8] = { 0 }, *out = cJSON_CreateObject();
+	cJSON *recs[8] = { 0 }, *info[8] = { 0 }, *out = cJSON_CreateObject();
 	struct qe_level lvs[8];
 	int ok_all[8];
 	struct qe_task_levels lv;
@@ -202,6 +203,12 @@ static cJSON *summarize(void *st, const char *const *recs_json, size_t n, size_t
 		snprintf(lvs[i].name, sizeof(lvs[i].name), "%s", names[i]);
 		recs[i] = recs_json[i] ? parse(recs_json[i]) : NULL;
 		ok_all[i] = ok ? ok[i] : 1;
+		if (dirs) { /* the driver hands each level's level.json */
+			char p[600];
+			snprintf(p, sizeof(p), "%s/level.json", dirs[i]);
+			if (qe_json_read_file(p, &info[i], NULL) != 0)
+				info[i] = NULL;
+		}
 	}
 	lv.n = n;
 	lv.ref = ref;
@@ -209,10 +216,13 @@ static cJSON *summarize(void *st, const char *const *recs_json, size_t n, size_t
 	lv.dirs = dirs;
 	lv.records = recs;
 	lv.ok = ok_all;
+	lv.info = (const cJSON *const *)info;
 	if (speed()->summarize(st, &lv, out, &err) != 0)
 		TQ_FAILF("summarize: %s", err.msg);
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		cJSON_Delete(recs[i]);
+		cJSON_Delete(info[i]);
+	}
 	return out;
 }
 
