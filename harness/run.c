@@ -16,7 +16,6 @@
 #include "runtimes/gguf_info.h"
 #include "runtimes/runtime.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -127,42 +126,6 @@ cJSON *qe_json_num_or_null(double v)
 void qe_json_add_num(cJSON *o, const char *key, double v)
 {
 	cJSON_AddItemToObject(o, key, qe_json_num_or_null(v));
-}
-
-/* ======================================================================
- * Levels
- * ====================================================================== */
-
-int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err)
-{
-	const char *eq = strchr(spec, '=');
-	size_t n = strlen(spec);
-
-	if (!*spec)
-		return qe_fail(err, QE_EINVAL, "empty level name");
-	if (eq) {
-		snprintf(name, cap, "%.*s", (int)(eq - spec), spec);
-	} else if (strchr(spec, '/') || (n > 5 && !strcasecmp(spec + n - 5, ".gguf"))) {
-		const char *base = strrchr(spec, '/');
-		snprintf(name, cap, "%s", base ? base + 1 : spec);
-		n = strlen(name);
-		if (n > 5 && !strcasecmp(name + n - 5, ".gguf"))
-			name[n - 5] = '\0';
-	} else {
-		for (const char *const *t = qe_runtime_quant_types(runtime); *t; t++)
-			if (!strcasecmp(*t, spec)) {
-				snprintf(name, cap, "%s", *t);
-				return 0;
-			}
-		return qe_fail(err, QE_EINVAL, "unknown level '%s': not a %s quantization type (see 'qeval list') nor a .gguf file",
-			       spec, runtime);
-	}
-	for (char *p = name; *p; p++)
-		if (*p == '/' || isspace((unsigned char)*p))
-			*p = '_';
-	if (!*name)
-		return qe_fail(err, QE_EINVAL, "level '%s' has an empty name", spec);
-	return 0;
 }
 
 /* ======================================================================

@@ -36,10 +36,6 @@ int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err
 /* Recompute results.json of a run directory from its records. */
 int qe_run_summarize(const char *dir, struct qe_err *err);
 
-/* The level name a spec gives without producing it: "Q4_K_M" for "q4_k_m",
- * NAME for NAME=PATH, the file's stem for a path. QE_EINVAL for an unknown type. */
-int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err);
-
 /* Read a whole JSON file (plan, results, level.json): caller frees. QE_ENOENT
  * or QE_EINPUT "file:line:col: ..." on a syntax error. */
 int qe_json_read_file(const char *path, cJSON **out, struct qe_err *err);

@@ -12,6 +12,7 @@
 #include "harness/sha256.h"
 #include "harness/sys.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -82,6 +83,41 @@ static int is_file_spec(const char *spec)
 	return strchr(spec, '/') || (n > 5 && !strcasecmp(spec + n - 5, ".gguf"));
 }
 
+int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err)
+{
+	const char *eq = spec ? strchr(spec, '=') : NULL;
+	size_t n = spec ? strlen(spec) : 0;
+
+	if (!runtime)
+		runtime = "llamacpp";
+	if (!n)
+		return qe_fail(err, QE_EINVAL, "empty level name");
+	if (eq) {
+		snprintf(name, cap, "%.*s", (int)(eq - spec), spec);
+	} else if (is_file_spec(spec)) {
+		const char *base = strrchr(spec, '/');
+		snprintf(name, cap, "%s", base ? base + 1 : spec);
+		n = strlen(name);
+		if (n > 5 && !strcasecmp(name + n - 5, ".gguf"))
+			name[n - 5] = '\0';
+	} else {
+		const struct qe_runtime_ops *ops = qe_runtime_find(runtime);
+		const char *t = ops ? canonical_type(ops, spec) : NULL;
+		if (t) {
+			snprintf(name, cap, "%s", t);
+			return 0;
+		}
+		return qe_fail(err, QE_EINVAL, "unknown level '%s': not a %s quantization type (see 'qeval list') nor a .gguf file",
+			       spec, runtime);
+	}
+	for (char *p = name; *p; p++)
+		if (*p == '/' || isspace((unsigned char)*p))
+			*p = '_';
+	if (!*name)
+		return qe_fail(err, QE_EINVAL, "level '%s' has an empty name", spec);
+	return 0;
+}
+
 int qe_level_prepare(const char *runtime, const char *src, const char *spec, const char *cache_dir,
 		     int n_threads, struct qe_level *out, struct qe_err *err)
 {
@@ -94,34 +130,20 @@ int qe_level_prepare(const char *runtime, const char *src, const char *spec, con
 	memset(out, 0, sizeof(*out));
 	if (!ops)
 		return qe_fail(err, QE_EINVAL, "unknown runtime '%s'", runtime);
-	if (!spec || !*spec)
-		return qe_fail(err, QE_EINVAL, "empty level name");
+	rc = qe_level_name(ops->name, spec, out->name, sizeof(out->name), err);
+	if (rc)
+		return rc;
 
 	/* a file the user already has: NAME=PATH, or a path */
 	eq = strchr(spec, '=');
 	if (eq || is_file_spec(spec)) {
 		const char *path = eq ? eq + 1 : spec;
-		if (eq) {
-			snprintf(out->name, sizeof(out->name), "%.*s", (int)(eq - spec), spec);
-		} else {
-			const char *base = strrchr(spec, '/');
-			size_t n;
-			snprintf(out->name, sizeof(out->name), "%s", base ? base + 1 : spec);
-			n = strlen(out->name);
-			if (n > 5 && !strcasecmp(out->name + n - 5, ".gguf"))
-				out->name[n - 5] = '\0';
-		}
 		snprintf(out->path, sizeof(out->path), "%s", path);
 		out->reused = 1;
 		rc = qe_gguf_read_info(path, &gi, err);
 		return rc ? qe_err_wrap(err, "level '%s'", out->name) : 0;
 	}
-
-	type = canonical_type(ops, spec);
-	if (!type)
-		return qe_fail(err, QE_EINVAL, "unknown level '%s': not a %s quantization type (see 'qeval list') nor a .gguf file",
-			       spec, ops->name);
-	snprintf(out->name, sizeof(out->name), "%s", type);
+	type = out->name; /* the canonical type name */
 	if (!ops->quantize)
 		return qe_fail(err, QE_ENOTSUP, "runtime '%s' cannot produce level '%s'", ops->name, type);
 	rc = qe_gguf_read_info(src, &gi, err);

@@ -195,6 +195,11 @@ struct qe_level {
 	int reused;          /* 1 = taken from the cache / given by the user */
 };
 
+/* The level name a spec gives without producing it: "Q4_K_M" for "q4_k_m",
+ * NAME for NAME=PATH, the file's stem for a path ('/' and spaces become '_').
+ * runtime NULL = "llamacpp". QE_EINVAL for an unknown type or an empty name. */
+int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err);
+
 /* Produce the level named `spec` of the model at src:
  *   - a quantization type name ("Q4_K_M", "F16") -> quantized into cache_dir
  *     (reused when present);
