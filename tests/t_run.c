@@ -314,6 +314,50 @@ static void test_bad_input_exit_2_one_line(void)
 	TQ_EQ_INT(qeval(args), 2);
 }
 
+/* Items too long for the context are failed records, each with its own
+ * reason; the other items of the batch are scored. */
+static void test_too_long_items_are_records_with_their_reason(void)
+{
+	char dir[400], path[500], args[2048], rec[600];
+	cJSON *recs = NULL;
+	const cJSON *r;
+	int n_err = 0, n_ok = 0;
+	char first[600] = "";
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s/longmmlu/data/test", g_tmp);
+	snprintf(args, sizeof(args), "mkdir -p '%s'", dir);
+	TQ_EQ_INT(system(args), 0);
+	snprintf(path, sizeof(path), "%s/long_test.csv", dir);
+	f = fopen(path, "w");
+	for (int q = 0; q < 4; q++) {
+		int len = q == 1 ? 20 : 3000 + 500 * q; /* item 1 fits, the others do not */
+		for (int i = 0; i < len; i++)
+			fputc(i % 2 ? ' ' : 'x', f);
+		fprintf(f, ",a,b,c,d,A\n");
+	}
+	fclose(f);
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --mmlu %s/longmmlu --shots 0 --ctx 256 --out %s/long",
+		 model(), g_tmp, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(rec, sizeof(rec), "%s/long/levels/00-F16/records-mmlu.jsonl", g_tmp);
+	TQ_EQ_INT(qe_journal_load(rec, &recs, NULL), 0);
+	cJSON_ArrayForEach(r, recs) {
+		const char *st = qe_json_str(r, "status", "");
+		if (!strcmp(st, "ok")) {
+			n_ok++;
+			continue;
+		}
+		n_err++;
+		TQ_CHECK(strstr(st, "exceeds the context") != NULL);
+		TQ_CHECK(strcmp(st, first) != 0); /* each its own token count */
+		snprintf(first, sizeof(first), "%s", st);
+	}
+	TQ_EQ_INT(n_ok, 1);
+	TQ_EQ_INT(n_err, 3);
+	cJSON_Delete(recs);
+}
+
 static void test_plan_file_and_limit(void)
 {
 	char plan[400], dir[400], args[2048];
@@ -351,6 +395,7 @@ int main(void)
 	TQ_RUN(test_kill9_then_resume_equals_uninterrupted);
 	TQ_RUN(test_bad_level_costs_only_itself);
 	TQ_RUN(test_bad_input_exit_2_one_line);
+	TQ_RUN(test_too_long_items_are_records_with_their_reason);
 	TQ_RUN(test_plan_file_and_limit);
 	{
 		char cmd[300];
