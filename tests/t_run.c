@@ -152,6 +152,29 @@ static void test_results_equal_recount_from_records(void)
 	blk = get(r, "tasks", "mmlu", "levels");
 	blk = cJSON_GetObjectItemCaseSensitive(blk, "Q4_K_M");
 	TQ_CHECK(n > 20);
+	{
+		/* throughput: sums of the records' token counts over the level's task time */
+		double pt = 0, ev = 0, wall;
+		const cJSON *th = get(blk, "throughput", NULL, NULL), *lv;
+		for (b = q4 ? q4->child : NULL; b; b = b->next) {
+			pt += qe_json_num(b, "n_prompt", 0);
+			ev += qe_json_num(b, "n_eval", 0);
+		}
+		wall = qe_json_num(th, "wall_s", -1);
+		TQ_NEAR(qe_json_num(th, "prompt_tokens", -1), pt, 0);
+		TQ_NEAR(qe_json_num(th, "prompt_tokens_evaluated", -1), ev, 0);
+		TQ_NEAR(qe_json_num(th, "tokens_saved_by_reuse", -1), pt - ev, 0);
+		TQ_NEAR(qe_json_num(th, "prompt_tokens_per_s", -1), ev / wall, REL_TOL * ev / wall);
+		TQ_NEAR(qe_json_num(th, "items_per_s", -1), n / wall, REL_TOL * n / wall);
+		cJSON_ArrayForEach(lv, get(r, "levels", NULL, NULL))
+			if (!strcmp(qe_json_str(lv, "name", ""), "Q4_K_M")) {
+				TQ_NEAR(qe_json_num(lv, "bpw", -1),
+					8 * qe_json_num(lv, "tensor_bytes", 0) / qe_json_num(lv, "n_params", 1), REL_TOL);
+				TQ_NEAR(qe_json_num(lv, "size_ratio", -1),
+					qe_json_num(cJSON_GetArrayItem(get(r, "levels", NULL, NULL), 0), "file_bytes", 0) /
+						qe_json_num(lv, "file_bytes", 1), REL_TOL);
+			}
+	}
 	TQ_NEAR(qe_json_num(blk, "acc", -1), (double)right / n, REL_TOL);
 	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "ref_right_level_wrong", -1), lost, 0);
 	TQ_NEAR(qe_json_num(get(blk, "vs_ref", NULL, NULL), "ref_wrong_level_right", -1), won, 0);
