@@ -11,6 +11,7 @@
  * minutes on two cores: docs/tasks.md gives the measured figures of a full
  * run). */
 #include "tests/tq.h"
+#include "tests/tq_json.h"
 
 #include "harness/run.h"
 #include "harness/sys.h"
@@ -103,25 +104,7 @@ static cJSON *run_plan(cJSON *plan, struct qe_run_status *st)
 	return res;
 }
 
-static const cJSON *block(const cJSON *res, const char *task, const char *level)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "tasks"), task);
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "levels"), level);
-}
 
-static double num(const cJSON *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-
-	while ((dot = strchr(path, '.')) != NULL) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path = dot + 1;
-	}
-	o = cJSON_GetObjectItemCaseSensitive(o, path);
-	return cJSON_IsNumber(o) ? o->valuedouble : NAN;
-}
 
 static const char *const every_level[] = {
 	"n_pairs", "n_sentences", "n_scored", "n_truncated", "sts.spearman", "sts.pearson", "pos_cos_mean",
@@ -140,19 +123,19 @@ static const char *const vs_reference[] = {
 static void check_present(const cJSON *res, const char *task, const char *const *levels, int n)
 {
 	for (int l = 0; l < n; l++) {
-		const cJSON *b = block(res, task, levels[l]);
+		const cJSON *b = tq_block(res, task, levels[l]);
 		if (!b) {
 			TQ_FAILF("%s: no block for level %s", task, levels[l]);
 			continue;
 		}
 		for (int k = 0; every_level[k]; k++)
-			if (isnan(num(b, every_level[k])))
+			if (isnan(tq_num(b, every_level[k])))
 				TQ_FAILF("%s %s: %s missing", task, levels[l], every_level[k]);
 		for (int k = 0; l > 0 && vs_reference[k]; k++)
-			if (isnan(num(b, vs_reference[k])))
+			if (isnan(tq_num(b, vs_reference[k])))
 				TQ_FAILF("%s %s: %s missing", task, levels[l], vs_reference[k]);
-		TQ_EQ_INT(num(b, "n_scored"), num(b, "n_pairs"));
-		TQ_EQ_INT(num(b, "n_records"), num(b, "n_pairs"));
+		TQ_EQ_INT(tq_num(b, "n_scored"), tq_num(b, "n_pairs"));
+		TQ_EQ_INT(tq_num(b, "n_records"), tq_num(b, "n_pairs"));
 	}
 }
 
@@ -175,14 +158,14 @@ static void test_stsb_zh_reference_matches_provenance(void)
 	res = run_plan(plan, &st);
 	if (res) {
 		TQ_EQ_INT(st.n_levels_failed, 0);
-		b = block(res, "stsb_zh", "F16");
+		b = tq_block(res, "stsb_zh", "F16");
 		check_present(res, "stsb_zh", (const char *const[]){ "F16" }, 1);
-		TQ_EQ_INT(num(b, "n_pairs"), 1361);
+		TQ_EQ_INT(tq_num(b, "n_pairs"), 1361);
 		TQ_EQ_STR(qe_json_str(b, "label_kind", ""), "graded");
-		TQ_NEAR(num(b, "sts.spearman"), PROV_SPEARMAN, PROV_TOL);
-		TQ_NEAR(num(b, "sts.pearson"), PROV_PEARSON, PROV_TOL);
+		TQ_NEAR(tq_num(b, "sts.spearman"), PROV_SPEARMAN, PROV_TOL);
+		TQ_NEAR(tq_num(b, "sts.pearson"), PROV_PEARSON, PROV_TOL);
 		fprintf(stderr, "  STS-B zh F16: spearman %.4f pearson %.4f recall@5 %.4f ndcg@5 %.4f\n",
-			num(b, "sts.spearman"), num(b, "sts.pearson"), num(b, "retrieval.recall@5"), num(b, "retrieval.ndcg@5"));
+			tq_num(b, "sts.spearman"), tq_num(b, "sts.pearson"), tq_num(b, "retrieval.recall@5"), tq_num(b, "retrieval.ndcg@5"));
 	}
 	cJSON_Delete(res);
 	cJSON_Delete(plan);
@@ -228,18 +211,18 @@ static void test_zh_bert_sweep_four_sets(void)
 		TQ_EQ_INT(st.n_levels_failed, 0);
 		for (int k = 0; k < 4; k++) {
 			check_present(res, tasks[k], names, 4);
-			TQ_EQ_INT(num(block(res, tasks[k], "F16"), "n_pairs"), SWEEP_LIMIT);
-			TQ_EQ_STR(qe_json_str(block(res, tasks[k], "F16"), "label_kind", ""), k < 2 ? "binary" : "graded");
+			TQ_EQ_INT(tq_num(tq_block(res, tasks[k], "F16"), "n_pairs"), SWEEP_LIMIT);
+			TQ_EQ_STR(qe_json_str(tq_block(res, tasks[k], "F16"), "label_kind", ""), k < 2 ? "binary" : "graded");
 			/* more quantization, more drift (PROVENANCE: Q8_0 0.9999, Q4_K_M 0.995, Q2_K 0.956) */
-			TQ_CHECK(num(block(res, tasks[k], "Q8_0"), "drift.cos_mean") > num(block(res, tasks[k], "Q4_K_M"), "drift.cos_mean"));
-			TQ_CHECK(num(block(res, tasks[k], "Q4_K_M"), "drift.cos_mean") > num(block(res, tasks[k], "Q2_K"), "drift.cos_mean"));
-			TQ_CHECK(num(block(res, tasks[k], "Q8_0"), "drift.cos_mean") > 0.999);
+			TQ_CHECK(tq_num(tq_block(res, tasks[k], "Q8_0"), "drift.cos_mean") > tq_num(tq_block(res, tasks[k], "Q4_K_M"), "drift.cos_mean"));
+			TQ_CHECK(tq_num(tq_block(res, tasks[k], "Q4_K_M"), "drift.cos_mean") > tq_num(tq_block(res, tasks[k], "Q2_K"), "drift.cos_mean"));
+			TQ_CHECK(tq_num(tq_block(res, tasks[k], "Q8_0"), "drift.cos_mean") > 0.999);
 			for (int l = 0; l < 4; l++)
 				fprintf(stderr, "  %-8s %-7s cos %.5f spearman %.4f recall@5 %.4f ndcg@5 %.4f\n", tasks[k], names[l],
-					num(block(res, tasks[k], names[l]), "drift.cos_mean"),
-					num(block(res, tasks[k], names[l]), "sts.spearman"),
-					num(block(res, tasks[k], names[l]), "retrieval.recall@5"),
-					num(block(res, tasks[k], names[l]), "retrieval.ndcg@5"));
+					tq_num(tq_block(res, tasks[k], names[l]), "drift.cos_mean"),
+					tq_num(tq_block(res, tasks[k], names[l]), "sts.spearman"),
+					tq_num(tq_block(res, tasks[k], names[l]), "retrieval.recall@5"),
+					tq_num(tq_block(res, tasks[k], names[l]), "retrieval.ndcg@5"));
 		}
 	}
 	cJSON_Delete(res);
@@ -266,7 +249,7 @@ static void test_stories_decoder_through_pairs(void)
 	if (res) {
 		TQ_EQ_INT(st.n_levels_failed, 0);
 		check_present(res, "stsb_en", names, 2);
-		TQ_EQ_INT(num(block(res, "stsb_en", "F16"), "dim"), 64);
+		TQ_EQ_INT(tq_num(tq_block(res, "stsb_en", "F16"), "dim"), 64);
 	}
 	cJSON_Delete(res);
 	cJSON_Delete(plan);

@@ -5,6 +5,7 @@
  * recomputed here from the embedding files the levels wrote, with plain code
  * of this file (no metrics/ function), from the sample files read here too. */
 #include "tests/tq.h"
+#include "tests/tq_json.h"
 
 #include "harness/journal.h"
 #include "harness/run.h"
@@ -143,11 +144,6 @@ static cJSON *run_plan(cJSON *plan, int resume, struct qe_run_status *st)
 	return res;
 }
 
-static const cJSON *block(const cJSON *res, const char *task, const char *level)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "tasks"), task);
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "levels"), level);
-}
 
 static const cJSON *level_entry(const cJSON *res, const char *name)
 {
@@ -158,20 +154,6 @@ static const cJSON *level_entry(const cJSON *res, const char *name)
 	return NULL;
 }
 
-/* the number at a dotted path ("drift.cos_mean"); NaN when absent or null */
-static double num(const cJSON *o, const char *path)
-{
-	char key[64];
-	const char *dot;
-
-	while ((dot = strchr(path, '.')) != NULL) {
-		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
-		o = cJSON_GetObjectItemCaseSensitive(o, key);
-		path = dot + 1;
-	}
-	o = cJSON_GetObjectItemCaseSensitive(o, path);
-	return cJSON_IsNumber(o) ? o->valuedouble : NAN;
-}
 
 /* ======================================================================
  * The sample files, read independently
@@ -532,7 +514,7 @@ static void check_task(const cJSON *res, const char *out, const char *task, cons
 	struct tset t;
 	size_t n0 = 0, dim0 = 0;
 	float *R;
-	const cJSON *rb = block(res, task, levels[0]);
+	const cJSON *rb = tq_block(res, task, levels[0]);
 	struct quality rq;
 
 	tset_read(file, &t, 0);
@@ -551,7 +533,7 @@ static void check_task(const cJSON *res, const char *out, const char *task, cons
 	TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(rb, "topk_overlap")));
 	quality(R, dim0, &t, &rq);
 	for (int l = 0; l < n_levels; l++) {
-		const cJSON *b = block(res, task, levels[l]), *rec;
+		const cJSON *b = tq_block(res, task, levels[l]), *rec;
 		size_t n = 0, dim = 0;
 		float *E = l == 0 ? R : load_emb(out, folders ? folders[l] : l, levels[l], task, &n, &dim);
 		struct quality q;
@@ -563,15 +545,15 @@ static void check_task(const cJSON *res, const char *out, const char *task, cons
 			continue;
 		}
 		for (int k = 0; quality_keys[k]; k++)
-			if (isnan(num(b, quality_keys[k])))
+			if (isnan(tq_num(b, quality_keys[k])))
 				TQ_FAILF("task %s level %s: %s missing", task, levels[l], quality_keys[k]);
 		for (int k = 0; l > 0 && vs_ref_keys[k]; k++)
-			if (isnan(num(b, vs_ref_keys[k])))
+			if (isnan(tq_num(b, vs_ref_keys[k])))
 				TQ_FAILF("task %s level %s: %s missing", task, levels[l], vs_ref_keys[k]);
 		TQ_EQ_STR(qe_json_str(b, "label_kind", ""), t.graded ? "graded" : "binary");
-		TQ_EQ_INT(num(b, "n_pairs"), t.np);
-		TQ_EQ_INT(num(b, "n_scored"), t.np);
-		TQ_EQ_INT(num(b, "n_sentences"), t.ns);
+		TQ_EQ_INT(tq_num(b, "n_pairs"), t.np);
+		TQ_EQ_INT(tq_num(b, "n_scored"), t.np);
+		TQ_EQ_INT(tq_num(b, "n_sentences"), t.ns);
 		quality(E, dim0, &t, &q);
 		/* records: one per pair, the pair's cosine */
 		snprintf(p, sizeof(p), "%s/levels/%02d-%s/records-%s.jsonl", out, folders ? folders[l] : l, levels[l], task);
@@ -587,46 +569,46 @@ static void check_task(const cJSON *res, const char *out, const char *task, cons
 			TQ_NEAR(qe_json_num(rec, "label", NAN), t.label[id], 0);
 		}
 		cJSON_Delete(recs);
-		TQ_NEAR(num(b, "sts.spearman"), q.sp, TOL);
-		TQ_NEAR(num(b, "sts.pearson"), q.pe, TOL);
-		TQ_NEAR(num(b, "pos_cos_mean"), q.pos, TOL);
-		TQ_NEAR(num(b, "neg_cos_mean"), q.neg, TOL);
-		TQ_NEAR(num(b, "pos_neg_gap"), q.gap, TOL);
-		TQ_EQ_INT(num(b, "retrieval.n_queries"), q.nq);
-		TQ_EQ_INT(num(b, "retrieval.n_corpus"), q.nc);
+		TQ_NEAR(tq_num(b, "sts.spearman"), q.sp, TOL);
+		TQ_NEAR(tq_num(b, "sts.pearson"), q.pe, TOL);
+		TQ_NEAR(tq_num(b, "pos_cos_mean"), q.pos, TOL);
+		TQ_NEAR(tq_num(b, "neg_cos_mean"), q.neg, TOL);
+		TQ_NEAR(tq_num(b, "pos_neg_gap"), q.gap, TOL);
+		TQ_EQ_INT(tq_num(b, "retrieval.n_queries"), q.nq);
+		TQ_EQ_INT(tq_num(b, "retrieval.n_corpus"), q.nc);
 		for (int j = 0; j < 3; j++) {
 			char k1[48], k2[48];
 			snprintf(k1, sizeof(k1), "retrieval.recall@%u", KS[j]);
 			snprintf(k2, sizeof(k2), "retrieval.ndcg@%u", KS[j]);
-			TQ_NEAR(num(b, k1), q.rec[j], TOL);
-			TQ_NEAR(num(b, k2), q.ndcg[j], TOL);
+			TQ_NEAR(tq_num(b, k1), q.rec[j], TOL);
+			TQ_NEAR(tq_num(b, k2), q.ndcg[j], TOL);
 			if (l > 0) {
 				snprintf(k1, sizeof(k1), "vs_ref.recall@%u_delta", KS[j]);
 				snprintf(k2, sizeof(k2), "vs_ref.ndcg@%u_delta", KS[j]);
-				TQ_NEAR(num(b, k1), q.rec[j] - rq.rec[j], TOL);
-				TQ_NEAR(num(b, k2), q.ndcg[j] - rq.ndcg[j], TOL);
+				TQ_NEAR(tq_num(b, k1), q.rec[j] - rq.rec[j], TOL);
+				TQ_NEAR(tq_num(b, k2), q.ndcg[j] - rq.ndcg[j], TOL);
 			}
 		}
-		TQ_NEAR(num(b, "retrieval.mrr@10"), q.mrr, TOL);
+		TQ_NEAR(tq_num(b, "retrieval.mrr@10"), q.mrr, TOL);
 		if (l > 0) {
 			struct drift d;
 			TQ_EQ_INT(dim, dim0);
-			TQ_NEAR(num(b, "vs_ref.spearman_delta"), q.sp - rq.sp, TOL);
-			TQ_NEAR(num(b, "vs_ref.pearson_delta"), q.pe - rq.pe, TOL);
-			TQ_NEAR(num(b, "vs_ref.mrr@10_delta"), q.mrr - rq.mrr, TOL);
-			TQ_NEAR(num(b, "vs_ref.pos_neg_gap_delta"), q.gap - rq.gap, TOL);
+			TQ_NEAR(tq_num(b, "vs_ref.spearman_delta"), q.sp - rq.sp, TOL);
+			TQ_NEAR(tq_num(b, "vs_ref.pearson_delta"), q.pe - rq.pe, TOL);
+			TQ_NEAR(tq_num(b, "vs_ref.mrr@10_delta"), q.mrr - rq.mrr, TOL);
+			TQ_NEAR(tq_num(b, "vs_ref.pos_neg_gap_delta"), q.gap - rq.gap, TOL);
 			drift(R, E, t.ns, dim0, &t, &d);
-			TQ_NEAR(num(b, "drift.cos_mean"), d.cmean, TOL);
-			TQ_NEAR(num(b, "drift.cos_min"), d.cmin, TOL);
-			TQ_NEAR(num(b, "drift.cos_p5"), d.p5, TOL);
-			TQ_NEAR(num(b, "drift.cos_p1"), d.p1, TOL);
-			TQ_NEAR(num(b, "drift.one_minus_cos_mean"), d.dist, TOL);
-			TQ_NEAR(num(b, "drift.pair_sim_drift_mean"), d.pmean, TOL);
-			TQ_NEAR(num(b, "drift.pair_sim_drift_p95"), d.p95, TOL);
-			TQ_NEAR(num(b, "drift.pair_sim_drift_max"), d.pmax, TOL);
-			TQ_NEAR(num(b, "topk_overlap.@1"), d.ov[0], TOL);
-			TQ_NEAR(num(b, "topk_overlap.@5"), d.ov[1], TOL);
-			TQ_NEAR(num(b, "topk_overlap.@10"), d.ov[2], TOL);
+			TQ_NEAR(tq_num(b, "drift.cos_mean"), d.cmean, TOL);
+			TQ_NEAR(tq_num(b, "drift.cos_min"), d.cmin, TOL);
+			TQ_NEAR(tq_num(b, "drift.cos_p5"), d.p5, TOL);
+			TQ_NEAR(tq_num(b, "drift.cos_p1"), d.p1, TOL);
+			TQ_NEAR(tq_num(b, "drift.one_minus_cos_mean"), d.dist, TOL);
+			TQ_NEAR(tq_num(b, "drift.pair_sim_drift_mean"), d.pmean, TOL);
+			TQ_NEAR(tq_num(b, "drift.pair_sim_drift_p95"), d.p95, TOL);
+			TQ_NEAR(tq_num(b, "drift.pair_sim_drift_max"), d.pmax, TOL);
+			TQ_NEAR(tq_num(b, "topk_overlap.@1"), d.ov[0], TOL);
+			TQ_NEAR(tq_num(b, "topk_overlap.@5"), d.ov[1], TOL);
+			TQ_NEAR(tq_num(b, "topk_overlap.@10"), d.ov[2], TOL);
 			free(E);
 		}
 	}
@@ -666,18 +648,18 @@ static void test_bert_mean_levels(void)
 	check_task(res, out, "zh", ZH, names, NULL, 4);
 	check_task(res, out, "en", EN, names, NULL, 4);
 	/* the same weights under another name: no drift at all */
-	b = block(res, "zh", "self");
-	TQ_NEAR(num(b, "drift.cos_mean"), 1.0, 0);
-	TQ_NEAR(num(b, "drift.cos_min"), 1.0, 0);
-	TQ_NEAR(num(b, "drift.one_minus_cos_mean"), 0.0, 0);
-	TQ_NEAR(num(b, "drift.pair_sim_drift_max"), 0.0, 0);
-	TQ_NEAR(num(b, "topk_overlap.@10"), 1.0, 0);
-	TQ_NEAR(num(b, "vs_ref.spearman_delta"), 0.0, 0);
+	b = tq_block(res, "zh", "self");
+	TQ_NEAR(tq_num(b, "drift.cos_mean"), 1.0, 0);
+	TQ_NEAR(tq_num(b, "drift.cos_min"), 1.0, 0);
+	TQ_NEAR(tq_num(b, "drift.one_minus_cos_mean"), 0.0, 0);
+	TQ_NEAR(tq_num(b, "drift.pair_sim_drift_max"), 0.0, 0);
+	TQ_NEAR(tq_num(b, "topk_overlap.@10"), 1.0, 0);
+	TQ_NEAR(tq_num(b, "vs_ref.spearman_delta"), 0.0, 0);
 	/* more quantization, more drift */
 	for (int k = 0; k < 2; k++) {
 		const char *task = k ? "en" : "zh";
-		double d8 = num(block(res, task, "Q8_0"), "drift.one_minus_cos_mean");
-		double d4 = num(block(res, task, "Q4_K_M"), "drift.one_minus_cos_mean");
+		double d8 = tq_num(tq_block(res, task, "Q8_0"), "drift.one_minus_cos_mean");
+		double d4 = tq_num(tq_block(res, task, "Q4_K_M"), "drift.one_minus_cos_mean");
 		TQ_CHECK(d8 > 0 && d4 > d8);
 	}
 	/* settings say what ran */
@@ -764,7 +746,7 @@ static void test_decoder_mean(void)
 	if (res) {
 		TQ_EQ_INT(st.n_levels_failed, 0);
 		check_task(res, out, "en", EN, levels, NULL, 2);
-		TQ_EQ_INT(num(block(res, "en", "F16"), "dim"), 256);
+		TQ_EQ_INT(tq_num(tq_block(res, "en", "F16"), "dim"), 256);
 	}
 	cJSON_Delete(res);
 	cJSON_Delete(plan);
@@ -868,8 +850,8 @@ static void test_abort_isolated_then_resume(void)
 	TQ_EQ_STR(qe_json_str(level_entry(res, "F32"), "status", ""), "ok");
 	TQ_EQ_STR(qe_json_str(level_entry(res, "Q8_0"), "status", ""), "ok");
 	/* the failed level has a block without figures */
-	TQ_CHECK(isnan(num(block(res, "zh", "bad"), "sts.spearman")));
-	TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(block(res, "zh", "bad"), "drift")));
+	TQ_CHECK(isnan(tq_num(tq_block(res, "zh", "bad"), "sts.spearman")));
+	TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(tq_block(res, "zh", "bad"), "drift")));
 	/* the good levels are whole (Q8_0 is in the third level folder) */
 	{
 		static const int folders[2] = { 0, 2 };
@@ -895,8 +877,8 @@ static void test_abort_isolated_then_resume(void)
 						    "retrieval.mrr@10", "topk_overlap.@5", "vs_ref.spearman_delta",
 						    "pos_neg_gap", NULL };
 		for (int k = 0; keys[k]; k++)
-			TQ_NEAR(num(block(res2, "zh", "Q8_0"), keys[k]), num(block(res, "zh", "Q8_0"), keys[k]), 0);
-		TQ_EQ_INT(num(block(res2, "zh", "Q8_0"), "n_records"), 40);
+			TQ_NEAR(tq_num(tq_block(res2, "zh", "Q8_0"), keys[k]), tq_num(tq_block(res, "zh", "Q8_0"), keys[k]), 0);
+		TQ_EQ_INT(tq_num(tq_block(res2, "zh", "Q8_0"), "n_records"), 40);
 		TQ_EQ_STR(qe_json_str(level_entry(res2, "Q8_0"), "status", ""), "ok");
 	}
 	cJSON_Delete(res);
@@ -951,8 +933,8 @@ static void test_resume_partial_embeddings(void)
 		TQ_EQ_INT(qe_run_summarize(out, &err), 0);
 		snprintf(p, sizeof(p), "%s/results.json", out);
 		TQ_EQ_INT(qe_json_read_file(p, &mid, NULL), 0);
-		TQ_CHECK(isnan(num(block(mid, "en", "Q8_0"), "sts.spearman")));
-		TQ_CHECK(strstr(qe_json_str(block(mid, "en", "Q8_0"), "error", ""), "incomplete") != NULL);
+		TQ_CHECK(isnan(tq_num(tq_block(mid, "en", "Q8_0"), "sts.spearman")));
+		TQ_CHECK(strstr(qe_json_str(tq_block(mid, "en", "Q8_0"), "error", ""), "incomplete") != NULL);
 		cJSON_Delete(mid);
 	}
 	res2 = run_plan(plan, 1, &st);
@@ -967,7 +949,7 @@ static void test_resume_partial_embeddings(void)
 	if (res2) {
 		const char *const names[2] = { "F32", "Q8_0" };
 		check_task(res2, out, "en", EN, names, NULL, 2);
-		TQ_NEAR(num(block(res2, "en", "Q8_0"), "sts.spearman"), num(block(res, "en", "Q8_0"), "sts.spearman"), ENGINE_TOL);
+		TQ_NEAR(tq_num(tq_block(res2, "en", "Q8_0"), "sts.spearman"), tq_num(tq_block(res, "en", "Q8_0"), "sts.spearman"), ENGINE_TOL);
 	}
 	free(before);
 	free(after);
@@ -996,20 +978,20 @@ static void test_options_and_errors(void)
 	plan_pairs(plan, "en", "datasets/samples/pairs_en.tsv?limit=12,ks=1/3,mrr_k=5");
 	res = run_plan(plan, 0, &st);
 	if (res) {
-		const cJSON *b = block(res, "en", "F32");
+		const cJSON *b = tq_block(res, "en", "F32");
 		struct tset ts;
 		size_t n, dim;
 		float *E = load_emb(out, 0, "F32", "en", &n, &dim);
 		struct quality q;
 		tset_read(EN, &ts, 12);
-		TQ_EQ_INT(num(b, "n_pairs"), 12);
+		TQ_EQ_INT(tq_num(b, "n_pairs"), 12);
 		TQ_EQ_INT(n, ts.ns);
-		TQ_CHECK(!isnan(num(b, "retrieval.recall@3")) && !isnan(num(b, "retrieval.mrr@5")));
-		TQ_CHECK(isnan(num(b, "retrieval.recall@5")));
+		TQ_CHECK(!isnan(tq_num(b, "retrieval.recall@3")) && !isnan(tq_num(b, "retrieval.mrr@5")));
+		TQ_CHECK(isnan(tq_num(b, "retrieval.recall@5")));
 		if (E) {
 			quality(E, dim, &ts, &q);
-			TQ_NEAR(num(b, "sts.spearman"), q.sp, TOL);
-			TQ_NEAR(num(b, "retrieval.recall@1"), q.rec[0], TOL);
+			TQ_NEAR(tq_num(b, "sts.spearman"), q.sp, TOL);
+			TQ_NEAR(tq_num(b, "retrieval.recall@1"), q.rec[0], TOL);
 		}
 		free(E);
 		tset_free(&ts);
