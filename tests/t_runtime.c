@@ -129,32 +129,28 @@ static void check_against_direct(struct qe_runtime *rt, const char *path, int re
 	}
 }
 
-static void test_score_matches_direct_with_reuse(void)
+static void check_fixture_against_direct(const char *file, int reset_between)
 {
 	char path[512];
 	struct qe_runtime *rt;
 
-	fixture(path, sizeof(path), "tiny-llama-f16.gguf");
+	fixture(path, sizeof(path), file);
 	rt = open_model(path, 0, QE_POOL_MODEL);
 	TQ_CHECK(rt);
 	if (!rt)
 		return;
-	check_against_direct(rt, path, 0);
+	check_against_direct(rt, path, reset_between);
 	qe_runtime_close(rt);
+}
+
+static void test_score_matches_direct_with_reuse(void)
+{
+	check_fixture_against_direct("tiny-llama-f16.gguf", 0);
 }
 
 static void test_score_matches_direct_without_reuse(void)
 {
-	char path[512];
-	struct qe_runtime *rt;
-
-	fixture(path, sizeof(path), "tiny-llama-f32.gguf");
-	rt = open_model(path, 0, QE_POOL_MODEL);
-	TQ_CHECK(rt);
-	if (!rt)
-		return;
-	check_against_direct(rt, path, 1);
-	qe_runtime_close(rt);
+	check_fixture_against_direct("tiny-llama-f32.gguf", 1);
 }
 
 static void test_score_same_request_twice_is_identical(void)
