@@ -201,22 +201,31 @@ static void print_summary(const char *dir)
 				const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, "vs_ref");
 				const cJSON *th = cJSON_GetObjectItemCaseSensitive(l, "throughput");
 				char ci[64] = "(reference)";
-				if (cJSON_IsObject(v)) {
+				if (cJSON_IsObject(v) && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "delta_acc"))) {
+					snprintf(ci, sizeof(ci), "-");
+				} else if (cJSON_IsObject(v)) {
 					const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "delta_ci95");
 					snprintf(ci, sizeof(ci), "%+.2f (%+.2f,%+.2f)", 100 * qe_json_num(v, "delta_acc", NAN),
 						 100 * (cJSON_GetArrayItem(c, 0) ? cJSON_GetArrayItem(c, 0)->valuedouble : NAN),
 						 100 * (cJSON_GetArrayItem(c, 1) ? cJSON_GetArrayItem(c, 1)->valuedouble : NAN));
 				}
 				printf("%-10s %7s %16s", l->string, fmt_pct(b1, sizeof(b1), l, "acc"), ci);
-				if (cJSON_IsObject(v))
-					printf(" %8.3g %9s %6.0f %6.0f %8.4f %8s", qe_json_num(v, "mcnemar_p", NAN),
-					       fmt_pct(b2, sizeof(b2), v, "same_answer_rate"),
+				if (cJSON_IsObject(v)) {
+					char p[32] = "-";
+					if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "mcnemar_p")))
+						snprintf(p, sizeof(p), "%.3g", qe_json_num(v, "mcnemar_p", NAN));
+					printf(" %8s %9s %6.0f %6.0f %8s %8s", p, fmt_pct(b2, sizeof(b2), v, "same_answer_rate"),
 					       qe_json_num(v, "ref_right_level_wrong", 0), qe_json_num(v, "ref_wrong_level_right", 0),
-					       qe_json_num(v, "kl_mean", NAN), fmt_pct(b3, sizeof(b3), v, "top_changed_rate"));
-				else
+					       fmt_num(b4, sizeof(b4), v, "kl_mean", 4), fmt_pct(b3, sizeof(b3), v, "top_changed_rate"));
+				} else {
 					printf(" %8s %9s %6s %6s %8s %8s", "", "", "", "", "", "");
+				}
 				printf(" %9.0f\n", qe_json_num(th, "prompt_tokens_per_s", NAN));
 			}
+			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels"))
+				if (qe_json_num(l, "n_failed", 0) > 0)
+					printf("%s: %.0f of %.0f items failed (their reasons: levels/*-%s/records-%s.jsonl)\n",
+					       l->string, qe_json_num(l, "n_failed", 0), qe_json_num(l, "n", 0), l->string, t->string);
 		} else if (!strcmp(kind, "pairs")) {
 			printf("%-10s %9s %9s %9s %9s %9s %9s\n", "level", "cos mean", "cos p1", "spearman", "recall@5",
 			       "ndcg@5", "top5 ovl");

@@ -53,6 +53,7 @@ const char *qe_status_name(int code)
 	case QE_ENOTSUP:  return "not supported";
 	case QE_ERUNTIME: return "runtime error";
 	case QE_ECHECK:   return "check failed";
+	case QE_ENUMERIC: return "numeric error";
 	}
 	return "unknown error";
 }

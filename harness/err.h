@@ -21,6 +21,7 @@ enum qe_status {
 	QE_ENOTSUP  = -6, /* the runtime or task lacks this capability */
 	QE_ERUNTIME = -7, /* the engine or a server failed */
 	QE_ECHECK   = -8, /* a gate or check failed (not an error of the tool) */
+	QE_ENUMERIC = -9, /* the engine computed a non-finite number (overflow) */
 };
 
 /* Documented exit codes of the qeval command (docs/cli.md). */

@@ -106,7 +106,9 @@ static const char *const llama_words[] = {
 	"▁time", "▁there", "▁was", "▁little", "▁girl", "▁named", "▁Lily",
 };
 
-static int gen_llama(const char *dir, int f16)
+/* nan = 1: the output norm's weights are NaN, so every logit is (a level
+ * whose arithmetic overflowed, made on purpose) */
+static int gen_llama(const char *dir, int f16, int nan, const char *file)
 {
 	struct writer w;
 	const char *tokens[700];
@@ -161,7 +163,7 @@ static int gen_llama(const char *dir, int f16)
 	gguf_set_val_bool(w.g, "tokenizer.ggml.add_bos_token", true);
 
 	add_tensor(&w, "token_embd.weight", L_EMBD, n, 0.5, 0);
-	add_tensor(&w, "output_norm.weight", L_EMBD, 1, 0.02, 1);
+	add_tensor(&w, "output_norm.weight", L_EMBD, 1, 0.02, nan ? (double)NAN : 1.0);
 	add_tensor(&w, "output.weight", L_EMBD, n, 0.1, 0);
 	for (int l = 0; l < L_LAYER; l++) {
 #define T(nm, a, b, sd, mu) (snprintf(name, sizeof(name), "blk.%d." nm, l), add_tensor(&w, name, a, b, sd, mu))
@@ -176,7 +178,7 @@ static int gen_llama(const char *dir, int f16)
 		T("ffn_down.weight", L_FF, L_EMBD, 0.04, 0);
 #undef T
 	}
-	return finish(&w, dir, f16 ? "tiny-llama-f16.gguf" : "tiny-llama-f32.gguf");
+	return finish(&w, dir, file);
 }
 
 /* ---- tiny bert ----------------------------------------------------------- */
@@ -321,8 +323,9 @@ int qe_fixtures_generate(const char *dir, struct qe_err *err)
 	if (qe_mkdirs(dir, 0755) != 0)
 		return qe_fail(err, QE_EIO, "cannot create '%s'", dir);
 	g_err = err;
-	rc = rc ? rc : gen_llama(dir, 0);
-	rc = rc ? rc : gen_llama(dir, 1);
+	rc = rc ? rc : gen_llama(dir, 0, 0, "tiny-llama-f32.gguf");
+	rc = rc ? rc : gen_llama(dir, 1, 0, "tiny-llama-f16.gguf");
+	rc = rc ? rc : gen_llama(dir, 0, 1, "tiny-llama-nan.gguf");
 	rc = rc ? rc : gen_bert(dir, 0, 1, "tiny-bert-f32.gguf");
 	rc = rc ? rc : gen_bert(dir, 1, 1, "tiny-bert-f16.gguf");
 	rc = rc ? rc : gen_bert(dir, 0, 2, "tiny-bert-cls-f32.gguf");

@@ -130,9 +130,11 @@ static int render(struct sbuf *b, const char *fmt, const struct qe_mc_item *it, 
 }
 
 /* prompt with the last n_shots shots of the subject... lm-eval takes the
- * first k dev items; truncation drops the oldest (first) of those. */
+ * first k dev items; truncation drops the oldest (first) of those. *prefix_len
+ * = the bytes before the question (header and shots), shared by the subject's
+ * questions. */
 static int build_prompt(const struct mc_state *s, const struct qe_mc_item *it, int first_shot, int n_shots,
-			struct sbuf *b)
+			struct sbuf *b, size_t *prefix_len)
 {
 	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
 
@@ -145,6 +147,7 @@ static int build_prompt(const struct mc_state *s, const struct qe_mc_item *it, i
 		    sb_str(b, s->t.choices[sh->gold >= 0 && sh->gold < 4 ? sh->gold : 0]) || sb_str(b, s->t.join))
 			return -1;
 	}
+	*prefix_len = b->n;
 	return render(b, s->t.item, it, sj->display);
 }
 
@@ -297,6 +300,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	struct sbuf *pb = calloc(B, sizeof(*pb));
 	size_t *idx = calloc(B, sizeof(*idx));
 	int *nshots = calloc(B, sizeof(*nshots));
+	size_t prefix_len = 0;
 	const char *conts[4];
 	char cbuf[4][128];
 
@@ -336,7 +340,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 			}
 			/* split "dev": an item must not be its own shot */
 			for (;;) {
-				if (build_prompt(s, it, first, k, &pb[m])) {
+				if (build_prompt(s, it, first, k, &pb[m], &prefix_len)) {
 					rc = qe_fail(err, QE_ENOMEM, "out of memory");
 					break;
 				}
@@ -354,6 +358,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 			if (rc)
 				break;
 			rq[m].context = pb[m].p;
+			rq[m].prefix_len = prefix_len;
 			rq[m].conts = conts;
 			rq[m].n_conts = 4;
 			idx[m] = i;

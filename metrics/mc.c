@@ -226,7 +226,7 @@ int qe_mc_compare(const struct qe_mc_level *lvl, const struct qe_mc_level *ref,
 	out->acc_level = n ? qe_stats_mean(xl, n) : NAN;
 	out->acc_ref = n ? qe_stats_mean(xr, n) : NAN;
 	out->same_answer = n ? (double)out->n_same / (double)n : NAN;
-	out->mcnemar_p = qe_stats_mcnemar_exact(out->n_lost, out->n_gained);
+	out->mcnemar_p = n ? qe_stats_mcnemar_exact(out->n_lost, out->n_gained) : NAN;
 	out->kl_mean = out->n_ll ? kl_sum / (double)out->n_ll : NAN;
 	out->top_changed = out->n_ll ? (double)n_top / (double)out->n_ll : NAN;
 

@@ -111,6 +111,7 @@ struct lctx {
 	uint32_t s_n_ctx, s_n_batch;
 	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache */
 	int32_t n_cache;
+	int cache_is_segment;     /* cache_tok is a declared prefix, evaluated alone from an empty cache */
 	double *logp;             /* [n_vocab] scratch: log-softmax of one row */
 
 	/* embeddings */
@@ -352,13 +353,21 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 	return 0;
 }
 
+/* Forget the cache and zero its cells: an overflow can leave inf/NaN in cells
+ * that later requests read (masked, but 0 x inf is NaN). */
+static void wipe_cache(struct lctx *c)
+{
+	llama_memory_clear(llama_get_memory(c->sctx), true);
+	c->n_cache = 0;
+	c->cache_is_segment = 0;
+}
+
 static void ll_reset(struct qe_runtime *rt)
 {
 	struct lctx *c = L(rt);
 
 	if (c->sctx)
-		llama_memory_clear(llama_get_memory(c->sctx), true);
-	c->n_cache = 0;
+		wipe_cache(c);
 }
 
 /* log-softmax of one logits row into c->logp; returns the argmax. */
@@ -380,8 +389,9 @@ static int32_t log_softmax_row(struct lctx *c, const float *logits)
 	return arg;
 }
 
-/* Decode tokens[from..n) of seq 0 at positions from.., logits for the last. */
-static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n,
+/* Decode tokens[from..n) of seq 0 at positions from.., logits for the last
+ * when want_logits. */
+static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n, int want_logits,
 		       struct qe_err *err)
 {
 	struct lctx *c = L(rt);
@@ -396,7 +406,7 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 			b.pos[j] = i + j;
 			b.n_seq_id[j] = 1;
 			b.seq_id[j][0] = 0;
-			b.logits[j] = (i + j == n - 1);
+			b.logits[j] = want_logits && (i + j == n - 1);
 		}
 		if (llama_decode(c->sctx, b) != 0) {
 			char why[384];
@@ -410,12 +420,39 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 	return rc;
 }
 
-static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
+/* Tokens of the request's declared prefix (context[0..prefix_len), BOS
+ * included) when they are the first tokens of the whole context and leave
+ * at least one token after them; 0 otherwise (no prefix, or the tokenizer
+ * merged across its end); -1 on error. */
+static int32_t declared_prefix(struct qe_runtime *rt, const struct qe_score_req *rq, const int32_t *ctx_tok,
+			       int32_t n_ctx_tok, struct qe_err *err)
+{
+	char *pre;
+	int32_t np = 0, *pt;
+
+	if (rq->prefix_len == 0 || rq->prefix_len >= strlen(rq->context))
+		return 0;
+	pre = malloc(rq->prefix_len + 1);
+	if (!pre)
+		return qe_fail(err, QE_ENOMEM, "out of memory"), -1;
+	memcpy(pre, rq->context, rq->prefix_len);
+	pre[rq->prefix_len] = '\0';
+	pt = tokenize_alloc(rt, pre, 1, &np, err);
+	free(pre);
+	if (!pt)
+		return -1;
+	if (np >= n_ctx_tok || memcmp(pt, ctx_tok, (size_t)np * sizeof(int32_t)) != 0)
+		np = 0;
+	free(pt);
+	return np;
+}
+
+static int score_try(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
 		     struct qe_err *err)
 {
 	struct lctx *c = L(rt);
 	llama_memory_t mem = llama_get_memory(c->sctx);
-	int32_t n_ctx_tok = 0, common = 0, max_cont = 0, n_extra = 0;
+	int32_t n_ctx_tok = 0, common = 0, max_cont = 0, n_extra = 0, np;
 	int32_t *ctx_tok, *cont_tok[QE_MAX_CONTS] = { 0 }, n_cont[QE_MAX_CONTS] = { 0 };
 	int32_t arg0;
 	int rc = 0;
@@ -475,23 +512,56 @@ static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struc
 	if (rc)
 		goto out;
 
-	/* reuse the cached prefix; always re-evaluate at least the last token
-	 * (its logits give the first continuation token's probability) */
-	while (!rt->params.no_prefix_reuse && common < c->n_cache && common < n_ctx_tok &&
-	       c->cache_tok[common] == ctx_tok[common])
-		common++;
-	if (common >= n_ctx_tok)
-		common = n_ctx_tok - 1;
-	if (!llama_memory_seq_rm(mem, 0, common, -1)) {
-		llama_memory_clear(mem, true);
-		common = 0;
-	}
-	c->n_cache = 0; /* invalid until this decode succeeds */
-	rc = decode_seq0(rt, ctx_tok, common, n_ctx_tok, err);
-	if (rc)
+	np = declared_prefix(rt, rq, ctx_tok, n_ctx_tok, err);
+	if (np < 0) {
+		rc = err->code;
 		goto out;
-	memcpy(c->cache_tok, ctx_tok, (size_t)n_ctx_tok * sizeof(int32_t));
-	c->n_cache = n_ctx_tok;
+	}
+	if (np > 0) {
+		/* the declared prefix is its own segment, evaluated alone from an
+		 * empty cache and then reused while requests repeat it; the rest is
+		 * evaluated from the prefix's end. Every request is so computed the
+		 * same way whatever came before it, which a GPU needs to give the
+		 * same bits (its kernels round differently for other batch shapes). */
+		if (!rt->params.no_prefix_reuse && c->cache_is_segment && c->n_cache == np &&
+		    !memcmp(c->cache_tok, ctx_tok, (size_t)np * sizeof(int32_t)) && llama_memory_seq_rm(mem, 0, np, -1)) {
+			common = np;
+		} else {
+			llama_memory_clear(mem, false);
+			c->n_cache = 0;
+			rc = decode_seq0(rt, ctx_tok, 0, np, 0, err);
+			if (rc)
+				goto out;
+			memcpy(c->cache_tok, ctx_tok, (size_t)np * sizeof(int32_t));
+			c->n_cache = np;
+			c->cache_is_segment = 1;
+		}
+		rc = decode_seq0(rt, ctx_tok, np, n_ctx_tok, 1, err);
+		if (rc) {
+			c->n_cache = 0;
+			goto out;
+		}
+	} else {
+		/* reuse the longest common prefix with the cache; always re-evaluate
+		 * at least the last token (its logits give the first continuation
+		 * token's probability) */
+		while (!rt->params.no_prefix_reuse && common < c->n_cache && common < n_ctx_tok &&
+		       c->cache_tok[common] == ctx_tok[common])
+			common++;
+		if (common >= n_ctx_tok)
+			common = n_ctx_tok - 1;
+		if (!llama_memory_seq_rm(mem, 0, common, -1)) {
+			llama_memory_clear(mem, true);
+			common = 0;
+		}
+		c->n_cache = 0; /* invalid until this decode succeeds */
+		rc = decode_seq0(rt, ctx_tok, common, n_ctx_tok, 1, err);
+		if (rc)
+			goto out;
+		memcpy(c->cache_tok, ctx_tok, (size_t)n_ctx_tok * sizeof(int32_t));
+		c->n_cache = n_ctx_tok;
+		c->cache_is_segment = 0;
+	}
 	rs->n_ctx_tok = n_ctx_tok;
 	rs->n_reused = common;
 	rs->n_evaluated = n_ctx_tok - common;
@@ -551,6 +621,28 @@ out:
 	for (size_t j = 0; j < rq->n_conts; j++)
 		free(cont_tok[j]);
 	free(ctx_tok);
+	return rc;
+}
+
+static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
+		     struct qe_err *err)
+{
+	int rc = score_try(rt, rq, rs, err);
+	size_t bad = 0;
+
+	for (int attempt = 0; rc == 0; attempt++) {
+		for (bad = 0; bad < rq->n_conts && isfinite(rs->ll[bad]); bad++)
+			;
+		if (bad == rq->n_conts)
+			break;
+		wipe_cache(L(rt));
+		if (attempt == 1)
+			return qe_fail(err, QE_ENUMERIC,
+				       "non-finite log-likelihood (%g) for continuation %zu ('%s'), also from an empty cache: "
+				       "the level's arithmetic overflowed (level %s)",
+				       rs->ll[bad], bad, rq->conts[bad], rt->params.level ? rt->params.level : "?");
+		rc = score_try(rt, rq, rs, err);
+	}
 	return rc;
 }
 

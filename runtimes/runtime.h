@@ -84,6 +84,12 @@ struct qe_score_req {
 	size_t n_conts;
 	uint32_t keep_tokens;      /* when the context exceeds n_ctx, truncation
 				    * is the caller's job; 0 here */
+	size_t prefix_len;         /* bytes of context that other requests share
+				    * (a few-shot header): evaluated as its own
+				    * segment and reused while it repeats, so a
+				    * request's result does not depend on the ones
+				    * before it; 0 = none (the longest common
+				    * prefix with the cache is reused) */
 };
 
 #define QE_MAX_CONTS 16
@@ -99,8 +105,9 @@ struct qe_score_res {
 
 /* Score n requests in order (res[i] for reqs[i]). Requests are processed so
  * that shared prefixes are evaluated once; a request whose context does not
- * fit the context window fails with QE_EINPUT naming its index, and the others
- * still run: per-request status in status[i] (0 ok, negative QE_E*), the first
+ * fit the context window fails with QE_EINPUT naming its index, one whose
+ * log-likelihood is not finite (an overflow; tried twice, the second time from
+ * a zeroed cache) with QE_ENUMERIC, and the others still run: per-request status in status[i] (0 ok, negative QE_E*), the first
  * failure's message in err. Returns 0 when every request succeeded. */
 int qe_runtime_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
 		     struct qe_score_res *res, int *status, struct qe_err *err);

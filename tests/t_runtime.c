@@ -183,6 +183,87 @@ static void test_score_same_request_twice_is_identical(void)
 	qe_runtime_close(rt);
 }
 
+/* A declared prefix (the few-shot header) is its own segment: a request's
+ * log-likelihoods are the same bits whatever was scored before it, and the
+ * header is evaluated once while it repeats. */
+static void test_score_declared_prefix_is_history_free(void)
+{
+	static const char hdr[] = "The following are multiple choice questions (with answers) about the time.\n\n";
+	static const char *const q[] = {
+		"What is the time?\nA. one\nB. two\nC. three\nD. four\nAnswer:",
+		"What is the hour of the day?\nA. the first\nB. a second\nC. none\nD. all\nAnswer:",
+	};
+	char path[512], x[512], y[512];
+	struct qe_runtime *rt;
+	struct qe_score_res cold, warm, other;
+	struct qe_err err = { 0 };
+	int st, n_hdr;
+
+	fixture(path, sizeof(path), "tiny-llama-f16.gguf");
+	rt = open_model(path, 0, QE_POOL_MODEL);
+	if (!rt)
+		TQ_SKIP("fixture did not open");
+	snprintf(x, sizeof(x), "%s%s", hdr, q[0]);
+	snprintf(y, sizeof(y), "%s%s", hdr, q[1]);
+	n_hdr = qe_runtime_tokenize(rt, hdr, 1, NULL, 0, &err);
+	TQ_CHECK(n_hdr > 10);
+	{
+		struct qe_score_req rx = { .context = x, .conts = k_conts, .n_conts = 4, .prefix_len = strlen(hdr) };
+		struct qe_score_req ry = { .context = y, .conts = k_conts, .n_conts = 4, .prefix_len = strlen(hdr) };
+		struct qe_score_req rz = { .context = k_contexts[2], .conts = k_long_conts, .n_conts = 4 };
+		qe_runtime_reset(rt);
+		TQ_EQ_INT(qe_runtime_score(rt, &rx, 1, &cold, &st, &err), 0);
+		TQ_EQ_INT(cold.n_reused, 0);
+		TQ_EQ_INT(cold.n_evaluated, cold.n_ctx_tok);
+		/* another context, then a question sharing more than the header
+		 * ("What is the"), then x again: only the header is reused */
+		TQ_EQ_INT(qe_runtime_score(rt, &rz, 1, &other, &st, &err), 0);
+		TQ_EQ_INT(qe_runtime_score(rt, &ry, 1, &other, &st, &err), 0);
+		TQ_EQ_INT(other.n_reused, 0); /* the cache held another context */
+		TQ_EQ_INT(qe_runtime_score(rt, &rx, 1, &warm, &st, &err), 0);
+		TQ_EQ_INT(warm.n_reused, n_hdr);
+		TQ_EQ_INT(warm.n_evaluated, warm.n_ctx_tok - n_hdr);
+		for (int j = 0; j < 4; j++) {
+			TQ_CHECK(memcmp(&cold.ll[j], &warm.ll[j], sizeof(double)) == 0);
+			TQ_NEAR(cold.ll[j], direct_loglik(path, x, k_conts[j]), LL_TOL);
+		}
+		/* a prefix that does not end on a token boundary of the context is
+		 * not a segment: scored as without one */
+		rx.prefix_len = strlen(hdr) - 1;
+		TQ_EQ_INT(qe_runtime_score(rt, &rx, 1, &other, &st, &err), 0);
+		for (int j = 0; j < 4; j++)
+			TQ_NEAR(other.ll[j], cold.ll[j], LL_TOL);
+	}
+	qe_runtime_close(rt);
+}
+
+/* A level whose arithmetic gives NaN: each request fails with QE_ENUMERIC
+ * and its reason; nothing is scored as if it were a number. */
+static void test_score_nonfinite_is_a_numeric_error(void)
+{
+	char path[512];
+	struct qe_runtime *rt;
+	struct qe_score_res r[2];
+	struct qe_score_req rq[2] = {
+		{ .context = k_contexts[0], .conts = k_conts, .n_conts = 4 },
+		{ .context = k_contexts[1], .conts = k_conts, .n_conts = 4, .prefix_len = 20 },
+	};
+	struct qe_err err = { 0 };
+	int st[2];
+
+	fixture(path, sizeof(path), "tiny-llama-nan.gguf");
+	rt = open_model(path, 0, QE_POOL_MODEL);
+	if (!rt)
+		TQ_SKIP("fixture did not open");
+	TQ_EQ_INT(qe_runtime_score(rt, rq, 2, r, st, &err), QE_ENUMERIC);
+	TQ_EQ_INT(st[0], QE_ENUMERIC);
+	TQ_EQ_INT(st[1], QE_ENUMERIC);
+	TQ_CHECK(strstr(err.msg, "request 0") != NULL);
+	TQ_CHECK(strstr(err.msg, "non-finite") != NULL);
+	TQ_CHECK(strstr(err.msg, "' A'") != NULL);
+	qe_runtime_close(rt);
+}
+
 static void test_score_too_long_is_one_failed_request(void)
 {
 	char path[512], *big;
@@ -599,6 +680,8 @@ int main(void)
 	TQ_RUN(test_score_matches_direct_with_reuse);
 	TQ_RUN(test_score_matches_direct_without_reuse);
 	TQ_RUN(test_score_same_request_twice_is_identical);
+	TQ_RUN(test_score_declared_prefix_is_history_free);
+	TQ_RUN(test_score_nonfinite_is_a_numeric_error);
 	TQ_RUN(test_score_too_long_is_one_failed_request);
 	TQ_RUN(test_tokenize_matches_libllama);
 	TQ_RUN(test_embed_bert_mean_batched_equals_single);
