@@ -188,6 +188,9 @@ static void print_summary(const char *dir)
 		       qe_json_num(l, "file_bytes", 0) / 1048576.0, qe_json_num(l, "bpw", 0), qe_json_num(l, "size_ratio", NAN));
 		if (qe_json_str(l, "error", NULL))
 			printf("  %s", qe_json_str(l, "error", ""));
+		if (qe_json_str(l, "same_types_as", NULL))
+			printf("  same tensor types as %s (llama.cpp's fallback for rows that do not fit the blocks)",
+			       qe_json_str(l, "same_types_as", ""));
 		printf("\n");
 	}
 	tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks");

@@ -602,6 +602,20 @@ static int summarize(struct run *r, struct qe_err *err)
 			set_num(l, "size_ratio", rb / lb);
 		else
 			cJSON_AddNullToObject(l, "size_ratio");
+		/* a level made of exactly the tensor types of an earlier one (llama.cpp
+		 * falls back to another type where rows do not fit a k-quant's block):
+		 * its numbers will be that level's */
+		{
+			const cJSON *ty = cJSON_GetObjectItemCaseSensitive(lvj[i], "types");
+			const char *same = NULL;
+			for (int j = 0; j < i && !same && cJSON_IsArray(ty) && cJSON_GetArraySize(ty) > 0; j++)
+				if (cJSON_Compare(ty, cJSON_GetObjectItemCaseSensitive(lvj[j], "types"), 1))
+					same = qe_json_str(lvj[j], "name", NULL);
+			if (same)
+				cJSON_AddStringToObject(l, "same_types_as", same);
+			else
+				cJSON_AddNullToObject(l, "same_types_as");
+		}
 		cJSON_AddItemToArray(levels, l);
 	}
 	cJSON_AddStringToObject(runj, "dir", r->out);

@@ -155,6 +155,10 @@ void qe_run_verdict(const cJSON *res, const cJSON *lv, struct qe_text *t)
 		qe_text_printf(t, "%.1f%s smaller", sr, QE_TIMES);
 		parts++;
 	}
+	if (qe_results_str(lv, "same_types_as")) {
+		qe_text_printf(t, "%ssame tensor types as %s", parts ? ", " : "", qe_results_str(lv, "same_types_as"));
+		parts++;
+	}
 	cJSON_ArrayForEach(task, tasks) {
 		const char *type = qe_results_task_type(task);
 		const cJSON *blk = qe_results_block(res, task->string, name), *it;

@@ -345,6 +345,35 @@ static void test_nonfinite_level_items_fail_with_reason(void)
 	cJSON_Delete(r);
 }
 
+/* A level made of the same tensor types as an earlier one is named as such
+ * (llama.cpp's k-quant fallback makes Q6_K of a 64-wide model a Q8_0). */
+static void test_same_types_as_is_reported(void)
+{
+	char dir[400], args[2048];
+	cJSON *r;
+	const cJSON *l;
+	int seen = 0;
+
+	snprintf(dir, sizeof(dir), "%s/sametypes", g_tmp);
+	snprintf(args, sizeof(args), "run --model %s --levels F16,Q8_0,copy=%s --mmlu datasets/samples/mmlu --limit 1 --out %s",
+		 model(), model(), dir);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "same tensor types as F16") != NULL);
+	r = results(dir);
+	TQ_CHECK(r != NULL);
+	cJSON_ArrayForEach(l, get(r, "levels", NULL, NULL)) {
+		const char *n = qe_json_str(l, "name", "");
+		if (!strcmp(n, "copy")) {
+			TQ_EQ_STR(qe_json_str(l, "same_types_as", "-"), "F16");
+			seen++;
+		} else {
+			TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(l, "same_types_as")));
+		}
+	}
+	TQ_EQ_INT(seen, 1);
+	cJSON_Delete(r);
+}
+
 static void test_bad_input_exit_2_one_line(void)
 {
 	char args[2048];
@@ -449,6 +478,7 @@ int main(void)
 	TQ_RUN(test_kill9_then_resume_equals_uninterrupted);
 	TQ_RUN(test_bad_level_costs_only_itself);
 	TQ_RUN(test_nonfinite_level_items_fail_with_reason);
+	TQ_RUN(test_same_types_as_is_reported);
 	TQ_RUN(test_bad_input_exit_2_one_line);
 	TQ_RUN(test_too_long_items_are_records_with_their_reason);
 	TQ_RUN(test_plan_file_and_limit);
