@@ -331,10 +331,13 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
 	cp = base_cparams(rt);
 	cp.n_ctx = default_n_ctx(rt);
-	cp.n_batch = rt->params.n_batch ? rt->params.n_batch : 2048;
+	/* a whole prompt in one micro-batch by default: on CUDA, a prompt split
+	 * into several made its log-likelihoods depend on what earlier prompts
+	 * had left in the KV cache (docs/benchmarks.md, MMLU acceptance) */
+	cp.n_batch = rt->params.n_batch ? rt->params.n_batch : cp.n_ctx;
 	if (cp.n_batch > cp.n_ctx)
 		cp.n_batch = cp.n_ctx;
-	cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : 512;
+	cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : cp.n_batch;
 	if (cp.n_ubatch > cp.n_batch)
 		cp.n_ubatch = cp.n_batch;
 	cp.n_seq_max = QE_MAX_CONTS + 1;

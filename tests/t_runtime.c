@@ -166,12 +166,8 @@ static void test_score_same_request_twice_is_identical(void)
 	rt = open_model(path, 0, QE_POOL_MODEL);
 	if (!rt)
 		TQ_SKIP("fixture did not open");
-	for (int i = 0; i < 3; i++) {
-		rq[i].context = k_contexts[i == 2 ? 1 : 0];
-		rq[i].conts = k_conts;
-		rq[i].n_conts = 4;
-		rq[i].keep_tokens = 0;
-	}
+	for (int i = 0; i < 3; i++)
+		rq[i] = (struct qe_score_req){ .context = k_contexts[i == 2 ? 1 : 0], .conts = k_conts, .n_conts = 4 };
 	TQ_EQ_INT(qe_runtime_score(rt, rq, 3, r, st, &err), 0);
 	/* request 0 and 1 are the same context: the cache serves all but the last
 	 * token, whose logits are needed again */
