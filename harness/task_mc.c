@@ -318,7 +318,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	qe_progress_add(tl->progress, n_skip);
 
 	for (size_t i = 0; i < n && rc == 0;) {
-		size_t m = 0, first_failed;
+		size_t m = 0;
 		/* fill a batch with pending items */
 		while (i < n && m < B) {
 			const struct qe_mc_item *it = &s->set.items[i];
@@ -369,29 +369,13 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 		if (rc || m == 0)
 			break;
 		qe_runtime_score(tl->rt, rq, m, rs, st, err);
-		first_failed = m;
-		for (size_t k = 0; k < m; k++)
-			if (st[k] != 0) {
-				first_failed = k;
-				break;
-			}
 		for (size_t k = 0; k < m && rc == 0; k++) {
 			const struct qe_mc_item *it = &s->set.items[idx[k]];
 			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
 			cJSON *r, *ll;
 			if (st[k] != 0) {
 				char msg[QE_ERR_MSG + 16];
-				struct qe_err e1 = { 0 };
-				struct qe_score_res r1;
-				int s1;
-				/* the runtime reports the first failure of a call; an item's
-				 * own reason comes from scoring it alone (failures are rare
-				 * and fail before any decode) */
-				if (k == first_failed)
-					e1 = *err;
-				else if (qe_runtime_score(tl->rt, &rq[k], 1, &r1, &s1, &e1) == 0)
-					qe_fail(&e1, st[k], "%s", qe_status_name(st[k]));
-				snprintf(msg, sizeof(msg), "error: %s", e1.msg);
+				snprintf(msg, sizeof(msg), "error: %s", rs[k].error[0] ? rs[k].error : qe_status_name(st[k]));
 				r = item_record(s, it, msg);
 				if (st[k] == QE_ERUNTIME) {
 					/* the engine failed: the level cannot go on */

@@ -655,13 +655,17 @@ static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size
 	int first = 0, rc = ensure_score_ctx(rt, err);
 
 	if (rc) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			status[i] = rc;
+			snprintf(res[i].error, sizeof(res[i].error), "%s", err->msg);
+		}
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct qe_err e1 = { 0 };
 		status[i] = score_one(rt, &reqs[i], &res[i], &e1);
+		if (status[i])
+			snprintf(res[i].error, sizeof(res[i].error), "%s", e1.msg);
 		if (status[i] && !first) {
 			first = status[i];
 			qe_fail(err, e1.code, "request %zu: %s", i, e1.msg);

@@ -2,6 +2,7 @@
 #include "runtimes/runtime_impl.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct qe_rt_params qe_rt_default_params(void)
@@ -111,13 +112,22 @@ int qe_runtime_tokenize(struct qe_runtime *rt, const char *text, int add_special
 int qe_runtime_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
 		     struct qe_score_res *res, int *status, struct qe_err *err)
 {
+	int rc = 0;
+
 	if (!rt->ops->score || !(rt->ops->caps & QE_RT_SCORE))
-		return notsup(rt, "log-likelihood scoring", err);
-	for (size_t i = 0; i < n; i++)
+		rc = notsup(rt, "log-likelihood scoring", err);
+	for (size_t i = 0; i < n && rc == 0; i++)
 		if (reqs[i].n_conts == 0 || reqs[i].n_conts > QE_MAX_CONTS)
-			return qe_fail(err, QE_EINVAL, "request %zu has %zu continuations (1..%d allowed)",
-				       i, reqs[i].n_conts, QE_MAX_CONTS);
-	return rt->ops->score(rt, reqs, n, res, status, err);
+			rc = qe_fail(err, QE_EINVAL, "request %zu has %zu continuations (1..%d allowed)",
+				     i, reqs[i].n_conts, QE_MAX_CONTS);
+	if (rc == 0)
+		return rt->ops->score(rt, reqs, n, res, status, err);
+	/* nothing was scored: every request carries the reason */
+	for (size_t i = 0; i < n; i++) {
+		status[i] = rc;
+		snprintf(res[i].error, sizeof(res[i].error), "%s", err->msg);
+	}
+	return rc;
 }
 
 void qe_runtime_reset(struct qe_runtime *rt)

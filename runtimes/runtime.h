@@ -101,6 +101,7 @@ struct qe_score_res {
 	int32_t n_ctx_tok;           /* tokens of the context (BOS included) */
 	int32_t n_evaluated;         /* tokens this request really processed */
 	int32_t n_reused;            /* context tokens taken from the KV cache */
+	char error[QE_ERR_MSG];      /* why, when this request failed; "" otherwise */
 };
 
 /* Score n requests in order (res[i] for reqs[i]). Requests are processed so

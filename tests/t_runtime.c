@@ -257,6 +257,8 @@ static void test_score_nonfinite_is_a_numeric_error(void)
 	TQ_CHECK(strstr(err.msg, "request 0") != NULL);
 	TQ_CHECK(strstr(err.msg, "non-finite") != NULL);
 	TQ_CHECK(strstr(err.msg, "' A'") != NULL);
+	/* each request carries its own reason */
+	TQ_CHECK(strstr(r[1].error, "non-finite") != NULL);
 	qe_runtime_close(rt);
 }
 
@@ -287,6 +289,8 @@ static void test_score_too_long_is_one_failed_request(void)
 	TQ_EQ_INT(st[1], 0);
 	TQ_CHECK(strstr(err.msg, "request 0") != NULL);
 	TQ_CHECK(strstr(err.msg, "exceeds the context") != NULL);
+	TQ_CHECK(strstr(r[0].error, "exceeds the context") != NULL);
+	TQ_EQ_STR(r[1].error, "");
 	free(big);
 	qe_runtime_close(rt);
 }
