@@ -283,6 +283,10 @@ static int append_record(struct qe_task_level *tl, const struct speed_test *t, i
 	cJSON_AddNumberToObject(r, "threads", info->n_threads);
 	cJSON_AddNumberToObject(r, "threads_batch", info->n_threads_batch);
 	cJSON_AddNumberToObject(r, "n_gpu_layers", info->n_gpu_layers);
+	if (!error && res->n_batch) {
+		cJSON_AddNumberToObject(r, "n_batch", res->n_batch);
+		cJSON_AddNumberToObject(r, "n_ubatch", res->n_ubatch);
+	}
 	if (error)
 		snprintf(status, sizeof(status), "error: %s", error);
 	cJSON_AddStringToObject(r, "status", error ? status : "ok");
@@ -615,8 +619,11 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 			double ngl = record_setting(lv->records[l], "n_gpu_layers", &mixed);
 			qe_json_add_num(blk, "threads", !isnan(th) || mixed ? th : lj ? num_or_nan(lj, "threads") : NAN);
 			qe_json_add_num(blk, "threads_batch", !isnan(thb) || mixed ? thb : lj ? num_or_nan(lj, "threads_batch") : NAN);
-			copy_num(blk, "n_batch", lj, "n_batch");
-			copy_num(blk, "n_ubatch", lj, "n_ubatch");
+			int bmixed = 0; /* an encoder's tests each take their whole length */
+			double nb = record_setting(lv->records[l], "n_batch", &bmixed);
+			double nub = record_setting(lv->records[l], "n_ubatch", &bmixed);
+			qe_json_add_num(blk, "n_batch", nb);
+			qe_json_add_num(blk, "n_ubatch", nub);
 			qe_json_add_num(blk, "n_gpu_layers", !isnan(ngl) || mixed ? ngl : lj ? num_or_nan(lj, "n_gpu_layers") : NAN);
 		}
 		if (mixed)

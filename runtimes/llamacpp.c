@@ -123,6 +123,7 @@ struct lctx {
 	/* speed */
 	struct llama_context *pctx;
 	uint32_t p_n_ctx;
+	uint32_t p_set_batch, p_set_ubatch; /* what pctx was asked for (llama.cpp caps them at its context) */
 };
 
 static struct lctx *L(struct qe_runtime *rt)
@@ -233,6 +234,34 @@ static uint32_t default_n_ctx(struct qe_runtime *rt)
 	return train < 4096 ? (uint32_t)train : 4096u;
 }
 
+/* The scoring context's tokens per decode call and per compute graph. A whole
+ * prompt in one micro-batch by default: on CUDA, a prompt split into several
+ * made its log-likelihoods depend on what earlier prompts had left in the KV
+ * cache (docs/benchmarks.md, MMLU acceptance). */
+static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *n_ubatch)
+{
+	uint32_t n_ctx = default_n_ctx(rt);
+
+	*n_batch = rt->params.n_batch ? rt->params.n_batch : n_ctx;
+	if (*n_batch > n_ctx)
+		*n_batch = n_ctx;
+	*n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : *n_batch;
+	if (*n_ubatch > *n_batch)
+		*n_ubatch = *n_batch;
+}
+
+/* The embedding context's tokens: n_seq sequences of the context each, at
+ * most 8,192 (or one sequence), all in one batch and one micro-batch. */
+static uint32_t embed_ctx_tokens(struct qe_runtime *rt)
+{
+	uint32_t per_seq = default_n_ctx(rt);
+	uint32_t total = per_seq * (rt->params.n_seq ? rt->params.n_seq : 32);
+
+	if (total > 8192)
+		total = per_seq > 8192 ? per_seq : 8192;
+	return total;
+}
+
 static int new_context(struct qe_runtime *rt, struct llama_context_params cp,
 		       struct llama_context **out, const char *what, struct qe_err *err)
 {
@@ -331,15 +360,7 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
 	cp = base_cparams(rt);
 	cp.n_ctx = default_n_ctx(rt);
-	/* a whole prompt in one micro-batch by default: on CUDA, a prompt split
-	 * into several made its log-likelihoods depend on what earlier prompts
-	 * had left in the KV cache (docs/benchmarks.md, MMLU acceptance) */
-	cp.n_batch = rt->params.n_batch ? rt->params.n_batch : cp.n_ctx;
-	if (cp.n_batch > cp.n_ctx)
-		cp.n_batch = cp.n_ctx;
-	cp.n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : cp.n_batch;
-	if (cp.n_ubatch > cp.n_batch)
-		cp.n_ubatch = cp.n_batch;
+	scoring_batches(rt, &cp.n_batch, &cp.n_ubatch);
 	cp.n_seq_max = QE_MAX_CONTS + 1;
 	cp.kv_unified = true;
 	cp.embeddings = false;
@@ -695,9 +716,7 @@ static int ensure_embed_ctx(struct qe_runtime *rt, struct qe_err *err)
 	c->e_req_pooling = rt->params.pooling;
 	per_seq = default_n_ctx(rt);
 	c->e_n_seq = rt->params.n_seq ? rt->params.n_seq : 32;
-	total = per_seq * c->e_n_seq;
-	if (total > 8192)
-		total = per_seq > 8192 ? per_seq : 8192;
+	total = embed_ctx_tokens(rt);
 	cp = base_cparams(rt);
 	cp.embeddings = true;
 	cp.n_ctx = total;
@@ -864,10 +883,14 @@ static int ll_speed(struct qe_runtime *rt, const struct qe_speed_req *rq, struct
 		if (rc)
 			return rc;
 		c->p_n_ctx = need;
+		c->p_set_batch = cp.n_batch;
+		c->p_set_ubatch = cp.n_ubatch;
 	}
 	if (c->non_causal && rq->n_gen > 0)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder: no generation speed", c->path);
 	n_batch = (int32_t)llama_n_batch(c->pctx);
+	rs->n_batch = c->p_set_batch;
+	rs->n_ubatch = c->p_set_ubatch;
 	tok = malloc((size_t)(ntok > 0 ? ntok : 1) * sizeof(*tok));
 	if (!tok)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
@@ -977,8 +1000,14 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->n_threads = c->n_threads;
 	info->n_threads_batch = c->n_threads_batch;
 	info->n_gpu_layers = rt->params.n_gpu_layers;
-	info->n_batch = c->sctx ? llama_n_batch(c->sctx) : (rt->params.n_batch ? rt->params.n_batch : 2048);
-	info->n_ubatch = c->sctx ? llama_n_ubatch(c->sctx) : (rt->params.n_ubatch ? rt->params.n_ubatch : 512);
+	if (c->non_causal) {
+		info->n_batch = info->n_ubatch = c->ectx ? llama_n_batch(c->ectx) : embed_ctx_tokens(rt);
+	} else if (c->sctx) {
+		info->n_batch = llama_n_batch(c->sctx);
+		info->n_ubatch = llama_n_ubatch(c->sctx);
+	} else {
+		scoring_batches(rt, &info->n_batch, &info->n_ubatch);
+	}
 	if (qe_gguf_read_info(c->path, &gi, &e) == 0) {
 		info->file_bytes = gi.file_bytes;
 		info->n_types = gi.n_types;

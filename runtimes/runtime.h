@@ -40,8 +40,10 @@ struct qe_rt_params {
 	int n_threads;         /* generation threads, 0 = CPUs this process may use */
 	int n_threads_batch;   /* prompt-processing threads, 0 = n_threads */
 	uint32_t n_ctx;        /* tokens, 0 = min(model's training context, 4096) */
-	uint32_t n_batch;      /* tokens per decode call, 0 = 2048 */
-	uint32_t n_ubatch;     /* tokens per compute graph, 0 = 512 */
+	uint32_t n_batch;      /* tokens per decode call, 0 = the runtime's default for the use:
+				* llamacpp scoring the context, speed tests 2048 */
+	uint32_t n_ubatch;     /* tokens per compute graph, 0 = likewise (scoring n_batch,
+				* speed tests 512) */
 	uint32_t n_seq;        /* sequences per decode for embeddings/scoring, 0 = 32 */
 	int n_gpu_layers;      /* layers on the GPU: 0 = none, -1 = all */
 	int embeddings;        /* 1 = open for embeddings (pooling below) */
@@ -155,6 +157,9 @@ struct qe_speed_res {
 	double t_prompt_s;  /* seconds for the prompt, 0 when n_prompt = 0 */
 	double t_gen_s;     /* seconds for all n_gen tokens */
 	double t_first_s;   /* seconds to the first generated token's logits */
+	uint32_t n_batch;   /* tokens per decode call / per compute graph the speed */
+	uint32_t n_ubatch;  /* context was made with (llama-bench's settings; the engine
+			     * caps them at the context: a short test runs in one) */
 };
 
 int qe_runtime_speed(struct qe_runtime *rt, const struct qe_speed_req *req,
@@ -187,7 +192,10 @@ struct qe_rt_info {
 	int32_t n_ctx;            /* context window in use */
 	int has_encoder, has_decoder;
 	int n_threads, n_threads_batch, n_gpu_layers;
-	uint32_t n_batch, n_ubatch; /* tokens per decode call / per compute graph */
+	uint32_t n_batch, n_ubatch; /* tokens per decode call / per compute graph of the
+				     * context the level's items go through: scoring
+				     * (causal models) or embeddings (encoders); speed
+				     * tests report their own (qe_speed_res) */
 	struct qe_type_count types[QE_MAX_TYPES]; /* tensor type histogram */
 	int n_types;
 };

@@ -505,6 +505,52 @@ static void test_describe_counts(void)
 	qe_runtime_close(rt);
 }
 
+/* describe names the batch sizes the items really go through, before and
+ * after the scoring context exists; speed tests report their own */
+static void test_describe_reports_the_scoring_batches(void)
+{
+	char path[512];
+	struct qe_rt_params p = qe_rt_default_params();
+	struct qe_runtime *rt = NULL;
+	struct qe_rt_info before, after;
+	struct qe_score_req rq = { .context = "Once upon a time", .conts = (const char *[]){ " there" }, .n_conts = 1 };
+	struct qe_score_res r;
+	struct qe_speed_req sq = { .n_prompt = 32, .seed = 1 };
+	struct qe_speed_res sr;
+	struct qe_err err = { 0 };
+	int st;
+
+	fixture(path, sizeof(path), "tiny-llama-f16.gguf");
+	p.model = path;
+	p.level = "test";
+	if (qe_runtime_open(&p, &rt, &err) != 0)
+		TQ_SKIP("fixture did not open");
+	qe_runtime_describe(rt, &before);
+	TQ_CHECK(before.n_ctx > 512);
+	TQ_EQ_INT(before.n_batch, before.n_ctx); /* a prompt in one micro-batch */
+	TQ_EQ_INT(before.n_ubatch, before.n_ctx);
+	TQ_EQ_INT(qe_runtime_score(rt, &rq, 1, &r, &st, &err), 0);
+	qe_runtime_describe(rt, &after);
+	TQ_EQ_INT(after.n_batch, before.n_batch);
+	TQ_EQ_INT(after.n_ubatch, before.n_ubatch);
+	TQ_EQ_INT(qe_runtime_speed(rt, &sq, &sr, &err), 0);
+	TQ_EQ_INT(sr.n_batch, 2048); /* llama-bench's defaults */
+	TQ_EQ_INT(sr.n_ubatch, 512);
+	qe_runtime_close(rt);
+
+	p.n_ubatch = 64;
+	TQ_EQ_INT(qe_runtime_open(&p, &rt, &err), 0);
+	qe_runtime_describe(rt, &before);
+	TQ_EQ_INT(before.n_ubatch, 64);
+	TQ_EQ_INT(qe_runtime_score(rt, &rq, 1, &r, &st, &err), 0);
+	qe_runtime_describe(rt, &after);
+	TQ_EQ_INT(after.n_batch, before.n_ctx);
+	TQ_EQ_INT(after.n_ubatch, 64);
+	TQ_EQ_INT(qe_runtime_speed(rt, &sq, &sr, &err), 0);
+	TQ_EQ_INT(sr.n_ubatch, 64);
+	qe_runtime_close(rt);
+}
+
 /* ---- bad files and levels -------------------------------------------------- */
 
 static void test_open_errors_name_the_file(void)
@@ -692,6 +738,7 @@ int main(void)
 	TQ_RUN(test_encoder_cannot_score);
 	TQ_RUN(test_speed_measures_positive_times);
 	TQ_RUN(test_describe_counts);
+	TQ_RUN(test_describe_reports_the_scoring_batches);
 	TQ_RUN(test_open_errors_name_the_file);
 	TQ_RUN(test_levels_are_made_then_reused);
 	TQ_RUN(test_shared_stories_scores_match_direct);
