@@ -250,12 +250,18 @@ static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *
 		*n_ubatch = *n_batch;
 }
 
+/* Sequences the embedding context holds at once. */
+static uint32_t embed_n_seq(struct qe_runtime *rt)
+{
+	return rt->params.n_seq ? rt->params.n_seq : 32;
+}
+
 /* The embedding context's tokens: n_seq sequences of the context each, at
  * most 8,192 (or one sequence), all in one batch and one micro-batch. */
 static uint32_t embed_ctx_tokens(struct qe_runtime *rt)
 {
 	uint32_t per_seq = default_n_ctx(rt);
-	uint32_t total = per_seq * (rt->params.n_seq ? rt->params.n_seq : 32);
+	uint32_t total = per_seq * embed_n_seq(rt);
 
 	if (total > 8192)
 		total = per_seq > 8192 ? per_seq : 8192;
@@ -715,7 +721,7 @@ static int ensure_embed_ctx(struct qe_runtime *rt, struct qe_err *err)
 	}
 	c->e_req_pooling = rt->params.pooling;
 	per_seq = default_n_ctx(rt);
-	c->e_n_seq = rt->params.n_seq ? rt->params.n_seq : 32;
+	c->e_n_seq = embed_n_seq(rt);
 	total = embed_ctx_tokens(rt);
 	cp = base_cparams(rt);
 	cp.embeddings = true;
