@@ -51,16 +51,16 @@ else
 Q := @
 endif
 
-MODULES := harness runtimes datasets metrics reports
+MODULES := harness harness/base harness/cli harness/tasks runtimes datasets metrics reports
 SRC     := $(sort $(wildcard $(addsuffix /*.c,$(MODULES))))
-MAIN    := harness/main.c
+MAIN    := harness/cli/main.c
 LIBSRC  := $(filter-out $(MAIN),$(SRC))
 LIBOBJ  := $(LIBSRC:%.c=$(BUILD)/obj/%.o)
 HDRS    := $(sort $(wildcard $(addsuffix /*.h,$(MODULES))))
 TESTSRC := $(sort $(wildcard tests/t_*.c tests/fuzz_*.c))
 TESTBIN := $(TESTSRC:tests/%.c=$(BUILD)/tests/%)
-BENCHSRC := $(sort $(wildcard bench/*.c))
-BENCHBIN := $(BENCHSRC:bench/%.c=$(BUILD)/bench/%)
+BENCHSRC := $(sort $(wildcard tests/bench/*.c))
+BENCHBIN := $(BENCHSRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all deps test check-headers asan bench clean distclean install fixtures
 
@@ -93,7 +93,7 @@ $(BUILD)/gen-fixtures: tests/gen_fixtures.c $(BUILD)/libqeval.a
 	@$(if $(Q),echo "  CC      $@")
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libqeval.a $(ALL_LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c $(BUILD)/libqeval.a
+$(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libqeval.a
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libqeval.a $(ALL_LDLIBS)
 

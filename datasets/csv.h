@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 struct qe_csv_opts {
 	char delim;         /* ',' or '\t'; '\0' = no splitting: each line is one

@@ -1,6 +1,7 @@
 /* The multiple-choice loading engine shared by MMLU and C-Eval, plus the
  * format registry. See datasets/mc.h for the contract. */
 #include "datasets/mc_impl.h"
+#include "harness/base/text.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -87,44 +88,6 @@ static char *path_join(struct qe_strpool *pool, const char *a, const char *b)
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Reads a whole (small, plain) file into a malloc'd NUL-terminated buffer. */
-static int file_slurp(const char *path, char **out, size_t *len, struct qe_err *err)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf = NULL, *nb;
-	size_t n = 0, cap = 0, got;
-
-	if (!fp)
-		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot open '%s': %s",
-			       path, strerror(errno));
-	for (;;) {
-		if (cap - n < 4096 + 1) {
-			cap = cap ? cap * 2 : 16384;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(fp);
-				return qe_fail(err, QE_ENOMEM, "'%s': out of memory", path);
-			}
-			buf = nb;
-		}
-		got = fread(buf + n, 1, cap - n - 1, fp);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(fp)) {
-		free(buf);
-		fclose(fp);
-		return qe_fail(err, QE_EIO, "cannot read '%s'", path);
-	}
-	fclose(fp);
-	buf[n] = '\0';
-	*out = buf;
-	*len = n;
-	return 0;
 }
 
 /* ---- subjects in a split folder ------------------------------------------- */
@@ -384,7 +347,7 @@ static int json_load(const char *path, cJSON **out, struct qe_err *err)
 	*out = NULL;
 	if (!is_file(path))
 		return 0;
-	rc = file_slurp(path, &buf, &len, err);
+	rc = qe_file_read(path, &buf, &len, err);
 	if (rc)
 		return rc;
 	*out = cJSON_ParseWithLengthOpts(buf, len, &end, 0);

@@ -38,7 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 struct qe_strpool;
 

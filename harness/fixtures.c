@@ -13,7 +13,7 @@
  * Deterministic: the same bytes every run.
  */
 #include "harness/fixtures.h"
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 
 #include <math.h>
 #include <stdint.h>

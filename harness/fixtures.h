@@ -5,7 +5,7 @@
 #ifndef QE_FIXTURES_H
 #define QE_FIXTURES_H
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 /* Write the fixture models into dir (created). Deterministic bytes. */
 int qe_fixtures_generate(const char *dir, struct qe_err *err);

@@ -1,4 +1,7 @@
 #include "harness/journal.h"
+#include "harness/base/hash.h"
+#include "harness/base/json.h"
+#include "harness/base/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +21,7 @@ struct idset {
 
 static uint64_t fnv1a(const char *s)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+	return qe_fnv1a(QE_FNV1A_INIT, s, strlen(s));
 }
 
 static int idset_has(const struct idset *s, const char *id)
@@ -97,43 +97,6 @@ static const char *rec_id(const cJSON *rec, char *buf, size_t cap)
 	return NULL;
 }
 
-/* Read the whole file; returns malloc'ed text, *len. NULL + errno ENOENT ok. */
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	*len = 0;
-	if (!f)
-		return NULL;
-	do {
-		if (n + 65536 + 1 > cap) {
-			char *nb;
-			cap = (n + 65536 + 1) * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = nb;
-		}
-		r = fread(buf + n, 1, 65536, f);
-		n += r;
-	} while (r > 0);
-	fclose(f);
-	if (!buf) {
-		buf = malloc(1);
-		if (!buf)
-			return NULL;
-	}
-	buf[n] = '\0';
-	*len = n;
-	return buf;
-}
-
 /* Walk whole lines of text; torn tail (no final newline) reported via *keep. */
 static int parse_lines(const char *path, char *text, size_t len, cJSON *arr, struct idset *ids,
 		       size_t *keep, struct qe_err *err)
@@ -189,13 +152,13 @@ int qe_journal_open(const char *path, struct qe_journal **out, struct qe_err *er
 		free(j);
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}
-	text = slurp(path, &len);
-	if (!text && errno != ENOENT) {
+	rc = qe_file_read(path, &text, &len, err);
+	if (rc && rc != QE_ENOENT) {
 		free(j->path);
 		free(j);
-		return qe_fail(err, QE_EIO, "cannot read '%s': %s", path, strerror(errno));
+		return rc;
 	}
-	if (text) {
+	if (rc == 0) {
 		rc = parse_lines(path, text, len, NULL, &j->ids, &keep, err);
 		free(text);
 		if (rc) {
@@ -277,30 +240,5 @@ void qe_journal_close(struct qe_journal *j)
 
 int qe_journal_load(const char *path, cJSON **out, struct qe_err *err)
 {
-	size_t len = 0, keep = 0;
-	char *text = slurp(path, &len);
-	cJSON *arr = cJSON_CreateArray();
-	int rc;
-
-	*out = NULL;
-	if (!arr) {
-		free(text);
-		return qe_fail(err, QE_ENOMEM, "out of memory");
-	}
-	if (!text) {
-		if (errno == ENOENT) {
-			*out = arr;
-			return 0;
-		}
-		cJSON_Delete(arr);
-		return qe_fail(err, QE_EIO, "cannot read '%s': %s", path, strerror(errno));
-	}
-	rc = parse_lines(path, text, len, arr, NULL, &keep, err);
-	free(text);
-	if (rc) {
-		cJSON_Delete(arr);
-		return rc;
-	}
-	*out = arr;
-	return 0;
+	return qe_json_lines_load(path, "id", out, err);
 }

@@ -1,5 +1,5 @@
 #include "harness/progress.h"
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 
 #include <stdio.h>
 #include <stdlib.h>

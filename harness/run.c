@@ -11,8 +11,8 @@
 #include "harness/run.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
-#include "harness/sys.h"
-#include "harness/task.h"
+#include "harness/base/sys.h"
+#include "harness/tasks/task.h"
 #include "runtimes/gguf_info.h"
 #include "runtimes/runtime.h"
 
@@ -27,106 +27,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ======================================================================
- * JSON helpers
- * ====================================================================== */
-
-int qe_json_read_file(const char *path, cJSON **out, struct qe_err *err)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-	const char *end = NULL;
-
-	*out = NULL;
-	if (!f)
-		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot open '%s': %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)(n > 0 ? n : 0) + 1);
-	if (!buf) {
-		fclose(f);
-		return qe_fail(err, QE_ENOMEM, "out of memory reading '%s'", path);
-	}
-	if (n > 0 && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		fclose(f);
-		return qe_fail(err, QE_EIO, "cannot read '%s'", path);
-	}
-	fclose(f);
-	buf[n > 0 ? n : 0] = '\0';
-	*out = cJSON_ParseWithLengthOpts(buf, (size_t)(n > 0 ? n : 0), &end, 0);
-	if (!*out) {
-		int line = 1, col = 1;
-		for (const char *p = buf; end && p < end; p++) {
-			if (*p == '\n') {
-				line++;
-				col = 1;
-			} else {
-				col++;
-			}
-		}
-		free(buf);
-		return qe_fail(err, QE_EINPUT, "%s:%d:%d: not valid JSON", path, line, col);
-	}
-	free(buf);
-	return 0;
-}
-
-int qe_json_write_file(const char *path, const cJSON *v, struct qe_err *err)
-{
-	char tmp[4200];
-	char *text = cJSON_Print(v);
-	FILE *f;
-	int ok;
-
-	if (!text)
-		return qe_fail(err, QE_ENOMEM, "out of memory writing '%s'", path);
-	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f) {
-		cJSON_free(text);
-		return qe_fail(err, QE_EIO, "cannot write '%s': %s", tmp, strerror(errno));
-	}
-	ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
-	ok = (fclose(f) == 0) && ok;
-	cJSON_free(text);
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(errno));
-	}
-	return 0;
-}
-
-double qe_json_num(const cJSON *o, const char *key, double def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : def;
-}
-
-const char *qe_json_str(const cJSON *o, const char *key, const char *def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : def;
-}
-
-int qe_json_bool(const cJSON *o, const char *key, int def)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
-cJSON *qe_json_num_or_null(double v)
-{
-	return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
-}
-
-void qe_json_add_num(cJSON *o, const char *key, double v)
-{
-	cJSON_AddItemToObject(o, key, qe_json_num_or_null(v));
-}
 
 /* ======================================================================
  * The run

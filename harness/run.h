@@ -20,7 +20,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
+#include "harness/base/json.h"
 
 struct qe_run_status {
 	int n_levels;
@@ -35,22 +36,5 @@ int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err
 
 /* Recompute results.json of a run directory from its records. */
 int qe_run_summarize(const char *dir, struct qe_err *err);
-
-/* Read a whole JSON file (plan, results, level.json): caller frees. QE_ENOENT
- * or QE_EINPUT "file:line:col: ..." on a syntax error. */
-int qe_json_read_file(const char *path, cJSON **out, struct qe_err *err);
-
-/* Write a JSON value to path atomically (temp file + rename). */
-int qe_json_write_file(const char *path, const cJSON *v, struct qe_err *err);
-
-/* Small accessors with defaults. */
-double qe_json_num(const cJSON *o, const char *key, double def);
-const char *qe_json_str(const cJSON *o, const char *key, const char *def);
-int qe_json_bool(const cJSON *o, const char *key, int def);
-
-/* A finite number as a number, anything else (NaN: not computable) as null,
- * the convention of results.json (docs/results-schema.md). */
-cJSON *qe_json_num_or_null(double v);
-void qe_json_add_num(cJSON *o, const char *key, double v);
 
 #endif

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "metrics/stats.h"
 
 /* One level's per-item results. All arrays are borrowed, [n_items] unless

@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "datasets/pairs.h"
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "metrics/sim.h"
 
 /* Sentence embeddings, borrowed. The caller has deduplicated sentences, so

@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 /* "No corpus row": an empty result slot, or no exclusion for a query. */
 #define QE_SIM_NONE UINT32_MAX

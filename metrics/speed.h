@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 struct qe_speed_summary {
 	size_t n;       /* repetitions */

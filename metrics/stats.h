@@ -9,7 +9,7 @@
  *   - an undefined statistic (mean of nothing, sd of one value, correlation
  *     with a constant vector) is NaN, never an error;
  *   - functions that must allocate return an int status (0 or negative
- *     QE_E*, harness/err.h) and fill a caller's struct qe_err.
+ *     QE_E*, harness/base/err.h) and fill a caller's struct qe_err.
  */
 #ifndef QE_METRICS_STATS_H
 #define QE_METRICS_STATS_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 /* z such that P(|Z| <= z) = 0.95 for a standard normal Z. */
 #define QE_Z95 1.959963984540054

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 #include "reports/charts.h"
 #include "reports/fmt.h"
 #include "reports/report_impl.h"

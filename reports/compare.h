@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "reports/doc.h"
 
 struct qe_compare_opts {

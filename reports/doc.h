@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "reports/text.h"
 
 enum qe_block_kind {

@@ -18,7 +18,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 #define QE_GATE_VERSION 1
 

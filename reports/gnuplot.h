@@ -10,7 +10,7 @@
 #ifndef QE_REPORTS_GNUPLOT_H
 #define QE_REPORTS_GNUPLOT_H
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 /* The program to run: program when non-NULL and non-empty, else $QE_GNUPLOT
  * when set and non-empty, else "gnuplot" (looked up in PATH). */

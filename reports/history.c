@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 #include "reports/charts.h"
 #include "reports/doc.h"
 #include "reports/fmt.h"

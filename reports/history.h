@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 #define QE_HISTORY_VERSION 1
 

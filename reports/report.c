@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/opt.h"
-#include "harness/sys.h"
+#include "harness/base/opt.h"
+#include "harness/base/sys.h"
 #include "reports/results.h"
 
 /* The registry: adding a format = one line here (docs/extending.md). */

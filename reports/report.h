@@ -14,7 +14,7 @@
 #ifndef QE_REPORTS_REPORT_H
 #define QE_REPORTS_REPORT_H
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 enum qe_report_format {
 	QE_REPORT_MD = 1u << 0,

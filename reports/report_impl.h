@@ -8,7 +8,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "reports/doc.h"
 #include "reports/report.h"
 #include "reports/text.h"

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 
 /* The results.json version this code reads. */
 #define QE_RESULTS_VERSION 1

@@ -1,39 +1,11 @@
-/* qeval — a growable text buffer, the escapes every report format needs, and
- * number formatting shared by the report writers.
- *
- * A struct qe_text is caller-owned storage: zero it (or qe_text_init), append,
- * then qe_text_release. Appends never fail visibly: on allocation failure the
- * buffer is marked (oom = 1) and later appends are ignored, so a writer checks
- * once at the end (qe_text_ok). Not thread-safe on one buffer.
- */
+/* qeval — the escapes every report format needs, and number formatting shared
+ * by the report writers (the buffer itself: harness/base/text.h). */
 #ifndef QE_REPORTS_TEXT_H
 #define QE_REPORTS_TEXT_H
 
 #include <stddef.h>
-#include <stdio.h>
 
-#include "harness/err.h"
-
-struct qe_text {
-	char *s;     /* NUL-terminated contents, NULL while empty; owned */
-	size_t len;  /* bytes, without the NUL */
-	size_t cap;  /* bytes allocated */
-	int oom;     /* 1 after an allocation failed */
-};
-
-void qe_text_init(struct qe_text *t);
-void qe_text_release(struct qe_text *t);
-/* Contents as a string ("" while empty); valid until the next append or release. */
-const char *qe_text_str(const struct qe_text *t);
-/* 0, or QE_ENOMEM (filled in err) when an append failed. */
-int qe_text_ok(const struct qe_text *t, struct qe_err *err);
-/* Take the contents (caller frees with free()); t is left empty. NULL on oom. */
-char *qe_text_take(struct qe_text *t);
-
-void qe_text_put(struct qe_text *t, const char *s);
-void qe_text_putn(struct qe_text *t, const char *s, size_t n);
-void qe_text_putc(struct qe_text *t, char c);
-void qe_text_printf(struct qe_text *t, const char *fmt, ...) QE_PRINTF(2, 3);
+#include "harness/base/text.h"
 
 /* Escapes (s may be NULL = nothing appended). Every one also replaces ASCII
  * control characters other than tab by a space, so dataset text cannot break a
@@ -55,11 +27,5 @@ void qe_text_gp(struct qe_text *t, const char *s);
  * way cJSON prints numbers); NaN/inf as "" (CSV) — callers print null metrics
  * as empty cells. buf needs 32 bytes; returns buf. */
 char *qe_fmt_num(char *buf, double v);
-
-/* Write the whole buffer to path (created or truncated). */
-int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err);
-
-/* Read a whole file into a new NUL-terminated buffer (caller frees); *len may be NULL. */
-int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err);
 
 #endif

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness/journal.h"
+#include "harness/base/json.h"
 #include "reports/results.h"
 
 /* The folder of level number idx (0-based) named name under run_dir/levels:
@@ -107,7 +107,7 @@ static int items_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 			if (!name || level_dir(ctx->run_dir, i, name, dir, sizeof(dir)))
 				continue;
 			qe_path_join(path, sizeof(path), dir, fname);
-			rc = qe_journal_load(path, &recs[i], err);
+			rc = qe_json_lines_load(path, "id", &recs[i], err);
 			cJSON_ArrayForEach(r, recs[i]) {
 				const cJSON *f;
 				total++;

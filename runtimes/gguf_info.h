@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "harness/err.h"
+#include "harness/base/err.h"
 #include "runtimes/runtime.h"
 
 struct qe_gguf_info {

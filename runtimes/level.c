@@ -9,8 +9,8 @@
  */
 #include "runtimes/runtime_impl.h"
 #include "runtimes/gguf_info.h"
-#include "harness/sha256.h"
-#include "harness/sys.h"
+#include "harness/base/sha256.h"
+#include "harness/base/sys.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
  */
 #include "runtimes/runtime_impl.h"
 #include "runtimes/gguf_info.h"
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 
 #include <dlfcn.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include "tests/tq_json.h"
 
 #include "harness/run.h"
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 #include "runtimes/runtime.h"
 
 #include <ftw.h>

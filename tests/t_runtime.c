@@ -3,8 +3,8 @@
  * log-likelihoods is a direct token-by-token computation through libllama. */
 #include "tests/tq.h"
 
-#include "harness/sha256.h"
-#include "harness/sys.h"
+#include "harness/base/sha256.h"
+#include "harness/base/sys.h"
 #include "runtimes/gguf_info.h"
 #include "runtimes/runtime.h"
 

@@ -1,4 +1,4 @@
-/* Tests of the speed task (harness/task_speed.c): options, the statistics of
+/* Tests of the speed task (harness/tasks/speed.c): options, the statistics of
  * its summary against samples worked out by hand, the repetition handling
  * (R records per test, warm-up not recorded, resume) on a scripted runtime,
  * speedups against the reference, and one short run on the fixture model.
@@ -7,7 +7,7 @@
 #include "harness/run.h"
 
 #include "harness/journal.h"
-#include "harness/task.h"
+#include "harness/tasks/task.h"
 #include "metrics/speed.h"
 #include "runtimes/runtime_impl.h"
 

@@ -1,4 +1,4 @@
-/* Tests of the `pairs` task (harness/task_pairs.c) through the real driver
+/* Tests of the `pairs` task (harness/tasks/pairs.c) through the real driver
  * (qe_run_plan: a child process per level, records, results.json) on the
  * generated fixture models: the tiny BERT with mean and with CLS pooling, and
  * the tiny llama decoder (mean pooling). Every metric in results.json is
@@ -9,7 +9,7 @@
 
 #include "harness/journal.h"
 #include "harness/run.h"
-#include "harness/sys.h"
+#include "harness/base/sys.h"
 
 #include <ftw.h>
 #include <stdint.h>

@@ -1,0 +1,159 @@
+/* qeval — the text buffer and whole-file I/O. See harness/base/text.h. */
+#include "harness/base/text.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void qe_text_init(struct qe_text *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void qe_text_release(struct qe_text *t)
+{
+	free(t->s);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *qe_text_str(const struct qe_text *t)
+{
+	return t->s ? t->s : "";
+}
+
+int qe_text_ok(const struct qe_text *t, struct qe_err *err)
+{
+	return t->oom ? qe_fail(err, QE_ENOMEM, "out of memory building a report") : 0;
+}
+
+char *qe_text_take(struct qe_text *t)
+{
+	char *s;
+
+	if (t->oom) {
+		qe_text_release(t);
+		return NULL;
+	}
+	s = t->s ? t->s : strdup("");
+	memset(t, 0, sizeof(*t));
+	return s;
+}
+
+/* Make room for n more bytes plus the NUL; 0 or -1 (oom set). */
+static int grow(struct qe_text *t, size_t n)
+{
+	size_t want, cap;
+	char *p;
+
+	if (t->oom)
+		return -1;
+	want = t->len + n + 1;
+	if (want <= t->cap)
+		return 0;
+	cap = t->cap ? t->cap : 256;
+	while (cap < want)
+		cap *= 2;
+	p = realloc(t->s, cap);
+	if (!p) {
+		t->oom = 1;
+		return -1;
+	}
+	t->s = p;
+	t->cap = cap;
+	return 0;
+}
+
+void qe_text_putn(struct qe_text *t, const char *s, size_t n)
+{
+	if (!n || grow(t, n))
+		return;
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+void qe_text_put(struct qe_text *t, const char *s)
+{
+	if (s)
+		qe_text_putn(t, s, strlen(s));
+}
+
+void qe_text_putc(struct qe_text *t, char c)
+{
+	qe_text_putn(t, &c, 1);
+}
+
+void qe_text_printf(struct qe_text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n <= 0 || grow(t, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err)
+{
+	if (t->oom)
+		return qe_fail(err, QE_ENOMEM, "out of memory building '%s'", path);
+	return qe_file_write_atomic(path, t->s ? t->s : "", t->len, err);
+}
+
+int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err)
+{
+	char tmp[4200];
+	FILE *f;
+	int bad;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+		return qe_fail(err, QE_EINVAL, "path too long: '%s'", path);
+	f = fopen(tmp, "wb");
+	if (!f)
+		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(errno));
+	bad = len && fwrite(data, 1, len, f) != len;
+	bad |= fflush(f) != 0;
+	bad |= fsync(fileno(f)) != 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err)
+{
+	struct qe_text t = { 0 };
+	char chunk[65536];
+	size_t n;
+	FILE *f;
+
+	*out = NULL;
+	f = fopen(path, "rb");
+	if (!f)
+		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot read '%s': %s", path,
+			       strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		qe_text_putn(&t, chunk, n);
+	if (ferror(f)) {
+		fclose(f);
+		qe_text_release(&t);
+		return qe_fail(err, QE_EIO, "cannot read '%s'", path);
+	}
+	fclose(f);
+	if (len)
+		*len = t.len;
+	*out = qe_text_take(&t);
+	return *out ? 0 : qe_fail(err, QE_ENOMEM, "out of memory reading '%s'", path);
+}

@@ -1,0 +1,28 @@
+/* qeval — the command table. One file per command (harness/cli/cmd_<name>.c);
+ * each cmd_* takes main's argc/argv with argv[0] the command's name and
+ * returns the process exit status (enum qe_exit in harness/base/err.h). */
+#ifndef QE_CLI_H
+#define QE_CLI_H
+
+struct qe_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary; /* one line for `qeval --help` */
+};
+
+/* The table, terminated by a NULL name; defined in harness/cli/main.c. */
+extern const struct qe_cmd qe_commands[];
+
+int cmd_run(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_describe(int argc, char **argv);
+
+#endif

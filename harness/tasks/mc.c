@@ -1,0 +1,679 @@
+/* qeval — the multiple-choice tasks "mmlu" and "ceval": the same scorer and
+ * metrics, different loaders and templates (docs/tasks.md).
+ *
+ * Protocol (lm-evaluation-harness's defaults, so numbers compare with
+ * published ones): a prompt is
+ *   header(subject) + shot_1 + join + ... + shot_k + join + item(question)
+ * where a shot is item(shot) + target_delim + choices[gold], and the score of
+ * choice c is log p(target_delim + choices[c] | prompt). The few-shot part is
+ * the same for every question of a subject, so the runtime's prefix cache
+ * processes it once per subject and level. A prompt longer than the context
+ * loses its oldest shots first (counted).
+ */
+#include "harness/journal.h"
+#include "harness/progress.h"
+#include "harness/base/json.h"
+#include "harness/tasks/task.h"
+#include "datasets/mc.h"
+#include "metrics/mc.h"
+#include "metrics/stats.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tmpl {
+	const char *header;       /* "{subject}" placeholder */
+	const char *item;         /* "{question}", "{A}".."{D}" */
+	const char *target_delim; /* between an item and its answer */
+	const char *join;         /* between shots */
+	const char *choices[4];
+};
+
+static const struct tmpl mmlu_tmpl = {
+	.header = "The following are multiple choice questions (with answers) about {subject}.\n\n",
+	.item = "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\nAnswer:",
+	.target_delim = " ",
+	.join = "\n\n",
+	.choices = { "A", "B", "C", "D" },
+};
+
+static const struct tmpl ceval_tmpl = {
+	.header = "以下是中国关于{subject}的单项选择题，请选出其中的正确答案。\n\n",
+	.item = "{question}\nA. {A}\nB. {B}\nC. {C}\nD. {D}\n答案：",
+	.target_delim = " ",
+	.join = "\n\n",
+	.choices = { "A", "B", "C", "D" },
+};
+
+struct mc_state {
+	const char *kind;        /* "mmlu" / "ceval" */
+	const char *name;        /* the task instance's name (results.json key), borrowed from opts */
+	struct qe_mc_set set;
+	struct tmpl t;
+	int shots;
+	size_t batch;            /* requests per runtime call */
+	uint64_t seed;
+	size_t n_no_gold;
+	const char **sorted_ids; /* item ids sorted, for record lookup */
+	uint32_t *sorted_idx;
+	cJSON *opts;             /* borrowed */
+};
+
+/* ---- text building ----------------------------------------------------- */
+
+struct sbuf {
+	char *p;
+	size_t n, cap;
+};
+
+static int sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char *np = realloc(b->p, cap);
+		if (!np)
+			return -1;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+	return 0;
+}
+
+static int sb_str(struct sbuf *b, const char *s)
+{
+	return sb_add(b, s, strlen(s));
+}
+
+/* Python's str.strip() on ASCII whitespace */
+static int sb_stripped(struct sbuf *b, const char *s)
+{
+	const char *e = s + strlen(s);
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+		s++;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r' || e[-1] == '\f' || e[-1] == '\v'))
+		e--;
+	return sb_add(b, s, (size_t)(e - s));
+}
+
+/* Expand {name} placeholders of fmt. */
+static int render(struct sbuf *b, const char *fmt, const struct qe_mc_item *it, const char *subject)
+{
+	while (*fmt) {
+		const char *open = strchr(fmt, '{'), *close;
+		if (!open)
+			return sb_str(b, fmt);
+		close = strchr(open, '}');
+		if (!close)
+			return sb_str(b, fmt);
+		if (sb_add(b, fmt, (size_t)(open - fmt)))
+			return -1;
+		if (!strncmp(open, "{question}", 10) && it) {
+			if (sb_stripped(b, it->question))
+				return -1;
+		} else if (!strncmp(open, "{subject}", 9) && subject) {
+			if (sb_str(b, subject))
+				return -1;
+		} else if (close == open + 2 && open[1] >= 'A' && open[1] <= 'D' && it) {
+			if (sb_str(b, it->choices[open[1] - 'A']))
+				return -1;
+		} else if (sb_add(b, open, (size_t)(close - open) + 1)) {
+			return -1;
+		}
+		fmt = close + 1;
+	}
+	return 0;
+}
+
+/* prompt with the last n_shots shots of the subject... lm-eval takes the
+ * first k dev items; truncation drops the oldest (first) of those. *prefix_len
+ * = the bytes before the question (header and shots), shared by the subject's
+ * questions. */
+static int build_prompt(const struct mc_state *s, const struct qe_mc_item *it, int first_shot, int n_shots,
+			struct sbuf *b, size_t *prefix_len)
+{
+	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+
+	b->n = 0;
+	if (sb_str(b, "") || render(b, s->t.header, NULL, sj->display))
+		return -1;
+	for (int k = first_shot; k < first_shot + n_shots; k++) {
+		const struct qe_mc_item *sh = &sj->shots[k];
+		if (render(b, s->t.item, sh, sj->display) || sb_str(b, s->t.target_delim) ||
+		    sb_str(b, s->t.choices[sh->gold >= 0 && sh->gold < 4 ? sh->gold : 0]) || sb_str(b, s->t.join))
+			return -1;
+	}
+	*prefix_len = b->n;
+	return render(b, s->t.item, it, sj->display);
+}
+
+/* ---- prepare --------------------------------------------------------------- */
+
+static int cmp_ids(const void *a, const void *b, void *ctx)
+{
+	const char **ids = ctx;
+	return strcmp(ids[*(const uint32_t *)a], ids[*(const uint32_t *)b]);
+}
+
+static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t *n_items, struct qe_err *err)
+{
+	const struct qe_mc_format *fmt = qe_mc_format_find(kind);
+	struct qe_mc_opts mo = qe_mc_default_opts();
+	struct mc_state *s;
+	const char *dir = qe_json_str(opts, "dir", NULL);
+	const cJSON *tj = cJSON_GetObjectItemCaseSensitive(opts, "template");
+	const char **ids;
+	int rc;
+
+	if (!fmt)
+		return qe_fail(err, QE_EINVAL, "no loader for '%s'", kind);
+	if (!dir)
+		return qe_fail(err, QE_EINVAL, "no data folder: give --%s DIR (or \"dir\" in the plan)", kind);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	s->kind = kind;
+	s->name = qe_json_str(opts, "name", kind);
+	s->opts = (cJSON *)opts;
+	s->t = !strcmp(kind, "ceval") ? ceval_tmpl : mmlu_tmpl;
+	if (tj) {
+		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(tj, "choices");
+		s->t.header = qe_json_str(tj, "header", s->t.header);
+		s->t.item = qe_json_str(tj, "item", s->t.item);
+		s->t.target_delim = qe_json_str(tj, "target_delim", s->t.target_delim);
+		s->t.join = qe_json_str(tj, "join", s->t.join);
+		if (ch) {
+			if (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) != 4) {
+				free(s);
+				return qe_fail(err, QE_EINVAL, "template.choices must be 4 strings");
+			}
+			for (int i = 0; i < 4; i++) {
+				const cJSON *c = cJSON_GetArrayItem(ch, i);
+				if (!cJSON_IsString(c)) {
+					free(s);
+					return qe_fail(err, QE_EINVAL, "template.choices[%d] is not a string", i);
+				}
+				s->t.choices[i] = c->valuestring;
+			}
+		}
+	}
+	s->shots = (int)qe_json_num(opts, "shots", 5);
+	s->batch = (size_t)qe_json_num(opts, "batch", 16);
+	s->seed = (uint64_t)qe_json_num(opts, "seed", 1234);
+	if (s->shots < 0 || s->shots > 64 || s->batch < 1) {
+		free(s);
+		return qe_fail(err, QE_EINVAL, "shots must be 0..64 and batch >= 1");
+	}
+	mo.split = qe_json_str(opts, "split", fmt->default_split);
+	mo.limit = (size_t)qe_json_num(opts, "limit", 0);
+	mo.subjects = qe_json_str(opts, "subjects", NULL);
+	rc = fmt->load(dir, &mo, &s->set, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	for (size_t i = 0; i < s->set.n_items; i++)
+		s->n_no_gold += s->set.items[i].gold < 0;
+	if (s->set.n_items > 0 && s->n_no_gold == s->set.n_items) {
+		qe_fail(err, QE_EINPUT, "%s split '%s' in '%s' has no answers (e.g. item %s): it cannot be scored; use the %s split",
+			kind, mo.split, dir, s->set.items[0].id, fmt->default_split);
+		qe_mc_set_release(&s->set);
+		free(s);
+		return QE_EINPUT;
+	}
+	for (size_t j = 0; j < s->set.n_subjects && s->shots > 0; j++)
+		if (s->set.subjects[j].n_shots < (size_t)s->shots && s->set.subjects[j].count > 0)
+			fprintf(stderr, "qeval: %s: subject '%s' has %zu dev items for %d shots: it gets %zu\n", kind,
+				s->set.subjects[j].name, s->set.subjects[j].n_shots, s->shots, s->set.subjects[j].n_shots);
+	ids = malloc(s->set.n_items * sizeof(*ids) + 1);
+	s->sorted_idx = malloc(s->set.n_items * sizeof(*s->sorted_idx) + 1);
+	if (!ids || !s->sorted_idx) {
+		free(ids);
+		qe_mc_set_release(&s->set);
+		free(s->sorted_idx);
+		free(s);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < s->set.n_items; i++) {
+		ids[i] = s->set.items[i].id;
+		s->sorted_idx[i] = (uint32_t)i;
+	}
+	qsort_r(s->sorted_idx, s->set.n_items, sizeof(uint32_t), cmp_ids, ids);
+	s->sorted_ids = ids;
+	*state = s;
+	*n_items = s->set.n_items;
+	return 0;
+}
+
+static int mmlu_prepare(const cJSON *o, void **st, size_t *n, struct qe_err *e)
+{
+	return mc_prepare("mmlu", o, st, n, e);
+}
+
+static int ceval_prepare(const cJSON *o, void **st, size_t *n, struct qe_err *e)
+{
+	return mc_prepare("ceval", o, st, n, e);
+}
+
+static long find_item(const struct mc_state *s, const char *id)
+{
+	size_t lo = 0, hi = s->set.n_items;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(s->sorted_ids[s->sorted_idx[mid]], id);
+		if (c == 0)
+			return s->sorted_idx[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+/* ---- one level ------------------------------------------------------------- */
+
+static cJSON *item_record(const struct mc_state *s, const struct qe_mc_item *it, const char *status)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(r, "id", it->id);
+	cJSON_AddStringToObject(r, "subject", qe_mc_item_subject(&s->set, it)->name);
+	cJSON_AddNumberToObject(r, "gold", it->gold);
+	cJSON_AddStringToObject(r, "status", status);
+	return r;
+}
+
+static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *err)
+{
+	struct mc_state *s = state;
+	struct qe_rt_info info;
+	size_t n = s->set.n_items, B = s->batch, n_skip = 0;
+	struct qe_score_req *rq = calloc(B, sizeof(*rq));
+	struct qe_score_res *rs = calloc(B, sizeof(*rs));
+	int *st = calloc(B, sizeof(*st)), rc = 0;
+	struct sbuf *pb = calloc(B, sizeof(*pb));
+	size_t *idx = calloc(B, sizeof(*idx));
+	int *nshots = calloc(B, sizeof(*nshots));
+	size_t prefix_len = 0;
+	const char *conts[4];
+	char cbuf[4][128];
+
+	if (!rq || !rs || !st || !pb || !idx || !nshots) {
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+		goto out;
+	}
+	qe_runtime_describe(tl->rt, &info);
+	for (int c = 0; c < 4; c++) {
+		snprintf(cbuf[c], sizeof(cbuf[c]), "%s%s", s->t.target_delim, s->t.choices[c]);
+		conts[c] = cbuf[c];
+	}
+	for (size_t i = 0; i < n; i++)
+		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
+	qe_progress_add(tl->progress, n_skip);
+
+	for (size_t i = 0; i < n && rc == 0;) {
+		size_t m = 0;
+		/* fill a batch with pending items */
+		while (i < n && m < B) {
+			const struct qe_mc_item *it = &s->set.items[i];
+			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+			int k = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots, first = 0;
+			if (qe_journal_has(tl->journal, it->id)) {
+				i++;
+				continue;
+			}
+			if (it->gold < 0) {
+				cJSON *r = item_record(s, it, "no_gold");
+				rc = qe_journal_append(tl->journal, r, err);
+				cJSON_Delete(r);
+				qe_progress_add(tl->progress, 1);
+				i++;
+				if (rc)
+					break;
+				continue;
+			}
+			/* split "dev": an item must not be its own shot */
+			for (;;) {
+				if (build_prompt(s, it, first, k, &pb[m], &prefix_len)) {
+					rc = qe_fail(err, QE_ENOMEM, "out of memory");
+					break;
+				}
+				if (k == 0 || pb[m].n + 16 < (size_t)info.n_ctx)
+					break;
+				{
+					int ntok = qe_runtime_tokenize(tl->rt, pb[m].p, 1, NULL, 0, err);
+					if (ntok >= 0 && ntok + 8 <= info.n_ctx)
+						break;
+				}
+				/* drop the oldest shot: keep the most recent ones */
+				first++;
+				k--;
+			}
+			if (rc)
+				break;
+			rq[m].context = pb[m].p;
+			rq[m].prefix_len = prefix_len;
+			rq[m].conts = conts;
+			rq[m].n_conts = 4;
+			idx[m] = i;
+			nshots[m] = k;
+			m++;
+			i++;
+		}
+		if (rc || m == 0)
+			break;
+		qe_runtime_score(tl->rt, rq, m, rs, st, err);
+		for (size_t k = 0; k < m && rc == 0; k++) {
+			const struct qe_mc_item *it = &s->set.items[idx[k]];
+			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+			cJSON *r, *ll;
+			if (st[k] != 0) {
+				char msg[QE_ERR_MSG + 16];
+				snprintf(msg, sizeof(msg), "error: %s", rs[k].error[0] ? rs[k].error : qe_status_name(st[k]));
+				r = item_record(s, it, msg);
+				if (st[k] == QE_ERUNTIME) {
+					/* the engine failed: the level cannot go on */
+					cJSON_Delete(r);
+					rc = st[k];
+					break;
+				}
+			} else {
+				double lld[4];
+				r = item_record(s, it, "ok");
+				ll = cJSON_AddArrayToObject(r, "ll");
+				for (int c = 0; c < 4; c++) {
+					lld[c] = rs[k].ll[c];
+					cJSON_AddItemToArray(ll, cJSON_CreateNumber(rs[k].ll[c]));
+				}
+				cJSON_AddNumberToObject(r, "pred", (double)qe_stats_argmax(lld, 4));
+				cJSON_AddNumberToObject(r, "n_prompt", rs[k].n_ctx_tok);
+				cJSON_AddNumberToObject(r, "n_eval", rs[k].n_evaluated);
+			}
+			cJSON_AddNumberToObject(r, "n_shots", nshots[k]);
+			cJSON_AddBoolToObject(r, "truncated", nshots[k] < (s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots));
+			rc = qe_journal_append(tl->journal, r, err);
+			cJSON_Delete(r);
+		}
+		qe_progress_add(tl->progress, m);
+	}
+	if (rc == 0)
+		rc = qe_journal_sync(tl->journal, err);
+out:
+	for (size_t k = 0; pb && k < B; k++)
+		free(pb[k].p);
+	free(pb);
+	free(rq);
+	free(rs);
+	free(st);
+	free(idx);
+	free(nshots);
+	return rc;
+}
+
+/* ---- summaries ------------------------------------------------------------- */
+
+struct lvl_arrays {
+	int32_t *pred, *gold;
+	uint32_t *subject;
+	double *ll;
+	unsigned char *scored;
+	size_t n_failed, n_truncated;
+	double prompt_tok, eval_tok;
+};
+
+static void arrays_release(struct lvl_arrays *a)
+{
+	free(a->pred);
+	free(a->gold);
+	free(a->subject);
+	free(a->ll);
+	free(a->scored);
+}
+
+static int arrays_fill(const struct mc_state *s, const cJSON *recs, struct lvl_arrays *a, struct qe_err *err)
+{
+	size_t n = s->set.n_items;
+	const cJSON *r;
+
+	memset(a, 0, sizeof(*a));
+	a->pred = calloc(n + 1, sizeof(int32_t));
+	a->gold = calloc(n + 1, sizeof(int32_t));
+	a->subject = calloc(n + 1, sizeof(uint32_t));
+	a->ll = calloc(4 * n + 1, sizeof(double));
+	a->scored = calloc(n + 1, 1);
+	if (!a->pred || !a->gold || !a->subject || !a->ll || !a->scored)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		a->gold[i] = s->set.items[i].gold;
+		a->subject[i] = s->set.items[i].subject;
+		a->pred[i] = -1;
+		for (int c = 0; c < 4; c++)
+			a->ll[4 * i + (size_t)c] = NAN;
+	}
+	cJSON_ArrayForEach(r, recs) {
+		long i = find_item(s, qe_json_str(r, "id", ""));
+		const cJSON *ll = cJSON_GetObjectItemCaseSensitive(r, "ll");
+		const char *status = qe_json_str(r, "status", "");
+		if (i < 0)
+			continue; /* a record of an item no longer selected */
+		if (qe_json_bool(r, "truncated", 0))
+			a->n_truncated++;
+		if (strcmp(status, "ok") != 0) {
+			a->n_failed += strncmp(status, "error", 5) == 0;
+			continue;
+		}
+		a->scored[i] = 1;
+		a->pred[i] = (int32_t)qe_json_num(r, "pred", -1);
+		for (int c = 0; c < 4 && cJSON_GetArraySize(ll) == 4; c++)
+			a->ll[4 * (size_t)i + (size_t)c] = cJSON_GetArrayItem(ll, c)->valuedouble;
+		a->prompt_tok += qe_json_num(r, "n_prompt", 0);
+		a->eval_tok += qe_json_num(r, "n_eval", 0);
+	}
+	return 0;
+}
+
+static cJSON *pair(double a, double b)
+{
+	cJSON *p = cJSON_CreateArray();
+	cJSON_AddItemToArray(p, qe_json_num_or_null(a));
+	cJSON_AddItemToArray(p, qe_json_num_or_null(b));
+	return p;
+}
+
+static double prop_se(size_t k, size_t n)
+{
+	double p;
+	if (n < 2)
+		return NAN;
+	p = (double)k / (double)n;
+	return sqrt(p * (1 - p) / (double)(n - 1));
+}
+
+/* category table: distinct category names of the set's subjects */
+static uint32_t build_taxonomy(const struct mc_state *s, const char **cats, uint32_t *cat_of)
+{
+	uint32_t nc = 0;
+
+	for (size_t j = 0; j < s->set.n_subjects; j++) {
+		const char *c = s->set.subjects[j].category ? s->set.subjects[j].category : "unknown";
+		uint32_t k;
+		for (k = 0; k < nc; k++)
+			if (!strcmp(cats[k], c))
+				break;
+		if (k == nc)
+			cats[nc++] = c;
+		cat_of[j] = k;
+	}
+	return nc;
+}
+
+static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out, struct qe_err *err)
+{
+	struct mc_state *s = state;
+	struct lvl_arrays *A = calloc(lv->n, sizeof(*A));
+	const char **cats = calloc(s->set.n_subjects + 1, sizeof(*cats));
+	uint32_t *cat_of = calloc(s->set.n_subjects + 1, sizeof(*cat_of)), nc;
+	struct qe_mc_taxonomy tx;
+	struct qe_boot_params bp = qe_boot_default_params();
+	int rc = 0;
+
+	if (!A || !cats || !cat_of) {
+		free(A);
+		free(cats);
+		free(cat_of);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	nc = build_taxonomy(s, cats, cat_of);
+	tx.n_subjects = (uint32_t)s->set.n_subjects;
+	tx.n_categories = nc;
+	tx.category = cat_of;
+	bp.seed = s->seed;
+	for (size_t l = 0; l < lv->n && rc == 0; l++)
+		rc = arrays_fill(s, lv->records[l], &A[l], err);
+	for (size_t l = 0; l < lv->n && rc == 0; l++) {
+		struct qe_mc_level L = { .n_items = s->set.n_items, .n_choices = 4, .pred = A[l].pred, .gold = A[l].gold,
+					 .subject = A[l].subject, .loglik = A[l].ll, .scored = A[l].scored };
+		struct qe_mc_level R = { .n_items = s->set.n_items, .n_choices = 4, .pred = A[lv->ref].pred,
+					 .gold = A[lv->ref].gold, .subject = A[lv->ref].subject,
+					 .loglik = A[lv->ref].ll, .scored = A[lv->ref].scored };
+		struct qe_mc_summary sm;
+		cJSON *b = cJSON_AddObjectToObject(out, lv->levels[l].name), *o, *th;
+		double wall;
+
+		rc = qe_mc_summarize(&L, &tx, &sm, err);
+		if (rc)
+			break;
+		cJSON_AddNumberToObject(b, "n", (double)s->set.n_items);
+		cJSON_AddNumberToObject(b, "n_scored", (double)sm.n_scored);
+		cJSON_AddNumberToObject(b, "n_failed", (double)A[l].n_failed);
+		cJSON_AddNumberToObject(b, "n_no_gold", (double)s->n_no_gold);
+		cJSON_AddNumberToObject(b, "n_truncated", (double)A[l].n_truncated);
+		qe_json_add_num(b, "acc", sm.acc_micro);
+		qe_json_add_num(b, "acc_stderr", sm.micro.se);
+		cJSON_AddItemToObject(b, "acc_ci95", pair(sm.micro.lo, sm.micro.hi));
+		qe_json_add_num(b, "acc_macro", sm.acc_macro);
+		o = cJSON_AddObjectToObject(b, "categories");
+		for (uint32_t c = 0; c < nc; c++) {
+			cJSON *g = cJSON_AddObjectToObject(o, cats[c]);
+			qe_json_add_num(g, "acc", sm.categories[c].acc);
+			cJSON_AddNumberToObject(g, "n", (double)sm.categories[c].n);
+			qe_json_add_num(g, "acc_macro", sm.categories[c].acc_macro);
+		}
+		if (!strcmp(s->kind, "ceval")) {
+			size_t k = 0, nn = 0;
+			cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "groups"), "ceval-hard");
+			for (size_t j = 0; j < s->set.n_subjects; j++)
+				if (s->set.subjects[j].hard) {
+					k += sm.subjects[j].n_correct;
+					nn += sm.subjects[j].n;
+				}
+			qe_json_add_num(g, "acc", nn ? (double)k / (double)nn : NAN);
+			cJSON_AddNumberToObject(g, "n", (double)nn);
+		}
+		o = cJSON_AddObjectToObject(b, "subjects");
+		for (size_t j = 0; j < s->set.n_subjects; j++) {
+			cJSON *g;
+			if (s->set.subjects[j].count == 0)
+				continue;
+			g = cJSON_AddObjectToObject(o, s->set.subjects[j].name);
+			qe_json_add_num(g, "acc", sm.subjects[j].acc);
+			qe_json_add_num(g, "acc_stderr", prop_se(sm.subjects[j].n_correct, sm.subjects[j].n));
+			cJSON_AddNumberToObject(g, "n", (double)sm.subjects[j].n);
+			cJSON_AddStringToObject(g, "category", cats[cat_of[j]]);
+		}
+		if (l == lv->ref || !lv->ok[lv->ref]) {
+			cJSON_AddNullToObject(b, "vs_ref");
+		} else {
+			struct qe_mc_compare cmp;
+			rc = qe_mc_compare(&L, &R, &bp, &cmp, err);
+			if (rc) {
+				qe_mc_summary_release(&sm);
+				break;
+			}
+			o = cJSON_AddObjectToObject(b, "vs_ref");
+			cJSON_AddNumberToObject(o, "n_paired", (double)cmp.n_paired);
+			qe_json_add_num(o, "delta_acc", cmp.delta);
+			cJSON_AddItemToObject(o, "delta_ci95", pair(cmp.delta_lo, cmp.delta_hi));
+			qe_json_add_num(o, "mcnemar_p", cmp.mcnemar_p);
+			cJSON_AddNumberToObject(o, "ref_right_level_wrong", (double)cmp.n_lost);
+			cJSON_AddNumberToObject(o, "ref_wrong_level_right", (double)cmp.n_gained);
+			qe_json_add_num(o, "same_answer_rate", cmp.same_answer);
+			qe_json_add_num(o, "kl_mean", cmp.kl_mean);
+			qe_json_add_num(o, "kl_max", cmp.kl_max);
+			qe_json_add_num(o, "top_changed_rate", cmp.top_changed);
+		}
+		th = cJSON_AddObjectToObject(b, "throughput");
+		wall = qe_task_level_wall(lv, l, s->name);
+		cJSON_AddNumberToObject(th, "prompt_tokens", A[l].prompt_tok);
+		cJSON_AddNumberToObject(th, "prompt_tokens_evaluated", A[l].eval_tok);
+		cJSON_AddNumberToObject(th, "tokens_saved_by_reuse", A[l].prompt_tok - A[l].eval_tok);
+		qe_json_add_num(th, "prompt_tokens_per_s", wall > 0 ? A[l].eval_tok / wall : NAN);
+		qe_json_add_num(th, "items_per_s", wall > 0 ? (double)sm.n_scored / wall : NAN);
+		qe_json_add_num(th, "wall_s", wall);
+		qe_mc_summary_release(&sm);
+	}
+	for (size_t l = 0; l < lv->n; l++)
+		arrays_release(&A[l]);
+	free(A);
+	free(cats);
+	free(cat_of);
+	return rc;
+}
+
+static void mc_describe(void *state, cJSON *out)
+{
+	struct mc_state *s = state;
+	cJSON *t = cJSON_CreateObject(), *ch = cJSON_CreateArray();
+
+	cJSON_AddStringToObject(out, "dir", s->set.root ? s->set.root : "");
+	cJSON_AddStringToObject(out, "split", s->set.split);
+	cJSON_AddNumberToObject(out, "shots", s->shots);
+	cJSON_AddNumberToObject(out, "limit", qe_json_num(s->opts, "limit", 0));
+	cJSON_AddNumberToObject(out, "n_subjects", (double)s->set.n_subjects);
+	cJSON_AddStringToObject(t, "header", s->t.header);
+	cJSON_AddStringToObject(t, "item", s->t.item);
+	cJSON_AddStringToObject(t, "target_delim", s->t.target_delim);
+	cJSON_AddStringToObject(t, "join", s->t.join);
+	for (int c = 0; c < 4; c++)
+		cJSON_AddItemToArray(ch, cJSON_CreateString(s->t.choices[c]));
+	cJSON_AddItemToObject(t, "choices", ch);
+	cJSON_AddItemToObject(out, "template", t);
+}
+
+static void mc_release(void *state)
+{
+	struct mc_state *s = state;
+
+	qe_mc_set_release(&s->set);
+	free(s->sorted_ids);
+	free(s->sorted_idx);
+	free(s);
+}
+
+const struct qe_task qe_task_mmlu = {
+	.name = "mmlu",
+	.summary = "MMLU multiple choice (lm-eval protocol: 5-shot, log-likelihood of \" A\"..\" D\")",
+	.needs = QE_RT_SCORE,
+	.prepare = mmlu_prepare,
+	.run_level = mc_run_level,
+	.summarize = mc_summarize,
+	.describe = mc_describe,
+	.release = mc_release,
+};
+
+const struct qe_task qe_task_ceval = {
+	.name = "ceval",
+	.summary = "C-Eval multiple choice (val split, 5-shot, Chinese template)",
+	.needs = QE_RT_SCORE,
+	.prepare = ceval_prepare,
+	.run_level = mc_run_level,
+	.summarize = mc_summarize,
+	.describe = mc_describe,
+	.release = mc_release,
+};

@@ -1,0 +1,81 @@
+/* qeval — tasks: a loader + a scorer + its metrics (docs/extending.md).
+ *
+ * The driver (harness/run.c) calls, in the parent process:
+ *   prepare   once per run: read options and data, count items;
+ * then for each level, in a child process (an engine abort costs only that
+ * level):
+ *   run_level with an open runtime: append one record per item to the
+ *             journal, skipping items already done (resume);
+ * then in the parent, after all levels:
+ *   summarize records of every level -> the task's block of results.json.
+ * Adding a task = one file + one line in harness/tasks/registry.c.
+ */
+#ifndef QE_TASK_H
+#define QE_TASK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "harness/base/err.h"
+#include "runtimes/runtime.h"
+
+struct qe_journal;
+struct qe_progress;
+
+/* What one level's run of a task gets. */
+struct qe_task_level {
+	struct qe_runtime *rt;
+	const struct qe_level *level;
+	int index;                   /* level number in the run, 0 = first */
+	int is_reference;
+	const char *dir;             /* the level's folder in the run directory */
+	struct qe_journal *journal;  /* records of this task at this level */
+	struct qe_progress *progress;
+};
+
+/* What summarize gets: every level's records, loaded by the driver. */
+struct qe_task_levels {
+	size_t n;                    /* levels */
+	size_t ref;                  /* index of the reference level */
+	const struct qe_level *levels;
+	const char *const *dirs;     /* each level's folder */
+	cJSON *const *records;       /* [n] arrays of record objects, NULL for a failed level */
+	const int *ok;               /* [n] 1 = the level ran */
+	const cJSON *const *info;    /* [n] each level's level.json as the driver read it (identity,
+				      * sizes, load_s, peak_rss_bytes, task_wall_s); NULL, or an entry
+				      * NULL, when unknown. Borrowed. */
+};
+
+/* Seconds level i spent in the task instance `task` (level.json's
+ * task_wall_s, summed over resumes); NaN when unknown. */
+double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char *task);
+
+struct qe_task {
+	const char *name;
+	const char *summary;
+	unsigned needs;              /* QE_RT_* capabilities the runtime must have */
+
+	/* required: parse opts (the task's object of the plan, may be NULL),
+	 * load data; *state owned by the task until release. *n_items = the
+	 * work units a level will do (for progress). */
+	int (*prepare)(const cJSON *opts, void **state, size_t *n_items, struct qe_err *err);
+	/* required: run at one level; per-item failures become records with a
+	 * status, not a returned error. Returns non-zero only when the level
+	 * cannot go on (runtime broken). */
+	int (*run_level)(void *state, struct qe_task_level *tl, struct qe_err *err);
+	/* required: metrics over all levels' records -> out (an object) */
+	int (*summarize)(void *state, const struct qe_task_levels *lv, cJSON *out, struct qe_err *err);
+	/* optional: the task's settings for results.json */
+	void (*describe)(void *state, cJSON *out);
+	/* required */
+	void (*release)(void *state);
+};
+
+/* The registry, NULL-terminated (harness/tasks/registry.c). */
+extern const struct qe_task *const qe_task_registry[];
+
+const struct qe_task *qe_task_find(const char *name);
+
+#endif
