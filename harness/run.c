@@ -9,6 +9,7 @@
  * recomputes results.json from the records.
  */
 #include "harness/run.h"
+#include "harness/plan.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/sys.h"
@@ -35,13 +36,13 @@
 struct task_inst {
 	const struct qe_task *task;
 	const char *name;   /* instance name: key in results.json, journal file */
-	cJSON *opts;        /* the plan's object for it (borrowed) */
+	const struct qe_task_spec *spec; /* the plan's (borrowed) */
 	void *state;
 	size_t n_items;
 };
 
 struct run {
-	cJSON *plan;
+	const struct qe_plan *plan;
 	const char *out;
 	const char *model;
 	const char *cache;
@@ -57,19 +58,19 @@ struct run {
 	size_t total_items;
 };
 
-static void rt_params_from_plan(const cJSON *rto, struct qe_rt_params *p)
+static void rt_params_from_plan(const struct qe_plan_runtime *rto, struct qe_rt_params *p)
 {
 	*p = qe_rt_default_params();
-	p->runtime = qe_json_str(rto, "name", "llamacpp");
-	p->url = qe_json_str(rto, "url", NULL);
-	p->n_threads = (int)qe_json_num(rto, "threads", 0);
-	p->n_threads_batch = (int)qe_json_num(rto, "threads_batch", 0);
-	p->n_ctx = (uint32_t)qe_json_num(rto, "ctx", 0);
-	p->n_batch = (uint32_t)qe_json_num(rto, "batch", 0);
-	p->n_ubatch = (uint32_t)qe_json_num(rto, "ubatch", 0);
-	p->n_gpu_layers = (int)qe_json_num(rto, "ngl", 0);
-	p->verbose = qe_json_bool(rto, "verbose", 0);
-	p->no_prefix_reuse = !qe_json_bool(rto, "prefix_reuse", 1);
+	p->runtime = rto->name ? rto->name : "llamacpp";
+	p->url = rto->url;
+	p->n_threads = (int)rto->threads;
+	p->n_threads_batch = (int)rto->threads_batch;
+	p->n_ctx = (uint32_t)rto->ctx;
+	p->n_batch = (uint32_t)rto->batch;
+	p->n_ubatch = (uint32_t)rto->ubatch;
+	p->n_gpu_layers = (int)rto->ngl;
+	p->verbose = rto->verbose;
+	p->no_prefix_reuse = !rto->prefix_reuse;
 }
 
 static void run_release(struct run *r)
@@ -83,22 +84,21 @@ static void run_release(struct run *r)
 	free(r->specs);
 }
 
-static int run_setup(struct run *r, cJSON *plan, struct qe_err *err)
+static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *err)
 {
-	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(plan, "levels");
-	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(plan, "tasks");
-	const char *ref = qe_json_str(plan, "reference", NULL);
+	const cJSON *levels = plan->levels;
+	const char *ref = plan->reference;
 	struct qe_gguf_info gi;
 	int rc, i;
 
 	memset(r, 0, sizeof(*r));
 	r->plan = plan;
-	r->out = qe_json_str(plan, "out", NULL);
-	r->model = qe_json_str(plan, "model", NULL);
-	r->cache = qe_json_str(plan, "cache", NULL);
-	r->quiet = qe_json_bool(plan, "quiet", 0);
-	r->isolate = qe_json_bool(plan, "isolate", 1);
-	rt_params_from_plan(cJSON_GetObjectItemCaseSensitive(plan, "runtime"), &r->rtp);
+	r->out = plan->out;
+	r->model = plan->model;
+	r->cache = plan->cache;
+	r->quiet = plan->quiet;
+	r->isolate = plan->isolate;
+	rt_params_from_plan(&plan->rt, &r->rtp);
 	if (!r->out || !*r->out)
 		return qe_fail(err, QE_EINVAL, "the plan names no output directory (--out DIR)");
 	if (!r->model || !*r->model)
@@ -116,7 +116,7 @@ static int run_setup(struct run *r, cJSON *plan, struct qe_err *err)
 		return rc;
 	if (!cJSON_IsArray(levels) || cJSON_GetArraySize(levels) == 0)
 		return qe_fail(err, QE_EINVAL, "the plan has no levels (--levels F16,Q8_0,...)");
-	if (!cJSON_IsArray(tasks) || cJSON_GetArraySize(tasks) == 0)
+	if (plan->n_tasks == 0)
 		return qe_fail(err, QE_EINVAL, "the plan has no tasks (--tasks mmlu,ceval,...)");
 
 	r->n_levels = cJSON_GetArraySize(levels);
@@ -146,29 +146,16 @@ static int run_setup(struct run *r, cJSON *plan, struct qe_err *err)
 	if (r->ref < 0)
 		r->ref = 0;
 
-	r->n_tasks = cJSON_GetArraySize(tasks);
+	r->n_tasks = (int)plan->n_tasks;
 	r->tasks = calloc((size_t)r->n_tasks, sizeof(*r->tasks));
 	if (!r->tasks)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	for (i = 0; i < r->n_tasks; i++) {
-		cJSON *t = cJSON_GetArrayItem(tasks, i);
-		const char *tn = qe_json_str(t, "task", NULL);
 		struct task_inst *ti = &r->tasks[i];
-		if (!cJSON_IsObject(t) || !tn)
-			return qe_fail(err, QE_EINVAL, "plan: tasks[%d] needs a \"task\" name", i);
-		ti->task = qe_task_find(tn);
-		if (!ti->task)
-			return qe_fail(err, QE_EINVAL, "unknown task '%s' (see 'qeval list tasks')", tn);
-		ti->name = qe_json_str(t, "name", tn);
-		for (int j = 0; j < i; j++)
-			if (!strcmp(ti->name, r->tasks[j].name))
-				return qe_fail(err, QE_EINVAL, "two tasks are named '%s': give one a \"name\"", ti->name);
-		ti->opts = t;
-		if (!cJSON_GetObjectItemCaseSensitive(t, "limit") && qe_json_num(plan, "limit", 0) > 0)
-			cJSON_AddNumberToObject(t, "limit", qe_json_num(plan, "limit", 0));
-		if (!cJSON_GetObjectItemCaseSensitive(t, "seed"))
-			cJSON_AddNumberToObject(t, "seed", qe_json_num(plan, "seed", 1234));
-		rc = ti->task->prepare(t, &ti->state, &ti->n_items, err);
+		ti->spec = &plan->tasks[i];
+		ti->task = ti->spec->task;
+		ti->name = ti->spec->name;
+		rc = ti->task->prepare(ti->spec, &ti->state, &ti->n_items, err);
 		if (rc)
 			return qe_err_wrap(err, "task '%s'", ti->name);
 		r->total_items += ti->n_items;
@@ -520,11 +507,11 @@ static int summarize(struct run *r, struct qe_err *err)
 	}
 	cJSON_AddStringToObject(runj, "dir", r->out);
 	cJSON_AddBoolToObject(runj, "complete", complete);
-	cJSON_AddBoolToObject(runj, "partial", qe_json_num(r->plan, "limit", 0) > 0);
-	cJSON_AddNumberToObject(runj, "limit", qe_json_num(r->plan, "limit", 0));
-	cJSON_AddNumberToObject(runj, "seed", qe_json_num(r->plan, "seed", 1234));
+	cJSON_AddBoolToObject(runj, "partial", r->plan->limit > 0);
+	cJSON_AddNumberToObject(runj, "limit", (double)r->plan->limit);
+	cJSON_AddNumberToObject(runj, "seed", (double)r->plan->seed);
 	cJSON_AddNumberToObject(runj, "wall_s", wall);
-	cJSON_AddItemToObject(runj, "plan", cJSON_Duplicate(r->plan, 1));
+	cJSON_AddItemToObject(runj, "plan", cJSON_Duplicate(r->plan->json, 1));
 	{
 		cJSON *eng = cJSON_AddObjectToObject(res, "engine");
 		cJSON_AddStringToObject(eng, "runtime", r->rtp.runtime);
@@ -608,7 +595,22 @@ static int summarize(struct run *r, struct qe_err *err)
  * Entry points
  * ====================================================================== */
 
-int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err *err)
+int qe_run_plan(cJSON *json, int resume, struct qe_run_status *st, struct qe_err *err)
+{
+	struct qe_plan plan;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (!(json = cJSON_Duplicate(json, 1)))
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	rc = qe_plan_from_json(&plan, json, err);
+	if (rc == 0)
+		rc = qe_run(&plan, resume, st, err);
+	qe_plan_release(&plan);
+	return rc;
+}
+
+int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err)
 {
 	struct run r;
 	char path[4400];
@@ -633,7 +635,7 @@ int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err
 			return qe_fail(err, QE_EINVAL, "'%s' already holds a run: resume it with 'qeval run --resume %s', or choose another --out",
 				       r.out, r.out);
 		}
-		rc = qe_json_write_file(path, plan, err);
+		rc = qe_json_write_file(path, plan->json, err);
 		if (rc) {
 			run_release(&r);
 			return rc;
@@ -698,20 +700,24 @@ int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err
 int qe_run_summarize(const char *dir, struct qe_err *err)
 {
 	char path[4200];
-	cJSON *plan;
+	struct qe_plan plan;
+	cJSON *json;
 	struct run r;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/plan.json", dir);
-	rc = qe_json_read_file(path, &plan, err);
+	rc = qe_json_read_file(path, &json, err);
 	if (rc)
 		return rc;
-	cJSON_DeleteItemFromObjectCaseSensitive(plan, "out");
-	cJSON_AddStringToObject(plan, "out", dir);
-	rc = run_setup(&r, plan, err);
-	if (rc == 0)
-		rc = summarize(&r, err);
-	run_release(&r);
-	cJSON_Delete(plan);
+	if (cJSON_IsObject(json))
+		qe_plan_json_set(json, "out", cJSON_CreateString(dir));
+	rc = qe_plan_from_json(&plan, json, err);
+	if (rc == 0) {
+		rc = run_setup(&r, &plan, err);
+		if (rc == 0)
+			rc = summarize(&r, err);
+		run_release(&r);
+	}
+	qe_plan_release(&plan);
 	return rc;
 }

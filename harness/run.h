@@ -29,9 +29,15 @@ struct qe_run_status {
 	int n_items_failed;   /* records with an error status */
 };
 
-/* Run (or resume) the plan; writes results.json. Returns 0 when the run could
+struct qe_plan;
+
+/* Run (or resume) the plan; writes plan.json (a new run), the levels'
+ * records and level.json, then results.json. Returns 0 when the run could
  * be carried out (levels may still have failed: see st), or a negative status
  * for a bad plan / unreadable data / an unwritable directory. */
+int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err);
+
+/* The same for a plan given as JSON (copied; checked as qe_plan_from_json does). */
 int qe_run_plan(cJSON *plan, int resume, struct qe_run_status *st, struct qe_err *err);
 
 /* Recompute results.json of a run directory from its records. */

@@ -40,9 +40,20 @@ static cJSON *parse(const char *json)
 /* prepare with opts given as JSON text; NULL opts for "none" */
 static int prepare(const char *json, void **state, size_t *n_items, struct qe_err *err)
 {
-	cJSON *o = json ? parse(json) : NULL;
-	int rc = speed()->prepare(o, state, n_items, err);
+	cJSON *o = json ? parse(json) : cJSON_CreateObject();
+	struct qe_task_spec ts;
+	int rc;
 
+	*state = NULL;
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		return qe_fail(err, QE_EINVAL, "speed: options must be a JSON object");
+	}
+	cJSON_AddStringToObject(o, "task", "speed");
+	rc = qe_task_spec_read(o, "speed", &ts, err);
+	if (rc == 0)
+		rc = speed()->prepare(&ts, state, n_items, err);
+	qe_task_spec_release(&ts);
 	cJSON_Delete(o);
 	return rc;
 }
@@ -180,7 +191,7 @@ static void test_options_bad(void)
 		if (rc != QE_EINVAL)
 			TQ_FAILF("options %s: rc %d, want QE_EINVAL", bad[i], rc);
 		TQ_CHECK(st == NULL);
-		TQ_CHECK(strncmp(err.msg, "speed: ", 7) == 0);
+		TQ_CHECK(strncmp(err.msg, "speed", 5) == 0); /* the option path or the task names it */
 	}
 }
 

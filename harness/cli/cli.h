@@ -4,6 +4,8 @@
 #ifndef QE_CLI_H
 #define QE_CLI_H
 
+#include <cjson/cJSON.h>
+
 struct qe_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -14,6 +16,12 @@ struct qe_cmd {
 extern const struct qe_cmd qe_commands[];
 
 int cmd_run(int argc, char **argv);
+
+/* `qeval run`'s flags over a base plan (NULL = none; --plan and --resume
+ * replace it; resume != NULL acts as --resume DIR) and the pipeline; who
+ * names the command in messages. Returns the exit code. For commands that
+ * are plans with other defaults (demo). */
+int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const char *who);
 int cmd_demo(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);

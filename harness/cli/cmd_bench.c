@@ -2,7 +2,9 @@
  * options, then a llama-bench-like table from the run's results.json. */
 #include "harness/cli/cli.h"
 #include "harness/base/opt.h"
-#include "harness/run.h"
+#include "harness/base/json.h"
+#include "harness/pipeline.h"
+#include "harness/plan.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -42,26 +44,8 @@ static const char usage[] =
 
 enum { O_NOPPTG = 256, O_WARMUP, O_TB, O_NGL, O_CACHE, O_RUNTIME, O_RESUME };
 
-/* An argv under construction: pointers into main's argv or into strs. */
-struct args {
-	char *v[64];
-	int n;
-};
-
-static void push(struct args *a, const char *s)
-{
-	if (a->n < (int)(sizeof(a->v) / sizeof(a->v[0])) - 1)
-		a->v[a->n++] = (char *)s;
-	a->v[a->n] = NULL;
-}
-
-static void push2(struct args *a, const char *flag, const char *val)
-{
-	if (val) {
-		push(a, flag);
-		push(a, val);
-	}
-}
+/* the name of the speed task's instance this command runs (results.json key) */
+static const char bench_instance[] = "speed";
 
 /* ---- the table ------------------------------------------------------------ */
 
@@ -121,7 +105,7 @@ static void print_table(const char *dir)
 	       *qe_json_str(m, "gpu", "") ? ", GPU " : "", qe_json_str(m, "gpu", ""), qe_json_str(eng, "version", "?"));
 	tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks");
 	cJSON_ArrayForEach(t, tasks) {
-		if (strcmp(qe_json_str(t, "task", ""), "speed") != 0)
+		if (strcmp(t->string, bench_instance) != 0)
 			continue;
 		printf("\n| %-10s | %10s | %9s | %6s | %7s | %4s | %-14s | %20s | %7s | %s\n", "level", "size", "params", "bpw",
 		       "threads", "ngl", "test", "t/s", "speedup", "");
@@ -166,40 +150,41 @@ static void print_table(const char *dir)
 
 /* ---- the command ------------------------------------------------------------ */
 
-/* The speed task's options that `qeval run` has no flag for go into a plan
- * file (harness/run.h); returns its path in buf, "" when none is needed. */
-static int write_plan(char *buf, size_t cap, int pp_tg, long warmup)
+/* value of a whole-number flag into obj[key] */
+static int put_int(cJSON *obj, const char *key, const char *text, long lo, long hi, const char *flag, struct qe_err *err)
 {
-	cJSON *plan, *tasks, *t;
-	char *text;
-	int fd, ok;
+	long v;
 
-	buf[0] = '\0';
-	if (pp_tg && warmup < 0)
+	if (!text)
 		return 0;
-	snprintf(buf, cap, "%s/qeval-bench-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	fd = mkstemp(buf);
-	if (fd < 0)
-		return -1;
-	plan = cJSON_CreateObject();
-	tasks = cJSON_AddArrayToObject(plan, "tasks");
-	t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "task", "speed");
-	cJSON_AddStringToObject(t, "name", "speed");
-	if (!pp_tg)
-		cJSON_AddFalseToObject(t, "pp_tg");
-	if (warmup >= 0)
-		cJSON_AddNumberToObject(t, "warmup", (double)warmup);
-	cJSON_AddItemToArray(tasks, t);
-	text = cJSON_Print(plan);
-	ok = text && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	free(text);
-	cJSON_Delete(plan);
-	close(fd);
-	if (!ok) {
-		unlink(buf);
-		return -1;
+	if (qe_opt_int(text, lo, hi, flag, &v, err))
+		return err->code;
+	qe_plan_json_set(obj, key, cJSON_CreateNumber((double)v));
+	return 0;
+}
+
+/* a comma list of sizes into obj[key] */
+static int put_sizes(cJSON *obj, const char *key, const char *text, const char *flag, struct qe_err *err)
+{
+	char **items;
+	size_t n;
+	cJSON *a;
+	long v;
+
+	if (!text)
+		return 0;
+	n = qe_opt_split(text, &items);
+	a = cJSON_CreateArray();
+	for (size_t i = 0; i < n; i++) {
+		if (qe_opt_int(items[i], 1, 1 << 20, flag, &v, err)) {
+			free(items);
+			cJSON_Delete(a);
+			return err->code;
+		}
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v));
 	}
+	free(items);
+	qe_plan_json_set(obj, key, a);
 	return 0;
 }
 
@@ -219,10 +204,12 @@ int cmd_bench(int argc, char **argv)
 	const char *model = NULL, *levels = "F16,Q8_0,Q4_K_M", *pp = NULL, *tg = NULL, *reps = NULL;
 	const char *threads = NULL, *tb = NULL, *batch = NULL, *ubatch = NULL, *ngl = NULL, *cache = NULL;
 	const char *runtime = NULL, *out = NULL, *resume = NULL;
-	char outbuf[4200], planbuf[4200];
+	char outbuf[4200];
 	struct qe_err err = { 0 };
-	struct args a = { .n = 0 };
-	long v, warmup = -1;
+	struct qe_plan plan;
+	struct qe_pipeline_opts po = { 0 };
+	cJSON *json = NULL;
+	long warmup = -1;
 	int c, quiet = 0, pp_tg = 1, code;
 
 	optind = 1;
@@ -256,16 +243,22 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "qeval bench: unexpected argument '%s'\n", argv[optind]);
 		return QE_EXIT_USAGE;
 	}
-	/* `qeval run` checks the values of the flags it is handed */
-	if (reps && qe_opt_int(reps, 1, 1000, "--reps", &v, &err))
-		return qe_opt_die("bench", &err);
-
-	push(&a, "run");
-	push(&a, "--no-summary"); /* the table below replaces run's */
 	if (resume) {
-		push2(&a, "--resume", resume);
+		char path[4200];
+		snprintf(path, sizeof(path), "%s/plan.json", resume);
+		if (qe_json_read_file(path, &json, &err) != 0 || !cJSON_IsObject(json)) {
+			if (!err.code)
+				qe_fail(&err, QE_EINPUT, "%s: a plan is a JSON object", path);
+			qe_err_wrap(&err, "cannot resume '%s'", resume);
+			cJSON_Delete(json);
+			return qe_opt_die("bench", &err);
+		}
+		qe_plan_json_set(json, "out", cJSON_CreateString(resume));
 		snprintf(outbuf, sizeof(outbuf), "%s", resume);
 	} else {
+		cJSON *rto, *t;
+		char **items;
+		size_t n;
 		if (!model) {
 			fprintf(stderr, "qeval bench: --model is required (see 'qeval bench --help')\n");
 			return QE_EXIT_USAGE;
@@ -280,36 +273,49 @@ int cmd_bench(int argc, char **argv)
 			snprintf(stem, sizeof(stem), "%s", b ? b + 1 : model);
 			stem[strcspn(stem, ".")] = '\0';
 			snprintf(outbuf, sizeof(outbuf), "qeval-runs/bench-%s-%s", stem, when);
-			out = outbuf;
 		} else {
 			snprintf(outbuf, sizeof(outbuf), "%s", out);
 		}
-		if (write_plan(planbuf, sizeof(planbuf), pp_tg, warmup) != 0) {
-			fprintf(stderr, "qeval bench: cannot write a plan file in $TMPDIR\n");
-			return QE_EXIT_RUNTIME;
+		json = cJSON_CreateObject();
+		rto = cJSON_AddObjectToObject(json, "runtime");
+		if (runtime)
+			cJSON_AddStringToObject(rto, "name", runtime);
+		cJSON_AddStringToObject(json, "model", model);
+		n = qe_opt_split(levels, &items);
+		cJSON_AddItemToObject(json, "levels", cJSON_CreateStringArray((const char *const *)items, (int)n));
+		free(items);
+		if (cache)
+			cJSON_AddStringToObject(json, "cache", cache);
+		cJSON_AddStringToObject(json, "out", outbuf);
+		t = qe_plan_json_task(json, "speed", bench_instance);
+		cJSON_AddNumberToObject(json, "seed", 1234);
+		if (!pp_tg)
+			cJSON_AddFalseToObject(t, "pp_tg");
+		if (warmup >= 0)
+			cJSON_AddNumberToObject(t, "warmup", (double)warmup);
+		if (put_sizes(t, "pp", pp, "--pp", &err) || put_sizes(t, "tg", tg, "--tg", &err) ||
+		    put_int(t, "reps", reps, 1, 1000, "--reps", &err) ||
+		    put_int(rto, "threads", threads, 1, 4096, "--threads", &err) ||
+		    put_int(rto, "threads_batch", tb, 1, 4096, "--threads-batch", &err) ||
+		    put_int(rto, "batch", batch, 1, 1 << 20, "--batch", &err) ||
+		    put_int(rto, "ubatch", ubatch, 1, 1 << 20, "--ubatch", &err) ||
+		    put_int(rto, "ngl", ngl, -1, 100000, "--ngl", &err)) {
+			cJSON_Delete(json);
+			return qe_opt_die("bench", &err);
 		}
-		push2(&a, "--plan", planbuf[0] ? planbuf : NULL);
-		push2(&a, "--model", model);
-		push2(&a, "--levels", levels);
-		push2(&a, "--tasks", "speed");
-		push2(&a, "--speed-pp", pp);
-		push2(&a, "--speed-tg", tg);
-		push2(&a, "--speed-reps", reps);
-		push2(&a, "--threads", threads);
-		push2(&a, "--threads-batch", tb);
-		push2(&a, "--batch", batch);
-		push2(&a, "--ubatch", ubatch);
-		push2(&a, "--ngl", ngl);
-		push2(&a, "--cache", cache);
-		push2(&a, "--runtime", runtime);
-		push2(&a, "--out", out);
 	}
 	if (quiet)
-		push(&a, "--quiet");
+		qe_plan_json_set(json, "quiet", cJSON_CreateTrue());
+	if (qe_plan_from_json(&plan, json, &err) != 0) {
+		qe_plan_release(&plan);
+		return qe_opt_die("bench", &err);
+	}
+	po.resume = resume != NULL;
+	po.summary = 0; /* the table below replaces run's */
+	po.who = "bench";
+	code = qe_pipeline(&plan, &po, &err);
+	qe_plan_release(&plan);
 
-	code = cmd_run(a.n, a.v);
-	if (!resume && planbuf[0])
-		unlink(planbuf);
 	print_table(outbuf);
 	return code;
 }

@@ -5,6 +5,7 @@
 #include "harness/cli/cli.h"
 #include "harness/base/err.h"
 #include "harness/fixtures.h"
+#include "harness/plan.h"
 #include "harness/tasks/task.h"
 
 #include <limits.h>
@@ -47,14 +48,46 @@ static void samples_dir(char *buf, size_t cap)
 	snprintf(buf, cap, "datasets/samples");
 }
 
+/* The demo's plan: every task over the sample sets (the order of
+ * `qeval run --mmlu --ceval --pairs --pairs --speed-*`). */
+static cJSON *demo_plan(const char *out, const char *model, const char *samples)
+{
+	cJSON *plan = cJSON_CreateObject(), *t;
+	char buf[PATH_MAX + 64];
+	static const char *const levels[] = { "F16", "Q8_0", "Q6_K", "Q4_K_M", "Q2_K" };
+	static const int pp[] = { 128 }, tg[] = { 32 };
+
+	cJSON_AddObjectToObject(plan, "runtime");
+	cJSON_AddStringToObject(plan, "model", model);
+	cJSON_AddItemToObject(plan, "levels", cJSON_CreateStringArray(levels, 5));
+	snprintf(buf, sizeof(buf), "%s/cache", out);
+	cJSON_AddStringToObject(plan, "cache", buf);
+	cJSON_AddStringToObject(plan, "out", out);
+	snprintf(buf, sizeof(buf), "%s/mmlu", samples);
+	cJSON_AddStringToObject(qe_plan_json_task(plan, "mmlu", "mmlu"), "dir", buf);
+	snprintf(buf, sizeof(buf), "%s/ceval", samples);
+	cJSON_AddStringToObject(qe_plan_json_task(plan, "ceval", "ceval"), "dir", buf);
+	if (qe_task_find("pairs")) {
+		snprintf(buf, sizeof(buf), "%s/pairs_zh.tsv", samples);
+		cJSON_AddStringToObject(qe_plan_json_task(plan, "pairs", "pairs_zh"), "file", buf);
+		snprintf(buf, sizeof(buf), "%s/pairs_en.tsv", samples);
+		cJSON_AddStringToObject(qe_plan_json_task(plan, "pairs", "pairs_en"), "file", buf);
+	}
+	t = qe_plan_json_task(plan, "speed", "speed");
+	cJSON_AddItemToObject(t, "pp", cJSON_CreateIntArray(pp, 1));
+	cJSON_AddItemToObject(t, "tg", cJSON_CreateIntArray(tg, 1));
+	cJSON_AddNumberToObject(t, "reps", 3);
+	return plan;
+}
+
 int cmd_demo(int argc, char **argv)
 {
 	const char *out = "qeval-demo";
-	char models[PATH_MAX], model[PATH_MAX + 32], samples[PATH_MAX], a[8][PATH_MAX + 64], resume_plan[PATH_MAX + 16];
-	char *args[96];
+	char models[PATH_MAX], model[PATH_MAX + 32], samples[PATH_MAX], resume_plan[PATH_MAX + 16];
 	struct qe_err err = { 0 };
 	struct stat st;
-	int n = 0, k = 0;
+	cJSON *plan;
+	int code;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -72,46 +105,12 @@ int cmd_demo(int argc, char **argv)
 	}
 	samples_dir(samples, sizeof(samples));
 	snprintf(resume_plan, sizeof(resume_plan), "%s/plan.json", out);
-	args[n++] = "run";
-	if (stat(resume_plan, &st) == 0) {
-		/* a demo already ran here: finish or re-summarize it */
-		args[n++] = "--resume";
-		args[n++] = (char *)out;
-	} else {
-		snprintf(a[k], sizeof(a[k]), "%s", model);
-		args[n++] = "--model";
-		args[n++] = a[k++];
-		args[n++] = "--levels";
-		args[n++] = "F16,Q8_0,Q6_K,Q4_K_M,Q2_K";
-		snprintf(a[k], sizeof(a[k]), "%s/mmlu", samples);
-		args[n++] = "--mmlu";
-		args[n++] = a[k++];
-		snprintf(a[k], sizeof(a[k]), "%s/ceval", samples);
-		args[n++] = "--ceval";
-		args[n++] = a[k++];
-		if (qe_task_find("pairs")) {
-			snprintf(a[k], sizeof(a[k]), "pairs_zh=%s/pairs_zh.tsv", samples);
-			args[n++] = "--pairs";
-			args[n++] = a[k++];
-			snprintf(a[k], sizeof(a[k]), "pairs_en=%s/pairs_en.tsv", samples);
-			args[n++] = "--pairs";
-			args[n++] = a[k++];
-		}
-		args[n++] = "--speed-pp";
-		args[n++] = "128";
-		args[n++] = "--speed-tg";
-		args[n++] = "32";
-		args[n++] = "--speed-reps";
-		args[n++] = "3";
-		snprintf(a[k], sizeof(a[k]), "%s/cache", out);
-		args[n++] = "--cache";
-		args[n++] = a[k++];
-		args[n++] = "--out";
-		args[n++] = (char *)out;
-	}
-	for (int i = 1; i < argc && n < 94; i++)
-		args[n++] = argv[i];
-	args[n] = NULL;
 	fprintf(stderr, "qeval demo: fixture models in %s, sample sets in %s\n", models, samples);
-	return cmd_run(n, args);
+	/* a demo already ran here: finish or re-summarize it */
+	if (stat(resume_plan, &st) == 0)
+		return qe_run_command(argc, argv, NULL, out, "demo");
+	plan = demo_plan(out, model, samples);
+	code = qe_run_command(argc, argv, plan, NULL, "demo");
+	cJSON_Delete(plan);
+	return code;
 }

@@ -1,507 +1,449 @@
-/* qeval run: the reference and every level over the tasks, into a directory. */
+/* qeval run: the reference and every level over the tasks, into a directory.
+ *
+ * A plan builder: the flags become keys of the plan's JSON (over --resume's
+ * plan.json or a --plan file), the plan is checked once (harness/plan.h) and
+ * handed to the pipeline. The flags come from tables: the plan's own keys
+ * (below), and every task's option table (harness/tasks/), which gives
+ * --TASK VALUE for its data, --TASK-KEY for each option and --KEY for the
+ * options tasks share; --help is written from the same tables.
+ */
 #include "harness/cli/cli.h"
+#include "harness/base/json.h"
 #include "harness/base/opt.h"
-#include "harness/run.h"
+#include "harness/base/text.h"
+#include "harness/pipeline.h"
+#include "harness/plan.h"
 #include "harness/tasks/task.h"
-#include "reports/gate.h"
-#include "reports/report.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-static const char usage[] =
-	"usage: qeval run --model M.gguf [--levels L1,L2,...] --tasks T1,T2 [data] [options]\n"
-	"       qeval run --plan plan.json [options]\n"
-	"       qeval run --resume DIR\n"
-	"\n"
-	"Runs the reference and every quantization level over the tasks, one level\n"
-	"at a time (each in its own process), writing per-item records as it goes,\n"
-	"then results.json and the reports into the output directory.\n"
-	"\n"
-	"What to run:\n"
-	"  -m, --model FILE       the reference model (F16/BF16/F32 GGUF); levels are made from it\n"
-	"  -l, --levels LIST      default F16,Q8_0,Q6_K,Q4_K_M,Q3_K_M,Q2_K; a type or NAME=FILE.gguf\n"
-	"      --reference NAME   the level the others are compared with (default: the first)\n"
-	"      --tasks LIST       mmlu, ceval, pairs, speed (default: those whose data is given)\n"
-	"      --plan FILE        a plan file (JSON, docs/cli.md); flags given as well override it\n"
-	"      --resume DIR       continue a killed or failed run; finished items are not redone\n"
-	"Data and task options:\n"
-	"      --mmlu DIR         MMLU folder (data/{dev,val,test}/*.csv)\n"
-	"      --ceval DIR        C-Eval folder ({dev,val,test}/*.csv)\n"
-	"      --mmlu-split S     default test;   --ceval-split S  default val\n"
-	"      --shots K          few-shot examples per question (default 5, 0 allowed)\n"
-	"      --subjects LIST    only these subjects\n"
-	"      --pairs NAME=FILE  a sentence-pair file (repeatable); see docs/tasks.md for its options\n"
-	"      --speed-pp LIST    prompt sizes (default 512);  --speed-tg LIST  generation sizes (default 128)\n"
-	"      --speed-reps N     repetitions (default 5); --speed-depth N  tokens already in the context (llama-bench -d)\n"
-	"      --limit N          the first N items per subject / pairs per file (smoke runs; marked partial)\n"
-	"      --seed N           bootstrap seed (default 1234)\n"
-	"Engine:\n"
-	"      --runtime NAME     default llamacpp;  --url URL  for server runtimes\n"
-	"  -t, --threads N        default: the CPUs this process may use;  --threads-batch N\n"
-	"      --ctx N            context tokens (default min(trained, 4096))\n"
-	"      --batch N, --ubatch N  scoring default: the context (a prompt in one micro-batch)\n"
-	"      --ngl N            GPU layers (-1 = all)\n"
-	"      --cache DIR        quantization cache (default $QEVAL_CACHE or ~/.cache/qeval)\n"
-	"      --no-prefix-reuse  evaluate every prompt from scratch (to measure what reuse saves)\n"
-	"Output:\n"
-	"  -o, --out DIR          default qeval-runs/<model>-<date>\n"
-	"      --gate RULES.json  check release gates at the end (exit 1 when one fails)\n"
-	"  -q, --quiet            no progress display;  --no-summary  no summary table on stdout\n"
-	"      --no-isolate       run levels in this process (debugging; an engine abort ends the run)\n"
-	"\n"
-	"Exit: 0 ok, 1 a gate failed, 2 bad usage/plan/data, 3 a level failed (the others still ran).\n";
+/* ---- the flags ------------------------------------------------------------- */
 
-enum {
-	O_REF = 256, O_TASKS, O_PLAN, O_RESUME, O_MMLU, O_CEVAL, O_MSPLIT, O_CSPLIT, O_SHOTS, O_SUBJ, O_PAIRS,
-	O_PP, O_TG, O_REPS, O_LIMIT, O_SEED, O_RUNTIME, O_URL, O_TB, O_CTX, O_BATCH, O_UBATCH, O_NGL, O_CACHE,
-	O_GATE, O_NOISO, O_VERBOSE, O_NOREUSE, O_DEPTH, O_NOSUM,
+enum flag_kind {
+	F_PLAN,   /* a key of the plan (qe_plan_optab) */
+	F_RT,     /* a key of the plan's runtime object (qe_plan_runtime_optab) */
+	F_CLI,    /* the command's own: handled below */
+	F_MAIN,   /* a task's data: --TASK VALUE */
+	F_TASK,   /* a task's option: --TASK-KEY VALUE */
+	F_SHARED, /* an option several tasks have: --KEY VALUE */
 };
 
-/* whole-number options that go straight into the plan (runtime = 1: into
- * its "runtime" object) */
-struct num_opt {
-	int id;
-	const char *flag, *key;
-	long lo, hi;
-	int runtime;
+enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP };
+
+/* The plan's own flags, in help order. */
+static const struct gflag {
+	const char *name;
+	char short_name;
+	int kind;           /* F_PLAN, F_RT or F_CLI */
+	const char *key;    /* the plan key (F_PLAN/F_RT) */
+	int cli;            /* C_* for F_CLI */
+	const char *value;  /* a flag without argument sets this JSON value; NULL = takes one */
+	const char *section;
+	const char *help;   /* NULL = the plan key's help */
+	const char *meta;
+} gflags[] = {
+	{ "model", 'm', F_PLAN, "model", 0, NULL, "What to run", NULL, NULL },
+	{ "levels", 'l', F_PLAN, "levels", 0, NULL, NULL, NULL, NULL },
+	{ "reference", 0, F_PLAN, "reference", 0, NULL, NULL, NULL, NULL },
+	{ "tasks", 0, F_CLI, NULL, C_TASKS, NULL, NULL, "the tasks (default: those whose data or options are given)", "LIST" },
+	{ "plan", 0, F_CLI, NULL, C_PLAN, NULL, NULL, "a plan file (JSON, docs/cli.md); flags given as well override it", "FILE" },
+	{ "resume", 0, F_CLI, NULL, C_RESUME, NULL, NULL, "continue a killed or failed run; finished items are not redone", "DIR" },
+	{ "limit", 0, F_PLAN, "limit", 0, NULL, NULL, NULL, NULL },
+	{ "seed", 0, F_PLAN, "seed", 0, NULL, NULL, NULL, NULL },
+	{ "runtime", 0, F_RT, "name", 0, NULL, "Engine", NULL, NULL },
+	{ "url", 0, F_RT, "url", 0, NULL, NULL, NULL, NULL },
+	{ "threads", 't', F_RT, "threads", 0, NULL, NULL, NULL, NULL },
+	{ "threads-batch", 0, F_RT, "threads_batch", 0, NULL, NULL, NULL, NULL },
+	{ "ctx", 0, F_RT, "ctx", 0, NULL, NULL, NULL, NULL },
+	{ "batch", 0, F_RT, "batch", 0, NULL, NULL, NULL, NULL },
+	{ "ubatch", 0, F_RT, "ubatch", 0, NULL, NULL, NULL, NULL },
+	{ "ngl", 0, F_RT, "ngl", 0, NULL, NULL, NULL, NULL },
+	{ "cache", 0, F_PLAN, "cache", 0, NULL, NULL, NULL, NULL },
+	{ "no-prefix-reuse", 0, F_RT, "prefix_reuse", 0, "false", NULL,
+	  "evaluate every prompt from scratch (to measure what reuse saves)", NULL },
+	{ "verbose", 0, F_RT, "verbose", 0, "true", NULL, NULL, NULL },
+	{ "out", 'o', F_PLAN, "out", 0, NULL, "Output", NULL, NULL },
+	{ "gate", 0, F_CLI, NULL, C_GATE, NULL, NULL, "check release gates at the end (exit 1 when one fails)", "RULES.json" },
+	{ "quiet", 'q', F_PLAN, "quiet", 0, "true", NULL, NULL, NULL },
+	{ "no-summary", 0, F_CLI, NULL, C_NOSUM, NULL, NULL, "no summary table on stdout", NULL },
+	{ "no-isolate", 0, F_PLAN, "isolate", 0, "false", NULL,
+	  "run levels in this process (debugging; an engine abort ends the run)", NULL },
+	{ "help", 'h', F_CLI, NULL, C_HELP, NULL, NULL, "this text", NULL },
+};
+#define N_GFLAGS (sizeof(gflags) / sizeof(gflags[0]))
+
+#define MAX_FLAGS 256
+
+/* One flag of the table the command parses with. */
+struct flagdef {
+	char name[64];
+	int kind;
+	const struct gflag *g;        /* F_PLAN, F_RT, F_CLI */
+	const struct qe_task *task;   /* F_MAIN, F_TASK */
+	const struct qe_optab *opt;   /* the option it sets */
 };
 
-static const struct num_opt num_opts[] = {
-	{ 't', "--threads", "threads", 1, 4096, 1 },
-	{ O_TB, "--threads-batch", "threads_batch", 1, 4096, 1 },
-	{ O_CTX, "--ctx", "ctx", 16, 1 << 24, 1 },
-	{ O_BATCH, "--batch", "batch", 1, 1 << 20, 1 },
-	{ O_UBATCH, "--ubatch", "ubatch", 1, 1 << 20, 1 },
-	{ O_NGL, "--ngl", "ngl", -1, 100000, 1 },
-	{ O_LIMIT, "--limit", "limit", 0, 1L << 40, 0 },
-	{ O_SEED, "--seed", "seed", 0, 1L << 52, 0 },
+struct flags {
+	struct flagdef def[MAX_FLAGS];
+	size_t n;
 };
 
-static const struct num_opt *num_opt_find(int id)
+static void add_flag(struct flags *f, const char *name, int kind, const struct gflag *g, const struct qe_task *t,
+		     const struct qe_optab *o)
 {
-	for (size_t i = 0; i < sizeof(num_opts) / sizeof(num_opts[0]); i++)
-		if (num_opts[i].id == id)
-			return &num_opts[i];
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->def[i].name, name))
+			return; /* a shared key: one flag for every task that has it */
+	if (f->n == MAX_FLAGS)
+		return;
+	snprintf(f->def[f->n].name, sizeof(f->def[0].name), "%s", name);
+	f->def[f->n].kind = kind;
+	f->def[f->n].g = g;
+	f->def[f->n].task = t;
+	f->def[f->n].opt = o;
+	f->n++;
+}
+
+/* "threads_batch" -> "threads-batch" */
+static void dashed(char *buf, size_t cap, const char *prefix, const char *key)
+{
+	snprintf(buf, cap, "%s%s%s", prefix ? prefix : "", prefix ? "-" : "", key);
+	for (char *p = buf; *p; p++)
+		if (*p == '_')
+			*p = '-';
+}
+
+static const struct qe_optab *gflag_opt(const struct gflag *g)
+{
+	if (g->kind == F_PLAN)
+		return qe_optab_find(qe_plan_optab, g->key);
+	if (g->kind == F_RT)
+		return qe_optab_find(qe_plan_runtime_optab, g->key);
 	return NULL;
 }
 
-static cJSON *obj(cJSON *parent, const char *key)
+static void build_flags(struct flags *f)
 {
-	cJSON *o = cJSON_GetObjectItemCaseSensitive(parent, key);
+	char name[64];
 
-	if (!cJSON_IsObject(o)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(parent, key);
-		o = cJSON_AddObjectToObject(parent, key);
+	f->n = 0;
+	for (size_t i = 0; i < N_GFLAGS; i++)
+		add_flag(f, gflags[i].name, gflags[i].kind, &gflags[i], NULL, gflag_opt(&gflags[i]));
+	for (const struct qe_task *const *t = qe_task_registry; *t; t++)
+		for (const struct qe_optab *o = (*t)->options; o && o->key; o++) {
+			if (o->flags & QE_OF_NOFLAG)
+				continue;
+			if (o->flags & QE_OF_MAIN) {
+				add_flag(f, (*t)->name, F_MAIN, NULL, *t, o);
+				continue;
+			}
+			dashed(name, sizeof(name), (*t)->name, o->key);
+			add_flag(f, name, F_TASK, NULL, *t, o);
+		}
+	for (const struct qe_task *const *t = qe_task_registry; *t; t++)
+		for (const struct qe_optab *o = (*t)->options; o && o->key; o++)
+			if (o->flags & QE_OF_SHARED) {
+				dashed(name, sizeof(name), NULL, o->key);
+				add_flag(f, name, F_SHARED, NULL, NULL, o);
+			}
+}
+
+/* ---- help -------------------------------------------------------------------- */
+
+static void help_line(struct qe_text *t, const char *flag, char short_name, const char *meta, const char *help)
+{
+	char left[96];
+
+	if (short_name)
+		snprintf(left, sizeof(left), "  -%c, --%s%s%s", short_name, flag, meta ? " " : "", meta ? meta : "");
+	else
+		snprintf(left, sizeof(left), "      --%s%s%s", flag, meta ? " " : "", meta ? meta : "");
+	qe_text_printf(t, "%-28s %s\n", left, help ? help : "");
+}
+
+static char *usage_text(const struct flags *f)
+{
+	struct qe_text t = { 0 };
+
+	qe_text_put(&t, "usage: qeval run --model M.gguf [--levels L1,L2,...] [--tasks T1,T2] [data] [options]\n"
+			"       qeval run --plan plan.json [options]\n"
+			"       qeval run --resume DIR\n"
+			"\n"
+			"Runs the reference and every quantization level over the tasks, one level\n"
+			"at a time (each in its own process), writing per-item records as it goes,\n"
+			"then results.json and the reports into the output directory.\n\n");
+	for (size_t i = 0; i < N_GFLAGS; i++) {
+		const struct gflag *g = &gflags[i];
+		const struct qe_optab *o = gflag_opt(g);
+		if (g->section)
+			qe_text_printf(&t, "%s%s:\n", i ? "\n" : "", g->section);
+		help_line(&t, g->name, g->short_name, g->value ? NULL : g->meta ? g->meta : o ? qe_optab_meta(o) : NULL,
+			  g->help ? g->help : o ? o->help : "");
+		if (!strcmp(g->name, "seed")) {
+			/* the tasks' flags follow "What to run" */
+			qe_text_put(&t, "\nTasks (each option also a plan key of the task's object, docs/tasks.md):\n");
+			for (size_t k = 0; k < f->n; k++) {
+				const struct flagdef *d = &f->def[k];
+				char h[256];
+				if (d->kind == F_MAIN) {
+					snprintf(h, sizeof(h), "%s: %s", d->task->name, d->opt->help);
+					help_line(&t, d->name, 0, qe_optab_meta(d->opt), h);
+				} else if (d->kind == F_TASK || d->kind == F_SHARED) {
+					help_line(&t, d->name, 0, qe_optab_meta(d->opt),
+						  d->kind == F_SHARED ? "every task that has it (see the task's flag)" : d->opt->help);
+				}
+			}
+		}
 	}
-	return o;
+	qe_text_put(&t, "\nExit: 0 ok, 1 a gate failed, 2 bad usage/plan/data, 3 a level failed (the others still ran).\n");
+	return qe_text_take(&t);
 }
 
-static void put_num(cJSON *o, const char *k, double v)
+/* ---- from flags to the plan ---------------------------------------------------- */
+
+/* What the command line said, in order. */
+struct given {
+	const struct flagdef *def;
+	const char *value;   /* the argument, NULL for a flag without one */
+};
+
+struct cli {
+	struct given g[512];
+	size_t n;
+	const char *tasks, *plan_file, *resume, *gate;
+	int summary;
+};
+
+/* the value of a flag as the plan's JSON value */
+static cJSON *flag_value(const struct flagdef *d, const char *text, struct qe_err *err)
 {
-	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-	cJSON_AddNumberToObject(o, k, v);
+	char flag[80];
+
+	snprintf(flag, sizeof(flag), "--%s", d->name);
+	if (d->g && d->g->value)
+		return cJSON_Parse(d->g->value);
+	if (d->g && d->g->kind == F_PLAN && !strcmp(d->g->key, "levels")) {
+		char **items;
+		size_t n = qe_opt_split(text, &items);
+		cJSON *a = cJSON_CreateArray();
+		for (size_t i = 0; a && i < n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
+		free(items);
+		return a;
+	}
+	return qe_optab_value_from_text(d->opt, text, flag, err);
 }
 
-static void put_str(cJSON *o, const char *k, const char *v)
+static int has_task(const cJSON *plan, const char *task)
 {
-	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
-	cJSON_AddStringToObject(o, k, v);
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks"))
+		if (!strcmp(qe_json_str(t, "task", ""), task))
+			return 1;
+	return 0;
 }
 
-static cJSON *num_list(const char *s, const char *name, struct qe_err *err)
+/* NAME=FILE -> the instance name and the value (name: the file's stem when
+ * no NAME= is given) */
+static const char *instance_of(const char *arg, char *name, size_t cap)
+{
+	const char *eq = strchr(arg, '='), *file = eq ? eq + 1 : arg, *b;
+
+	if (eq) {
+		snprintf(name, cap, "%.*s", (int)(eq - arg), arg);
+		return file;
+	}
+	b = strrchr(file, '/');
+	snprintf(name, cap, "%s", b ? b + 1 : file);
+	name[strcspn(name, ".")] = '\0';
+	return file;
+}
+
+/* 1 when list (a comma list, NULL = every task) names task */
+static int listed(const char *list, const char *task)
 {
 	char **items;
-	size_t n = qe_opt_split(s, &items);
-	cJSON *a = cJSON_CreateArray();
+	size_t n;
+	int found = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		long v;
-		if (qe_opt_int(items[i], 1, 1 << 20, name, &v, err)) {
-			free(items);
-			cJSON_Delete(a);
-			return NULL;
-		}
-		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v));
-	}
+	if (!list)
+		return 1;
+	n = qe_opt_split(list, &items);
+	for (size_t i = 0; i < n; i++)
+		found |= !strcmp(items[i], task);
 	free(items);
-	return a;
+	return found;
 }
 
-/* the task object of the plan named `name`, created when absent */
-static cJSON *task_obj(cJSON *plan, const char *task, const char *name)
+/* Which tasks the command line selects: --tasks, else every task whose data
+ * (--TASK) or option (--TASK-KEY) was given. Creates their objects. */
+static int select_tasks(cJSON *plan, const struct cli *c, struct qe_err *err)
 {
-	cJSON *tasks = cJSON_GetObjectItemCaseSensitive(plan, "tasks"), *t;
+	char name[128];
 
-	if (!cJSON_IsArray(tasks)) {
-		cJSON_DeleteItemFromObjectCaseSensitive(plan, "tasks");
-		tasks = cJSON_AddArrayToObject(plan, "tasks");
-	}
-	cJSON_ArrayForEach(t, tasks)
-		if (!strcmp(qe_json_str(t, "name", qe_json_str(t, "task", "")), name))
-			return t;
-	t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "task", task);
-	cJSON_AddStringToObject(t, "name", name);
-	cJSON_AddItemToArray(tasks, t);
-	return t;
-}
-
-/* ---- the summary table on stdout ------------------------------------------- */
-
-static const char *fmt_pct(char *b, size_t cap, const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsNumber(v))
-		return "-";
-	snprintf(b, cap, "%.2f", 100.0 * v->valuedouble);
-	return b;
-}
-
-/* o[k] with `digits` decimals, "-" when it is null or absent (the reference's drift) */
-static const char *fmt_num(char *b, size_t cap, const cJSON *o, const char *k, int digits)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-	if (!cJSON_IsNumber(v))
-		return "-";
-	snprintf(b, cap, "%.*f", digits, v->valuedouble);
-	return b;
-}
-
-static void print_summary(const char *dir)
-{
-	char path[4200], b1[32], b2[32], b3[32], b4[32];
-	cJSON *res;
-	const cJSON *tasks, *t, *l;
-
-	snprintf(path, sizeof(path), "%s/results.json", dir);
-	if (qe_json_read_file(path, &res, NULL) != 0)
-		return;
-	printf("\nqeval results: %s%s\n", dir,
-	       qe_json_bool(cJSON_GetObjectItemCaseSensitive(res, "run"), "partial", 0) ? " (PARTIAL: --limit was used)" : "");
-	printf("%-10s %-7s %8s %9s %11s\n", "level", "status", "MiB", "bits/w", "size ratio");
-	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(res, "levels")) {
-		printf("%-10s %-7s %8.2f %9.3f %10.2fx", qe_json_str(l, "name", "?"), qe_json_str(l, "status", "?"),
-		       qe_json_num(l, "file_bytes", 0) / 1048576.0, qe_json_num(l, "bpw", 0), qe_json_num(l, "size_ratio", NAN));
-		if (qe_json_str(l, "error", NULL))
-			printf("  %s", qe_json_str(l, "error", ""));
-		if (qe_json_str(l, "same_types_as", NULL))
-			printf("  same tensor types as %s (llama.cpp's fallback for rows that do not fit the blocks)",
-			       qe_json_str(l, "same_types_as", ""));
-		printf("\n");
-	}
-	tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks");
-	cJSON_ArrayForEach(t, tasks) {
-		const char *kind = qe_json_str(t, "task", "");
-		printf("\n%s (%s, %.0f items)\n", t->string, kind, qe_json_num(t, "n_items", 0));
-		if (!strcmp(kind, "mmlu") || !strcmp(kind, "ceval")) {
-			printf("%-10s %7s %16s %8s %9s %6s %6s %8s %8s %9s\n", "level", "acc%", "delta pts (95% CI)",
-			       "McNemar", "same-ans", "lost", "won", "KL", "top-chg", "tok/s");
-			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
-				const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, "vs_ref");
-				const cJSON *th = cJSON_GetObjectItemCaseSensitive(l, "throughput");
-				char ci[64] = "(reference)";
-				if (cJSON_IsObject(v) && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "delta_acc"))) {
-					snprintf(ci, sizeof(ci), "-");
-				} else if (cJSON_IsObject(v)) {
-					const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "delta_ci95");
-					snprintf(ci, sizeof(ci), "%+.2f (%+.2f,%+.2f)", 100 * qe_json_num(v, "delta_acc", NAN),
-						 100 * (cJSON_GetArrayItem(c, 0) ? cJSON_GetArrayItem(c, 0)->valuedouble : NAN),
-						 100 * (cJSON_GetArrayItem(c, 1) ? cJSON_GetArrayItem(c, 1)->valuedouble : NAN));
-				}
-				printf("%-10s %7s %16s", l->string, fmt_pct(b1, sizeof(b1), l, "acc"), ci);
-				if (cJSON_IsObject(v)) {
-					char p[32] = "-";
-					if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, "mcnemar_p")))
-						snprintf(p, sizeof(p), "%.3g", qe_json_num(v, "mcnemar_p", NAN));
-					printf(" %8s %9s %6.0f %6.0f %8s %8s", p, fmt_pct(b2, sizeof(b2), v, "same_answer_rate"),
-					       qe_json_num(v, "ref_right_level_wrong", 0), qe_json_num(v, "ref_wrong_level_right", 0),
-					       fmt_num(b4, sizeof(b4), v, "kl_mean", 4), fmt_pct(b3, sizeof(b3), v, "top_changed_rate"));
-				} else {
-					printf(" %8s %9s %6s %6s %8s %8s", "", "", "", "", "", "");
-				}
-				printf(" %9.0f\n", qe_json_num(th, "prompt_tokens_per_s", NAN));
-			}
-			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels"))
-				if (qe_json_num(l, "n_failed", 0) > 0)
-					printf("%s: %.0f of %.0f items failed (their reasons: levels/*-%s/records-%s.jsonl)\n",
-					       l->string, qe_json_num(l, "n_failed", 0), qe_json_num(l, "n", 0), l->string, t->string);
-		} else if (!strcmp(kind, "pairs")) {
-			printf("%-10s %9s %9s %9s %9s %9s %9s\n", "level", "cos mean", "cos p1", "spearman", "recall@5",
-			       "ndcg@5", "top5 ovl");
-			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
-				const cJSON *d = cJSON_GetObjectItemCaseSensitive(l, "drift");
-				const cJSON *r = cJSON_GetObjectItemCaseSensitive(l, "retrieval");
-				char c1[32], c2[32], c3[32], c4[32], c5[32];
-				printf("%-10s %9s %9s %9s %9s %9s %9s\n", l->string, fmt_num(c1, sizeof(c1), d, "cos_mean", 5),
-				       fmt_num(c2, sizeof(c2), d, "cos_p1", 5),
-				       fmt_num(c3, sizeof(c3), cJSON_GetObjectItemCaseSensitive(l, "sts"), "spearman", 4),
-				       fmt_pct(b4, sizeof(b4), r, "recall@5"), fmt_num(c4, sizeof(c4), r, "ndcg@5", 4),
-				       fmt_num(c5, sizeof(c5), cJSON_GetObjectItemCaseSensitive(l, "topk_overlap"), "@5", 4));
-			}
-		} else if (!strcmp(kind, "speed")) {
-			cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
-				const cJSON *x;
-				printf("%-10s", l->string);
-				cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(l, "tests"))
-					if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "tps_mean")))
-						printf("  %s %.1f±%.1f t/s", qe_json_str(x, "name", "?"), qe_json_num(x, "tps_mean", NAN),
-						       qe_json_num(x, "tps_sd", NAN));
-				printf("\n");
-			}
-		}
-	}
-	cJSON_Delete(res);
-}
-
-/* ---- the command ------------------------------------------------------------ */
-
-int cmd_run(int argc, char **argv)
-{
-	static const struct option lo[] = {
-		{ "model", required_argument, 0, 'm' }, { "levels", required_argument, 0, 'l' },
-		{ "reference", required_argument, 0, O_REF }, { "tasks", required_argument, 0, O_TASKS },
-		{ "plan", required_argument, 0, O_PLAN }, { "resume", required_argument, 0, O_RESUME },
-		{ "mmlu", required_argument, 0, O_MMLU }, { "ceval", required_argument, 0, O_CEVAL },
-		{ "mmlu-split", required_argument, 0, O_MSPLIT }, { "ceval-split", required_argument, 0, O_CSPLIT },
-		{ "shots", required_argument, 0, O_SHOTS }, { "subjects", required_argument, 0, O_SUBJ },
-		{ "pairs", required_argument, 0, O_PAIRS }, { "speed-pp", required_argument, 0, O_PP },
-		{ "speed-tg", required_argument, 0, O_TG }, { "speed-reps", required_argument, 0, O_REPS },
-		{ "speed-depth", required_argument, 0, O_DEPTH }, { "no-summary", no_argument, 0, O_NOSUM },
-		{ "limit", required_argument, 0, O_LIMIT }, { "seed", required_argument, 0, O_SEED },
-		{ "runtime", required_argument, 0, O_RUNTIME }, { "url", required_argument, 0, O_URL },
-		{ "threads", required_argument, 0, 't' }, { "threads-batch", required_argument, 0, O_TB },
-		{ "ctx", required_argument, 0, O_CTX }, { "batch", required_argument, 0, O_BATCH },
-		{ "ubatch", required_argument, 0, O_UBATCH }, { "ngl", required_argument, 0, O_NGL },
-		{ "cache", required_argument, 0, O_CACHE }, { "out", required_argument, 0, 'o' },
-		{ "gate", required_argument, 0, O_GATE }, { "quiet", no_argument, 0, 'q' },
-		{ "no-isolate", no_argument, 0, O_NOISO }, { "no-prefix-reuse", no_argument, 0, O_NOREUSE }, { "verbose", no_argument, 0, O_VERBOSE },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
-	};
-	struct qe_err err = { 0 };
-	struct qe_run_status st;
-	cJSON *plan = NULL, *cli = cJSON_CreateObject(), *rto, *tasks_given = NULL, *pairs = cJSON_CreateArray();
-	const char *plan_file = NULL, *resume = NULL, *gate = NULL, *tasks_arg = NULL;
-	const char *mmlu = NULL, *ceval = NULL, *msplit = NULL, *csplit = NULL, *subjects = NULL;
-	cJSON *pp = NULL, *tg = NULL;
-	long v, shots = -1, reps = -1, depth = -1;
-	int summary = 1;
-	int c, rc, code;
-	char outbuf[4200];
-
-	optind = 1;
-	rto = obj(cli, "runtime");
-	while ((c = getopt_long(argc, argv, "m:l:t:o:qh", lo, NULL)) != -1) {
-		const struct num_opt *no = num_opt_find(c);
-		if (no) {
-			if (qe_opt_int(optarg, no->lo, no->hi, no->flag, &v, &err))
-				goto usage_err;
-			put_num(no->runtime ? rto : cli, no->key, (double)v);
-			continue;
-		}
-		switch (c) {
-		case 'm': put_str(cli, "model", optarg); break;
-		case 'l': {
-			char **items;
-			size_t n = qe_opt_split(optarg, &items);
-			cJSON *a = cJSON_CreateArray();
-			for (size_t i = 0; i < n; i++)
-				cJSON_AddItemToArray(a, cJSON_CreateString(items[i]));
-			free(items);
-			cJSON_DeleteItemFromObjectCaseSensitive(cli, "levels");
-			cJSON_AddItemToObject(cli, "levels", a);
-			break;
-		}
-		case O_REF: put_str(cli, "reference", optarg); break;
-		case O_TASKS: tasks_arg = optarg; break;
-		case O_PLAN: plan_file = optarg; break;
-		case O_RESUME: resume = optarg; break;
-		case O_MMLU: mmlu = optarg; break;
-		case O_CEVAL: ceval = optarg; break;
-		case O_MSPLIT: msplit = optarg; break;
-		case O_CSPLIT: csplit = optarg; break;
-		case O_SUBJ: subjects = optarg; break;
-		case O_PAIRS: cJSON_AddItemToArray(pairs, cJSON_CreateString(optarg)); break;
-		case O_SHOTS:
-			if (qe_opt_int(optarg, 0, 64, "--shots", &shots, &err))
-				goto usage_err;
-			break;
-		case O_REPS:
-			if (qe_opt_int(optarg, 1, 1000, "--speed-reps", &reps, &err))
-				goto usage_err;
-			break;
-		case O_NOSUM: summary = 0; break;
-		case O_DEPTH:
-			if (qe_opt_int(optarg, 0, 1 << 20, "--speed-depth", &depth, &err))
-				goto usage_err;
-			break;
-		case O_PP:
-			cJSON_Delete(pp);
-			if (!(pp = num_list(optarg, "--speed-pp", &err)))
-				goto usage_err;
-			break;
-		case O_TG:
-			cJSON_Delete(tg);
-			if (!(tg = num_list(optarg, "--speed-tg", &err)))
-				goto usage_err;
-			break;
-		case O_RUNTIME: put_str(rto, "name", optarg); break;
-		case O_URL: put_str(rto, "url", optarg); break;
-		case O_CACHE: put_str(cli, "cache", optarg); break;
-		case 'o': put_str(cli, "out", optarg); break;
-		case O_GATE: gate = optarg; break;
-		case 'q': cJSON_AddBoolToObject(cli, "quiet", 1); break;
-		case O_NOISO: cJSON_AddBoolToObject(cli, "isolate", 0); break;
-		case O_VERBOSE: cJSON_AddBoolToObject(rto, "verbose", 1); break;
-		case O_NOREUSE: cJSON_AddBoolToObject(rto, "prefix_reuse", 0); break;
-		case 'h':
-			cJSON_Delete(cli);
-			cJSON_Delete(pairs);
-			return qe_opt_help(usage);
-		default:
-			cJSON_Delete(cli);
-			cJSON_Delete(pairs);
-			fputs(usage, stderr);
-			return QE_EXIT_USAGE;
-		}
-	}
-	if (optind < argc) {
-		qe_fail(&err, QE_EINVAL, "unexpected argument '%s'", argv[optind]);
-		goto usage_err;
-	}
-
-	/* the plan: --resume DIR's plan.json, else --plan FILE, else empty; flags override */
-	if (resume) {
-		snprintf(outbuf, sizeof(outbuf), "%s/plan.json", resume);
-		if ((rc = qe_json_read_file(outbuf, &plan, &err)) != 0) {
-			qe_err_wrap(&err, "cannot resume '%s'", resume);
-			goto fail;
-		}
-		put_str(plan, "out", resume);
-	} else if (plan_file) {
-		if ((rc = qe_json_read_file(plan_file, &plan, &err)) != 0)
-			goto fail;
-		if (!cJSON_IsObject(plan)) {
-			rc = qe_fail(&err, QE_EINPUT, "%s: a plan is a JSON object", plan_file);
-			goto fail;
-		}
-	} else {
-		plan = cJSON_CreateObject();
-	}
-	{
-		cJSON *it = cli->child;
-		while (it) {
-			cJSON *next = it->next;
-			if (!strcmp(it->string, "runtime")) {
-				cJSON *prt = obj(plan, "runtime"), *f = it->child;
-				for (; f; f = f->next) {
-					cJSON_DeleteItemFromObjectCaseSensitive(prt, f->string);
-					cJSON_AddItemToObject(prt, f->string, cJSON_Duplicate(f, 1));
-				}
-			} else {
-				cJSON_DeleteItemFromObjectCaseSensitive(plan, it->string);
-				cJSON_AddItemToObject(plan, it->string, cJSON_Duplicate(it, 1));
-			}
-			it = next;
-		}
-	}
-
-	/* tasks from flags */
-	if (tasks_arg) {
+	if (c->tasks) {
 		char **items;
-		size_t n = qe_opt_split(tasks_arg, &items);
-		tasks_given = cJSON_CreateArray();
+		size_t n = qe_opt_split(c->tasks, &items);
 		for (size_t i = 0; i < n; i++) {
-			if (!qe_task_find(items[i])) {
-				rc = qe_fail(&err, QE_EINVAL, "unknown task '%s' (see 'qeval list tasks')", items[i]);
+			const struct qe_task *t = qe_task_find(items[i]);
+			const char *names[32], *near;
+			size_t nn = 0;
+			int instances = 0;
+			if (!t) {
+				for (const struct qe_task *const *r = qe_task_registry; *r && nn < 32; r++)
+					names[nn++] = (*r)->name;
+				near = qe_closest_word(items[i], names, nn);
+				qe_fail(err, QE_EINVAL, "unknown task '%s'%s%s%s", items[i],
+					near ? " (did you mean '" : " (see 'qeval list tasks')", near ? near : "", near ? "'?)" : "");
 				free(items);
-				goto fail;
+				return QE_EINVAL;
 			}
-			cJSON_AddItemToArray(tasks_given, cJSON_CreateString(items[i]));
+			for (const struct qe_optab *o = t->options; o && o->key; o++)
+				instances |= (o->flags & (QE_OF_MAIN | QE_OF_INSTANCE)) == (QE_OF_MAIN | QE_OF_INSTANCE);
+			if (!instances) {
+				qe_plan_json_task(plan, t->name, t->name);
+				continue;
+			}
+			/* a task of named instances (--pairs NAME=FILE): each given one */
+			for (size_t k = 0; k < c->n; k++)
+				instances += c->g[k].def->kind == F_MAIN && c->g[k].def->task == t;
+			if (instances == 1 && !has_task(plan, t->name)) {
+				qe_fail(err, QE_EINVAL, "task '%s' needs --%s NAME=FILE", t->name, t->name);
+				free(items);
+				return QE_EINVAL;
+			}
 		}
 		free(items);
 	}
-	{
-		cJSON *t;
-		int want_mmlu = 0, want_ceval = 0, want_pairs = 0, want_speed = 0;
-		const cJSON *g;
-		cJSON_ArrayForEach(g, tasks_given) {
-			want_mmlu |= !strcmp(g->valuestring, "mmlu");
-			want_ceval |= !strcmp(g->valuestring, "ceval");
-			want_pairs |= !strcmp(g->valuestring, "pairs");
-			want_speed |= !strcmp(g->valuestring, "speed");
-		}
-		if (!tasks_given) {
-			want_mmlu = mmlu != NULL;
-			want_ceval = ceval != NULL;
-			want_pairs = cJSON_GetArraySize(pairs) > 0;
-			want_speed = pp || tg || reps > 0;
-		}
-		if (want_mmlu) {
-			t = task_obj(plan, "mmlu", "mmlu");
-			if (mmlu)
-				put_str(t, "dir", mmlu);
-			if (msplit)
-				put_str(t, "split", msplit);
-			if (shots >= 0)
-				put_num(t, "shots", (double)shots);
-			if (subjects)
-				put_str(t, "subjects", subjects);
-		}
-		if (want_ceval) {
-			t = task_obj(plan, "ceval", "ceval");
-			if (ceval)
-				put_str(t, "dir", ceval);
-			if (csplit)
-				put_str(t, "split", csplit);
-			if (shots >= 0)
-				put_num(t, "shots", (double)shots);
-			if (subjects && !mmlu)
-				put_str(t, "subjects", subjects);
-		}
-		if (want_pairs) {
-			const cJSON *p;
-			if (cJSON_GetArraySize(pairs) == 0 && !resume && !plan_file) {
-				rc = qe_fail(&err, QE_EINVAL, "task 'pairs' needs --pairs NAME=FILE");
-				goto fail;
-			}
-			cJSON_ArrayForEach(p, pairs) {
-				const char *eq = strchr(p->valuestring, '=');
-				char name[128];
-				const char *file = eq ? eq + 1 : p->valuestring;
-				if (eq) {
-					snprintf(name, sizeof(name), "%.*s", (int)(eq - p->valuestring), p->valuestring);
-				} else {
-					const char *b = strrchr(file, '/');
-					snprintf(name, sizeof(name), "%s", b ? b + 1 : file);
-					name[strcspn(name, ".")] = '\0';
-				}
-				t = task_obj(plan, "pairs", name);
-				put_str(t, "file", file);
-			}
-		}
-		if (want_speed) {
-			t = task_obj(plan, "speed", "speed");
-			if (pp) {
-				cJSON_DeleteItemFromObjectCaseSensitive(t, "pp");
-				cJSON_AddItemToObject(t, "pp", pp);
-				pp = NULL;
-			}
-			if (tg) {
-				cJSON_DeleteItemFromObjectCaseSensitive(t, "tg");
-				cJSON_AddItemToObject(t, "tg", tg);
-				tg = NULL;
-			}
-			if (reps > 0)
-				put_num(t, "reps", (double)reps);
-			if (depth >= 0)
-				put_num(t, "depth", (double)depth);
+	for (size_t k = 0; k < c->n; k++) {
+		const struct flagdef *d = c->g[k].def;
+		if (d->kind == F_MAIN && (d->opt->flags & QE_OF_INSTANCE) && listed(c->tasks, d->task->name)) {
+			const char *v = instance_of(c->g[k].value, name, sizeof(name));
+			qe_plan_json_set(qe_plan_json_task(plan, d->task->name, name), d->opt->key, cJSON_CreateString(v));
+		} else if ((d->kind == F_MAIN || d->kind == F_TASK) && !c->tasks) {
+			qe_plan_json_task(plan, d->task->name, d->task->name);
 		}
 	}
+	return 0;
+}
+
+/* Apply one task flag (F_MAIN, F_TASK) or shared flag to the plan's task
+ * objects of that task (or, shared, of every task with that key). */
+static int apply_task_flag(cJSON *plan, const struct given *g, struct qe_err *err)
+{
+	const struct flagdef *d = g->def;
+	cJSON *t;
+	const struct qe_task *first = NULL;
+	int n_tasks = 0;
+
+	if (d->kind == F_MAIN && (d->opt->flags & QE_OF_INSTANCE))
+		return 0; /* done by select_tasks */
+	if (d->kind == F_SHARED) {
+		/* a shared flag that means different things to two selected tasks
+		 * (their subject lists) is refused: say which flags to use */
+		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks")) {
+			const struct qe_task *tk = qe_task_find(qe_json_str(t, "task", ""));
+			if (!tk || !qe_optab_find(tk->options, d->opt->key))
+				continue;
+			if (first && first != tk && !strcmp(d->opt->key, "subjects")) {
+				return qe_fail(err, QE_EINVAL, "--%s is ambiguous with tasks %s and %s: use --%s-%s and --%s-%s",
+					       d->name, first->name, tk->name, first->name, d->name, tk->name, d->name);
+			}
+			if (!first)
+				first = tk;
+			n_tasks++;
+		}
+	}
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks")) {
+		const struct qe_task *tk = qe_task_find(qe_json_str(t, "task", ""));
+		const struct qe_optab *o;
+		cJSON *v;
+		if (!tk || (d->kind != F_SHARED && tk != d->task))
+			continue;
+		if (!(o = qe_optab_find(tk->options, d->opt->key)))
+			continue;
+		{
+			char flag[80];
+			snprintf(flag, sizeof(flag), "--%s", d->name);
+			if (!(v = qe_optab_value_from_text(o, g->value, flag, err)))
+				return err->code ? err->code : QE_ENOMEM;
+		}
+		qe_plan_json_set(t, o->key, v);
+	}
+	return 0;
+}
+
+/* the plan JSON: --resume DIR's plan.json, else --plan FILE, else `base` (or
+ * an empty one); then every flag */
+static int build_plan(cJSON *base, const struct cli *c, cJSON **out, struct qe_err *err)
+{
+	cJSON *plan = NULL, *rto;
+	char path[4200];
+	int rc;
+
+	*out = NULL;
+	if (c->resume) {
+		snprintf(path, sizeof(path), "%s/plan.json", c->resume);
+		if ((rc = qe_json_read_file(path, &plan, err)) != 0)
+			return qe_err_wrap(err, "cannot resume '%s'", c->resume);
+		if (!cJSON_IsObject(plan)) {
+			cJSON_Delete(plan);
+			return qe_fail(err, QE_EINPUT, "%s: a plan is a JSON object", path);
+		}
+		qe_plan_json_set(plan, "out", cJSON_CreateString(c->resume));
+	} else if (c->plan_file) {
+		if ((rc = qe_json_read_file(c->plan_file, &plan, err)) != 0)
+			return rc;
+		if (!cJSON_IsObject(plan)) {
+			cJSON_Delete(plan);
+			return qe_fail(err, QE_EINPUT, "%s: a plan is a JSON object", c->plan_file);
+		}
+	} else {
+		plan = base ? cJSON_Duplicate(base, 1) : cJSON_CreateObject();
+	}
+	for (size_t k = 0; k < c->n; k++) {
+		const struct flagdef *d = c->g[k].def;
+		cJSON *v;
+		if (d->kind != F_PLAN && d->kind != F_RT)
+			continue;
+		if (!(v = flag_value(d, c->g[k].value, err))) {
+			cJSON_Delete(plan);
+			return err->code ? err->code : QE_ENOMEM;
+		}
+		if (d->kind == F_RT) {
+			rto = cJSON_GetObjectItemCaseSensitive(plan, "runtime");
+			if (!cJSON_IsObject(rto)) {
+				rto = cJSON_CreateObject();
+				qe_plan_json_set(plan, "runtime", rto);
+			}
+			qe_plan_json_set(rto, d->g->key, v);
+		} else {
+			qe_plan_json_set(plan, d->g->key, v);
+		}
+	}
+	if ((rc = select_tasks(plan, c, err)) != 0) {
+		cJSON_Delete(plan);
+		return rc;
+	}
+	for (size_t k = 0; k < c->n; k++)
+		if (c->g[k].def->kind >= F_MAIN && (rc = apply_task_flag(plan, &c->g[k], err)) != 0) {
+			cJSON_Delete(plan);
+			return rc;
+		}
+	*out = plan;
+	return 0;
+}
+
+/* defaults the plan file shows: levels, seed, out */
+static void plan_defaults(cJSON *plan)
+{
+	if (!cJSON_GetObjectItemCaseSensitive(plan, "runtime"))
+		cJSON_AddObjectToObject(plan, "runtime");
 	if (!cJSON_GetObjectItemCaseSensitive(plan, "levels")) {
 		static const char *const def[] = { "F16", "Q8_0", "Q6_K", "Q4_K_M", "Q3_K_M", "Q2_K" };
 		cJSON_AddItemToObject(plan, "levels", cJSON_CreateStringArray(def, 6));
@@ -511,73 +453,158 @@ int cmd_run(int argc, char **argv)
 		cJSON_AddNumberToObject(plan, "seed", 1234);
 	if (!cJSON_GetObjectItemCaseSensitive(plan, "out")) {
 		const char *m = qe_json_str(plan, "model", "model"), *b = strrchr(m, '/');
-		char stem[256], when[32];
+		char stem[256], when[32], out[320];
 		time_t now = time(NULL);
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
 		snprintf(stem, sizeof(stem), "%s", b ? b + 1 : m);
 		stem[strcspn(stem, ".")] = '\0';
-		snprintf(outbuf, sizeof(outbuf), "qeval-runs/%s-%s", stem, when);
-		cJSON_AddStringToObject(plan, "out", outbuf);
-		fprintf(stderr, "qeval run: output (default): %s\n", outbuf);
+		snprintf(out, sizeof(out), "qeval-runs/%s-%s", stem, when);
+		cJSON_AddStringToObject(plan, "out", out);
+		fprintf(stderr, "qeval run: output (default): %s\n", out);
 	}
-	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(plan, "tasks"))) {
-		rc = qe_fail(&err, QE_EINVAL, "nothing to run: give --mmlu DIR, --ceval DIR, --pairs NAME=FILE or --tasks speed");
-		goto fail;
-	}
+}
 
-	rc = qe_run_plan(plan, resume != NULL, &st, &err);
+/* "nothing to run: give --mmlu DIR, --ceval DIR, --pairs NAME=FILE or --tasks speed" */
+static void nothing_to_run(const struct flags *f, struct qe_err *err)
+{
+	struct qe_text t = { 0 };
+
+	qe_text_put(&t, "nothing to run: give ");
+	for (size_t k = 0; k < f->n; k++)
+		if (f->def[k].kind == F_MAIN)
+			qe_text_printf(&t, "--%s %s, ", f->def[k].name, qe_optab_meta(f->def[k].opt));
+	qe_text_put(&t, "or --tasks NAME");
+	qe_fail(err, QE_EINVAL, "%s", qe_text_str(&t));
+	qe_text_release(&t);
+}
+
+/* Parse argv (argv[0] the command) into c. Returns 0, 1 for --help (usage
+ * printed), or a negative status with err filled. */
+static int parse_args(int argc, char **argv, const struct flags *f, struct cli *c, struct qe_err *err)
+{
+	struct option lo[MAX_FLAGS + 1];
+	char shorts[64] = ":";
+	int ci, idx;
+
+	memset(c, 0, sizeof(*c));
+	c->summary = 1;
+	for (size_t k = 0; k < f->n; k++) {
+		const struct flagdef *d = &f->def[k];
+		int noarg = d->g && (d->g->value || d->g->cli == C_NOSUM || d->g->cli == C_HELP);
+		lo[k] = (struct option){ d->name, noarg ? no_argument : required_argument, NULL, 1000 + (int)k };
+		if (d->g && d->g->short_name) {
+			size_t l = strlen(shorts);
+			shorts[l] = d->g->short_name;
+			shorts[l + 1] = noarg ? '\0' : ':';
+			shorts[l + 2] = '\0';
+		}
+	}
+	lo[f->n] = (struct option){ 0, 0, 0, 0 };
+	optind = 1;
+	opterr = 0;
+	while ((ci = getopt_long(argc, argv, shorts, lo, &idx)) != -1) {
+		const struct flagdef *d = NULL;
+		if (ci >= 1000) {
+			d = &f->def[ci - 1000];
+		} else if (ci == '?' || ci == ':') {
+			const char *bad = argv[optind - 1], *names[MAX_FLAGS], *near;
+			char word[80];
+			for (size_t k = 0; k < f->n; k++)
+				names[k] = f->def[k].name;
+			snprintf(word, sizeof(word), "%s", bad + strspn(bad, "-"));
+			word[strcspn(word, "=")] = '\0';
+			if (ci == ':')
+				return qe_fail(err, QE_EINVAL, "option '%s' needs a value", bad);
+			near = qe_closest_word(word, names, f->n);
+			if (near)
+				return qe_fail(err, QE_EINVAL, "unknown option '%s' (did you mean '--%s'?)", bad, near);
+			return qe_fail(err, QE_EINVAL, "unknown option '%s' (see 'qeval run --help')", bad);
+		} else {
+			for (size_t k = 0; k < f->n && !d; k++)
+				if (f->def[k].g && f->def[k].g->short_name == ci)
+					d = &f->def[k];
+		}
+		if (!d)
+			return qe_fail(err, QE_EINVAL, "unknown option");
+		if (d->kind == F_CLI) {
+			switch (d->g->cli) {
+			case C_TASKS: c->tasks = optarg; break;
+			case C_PLAN: c->plan_file = optarg; break;
+			case C_RESUME: c->resume = optarg; break;
+			case C_GATE: c->gate = optarg; break;
+			case C_NOSUM: c->summary = 0; break;
+			default: return 1;
+			}
+			continue;
+		}
+		if (c->n == sizeof(c->g) / sizeof(c->g[0]))
+			return qe_fail(err, QE_EINVAL, "too many options");
+		c->g[c->n].def = d;
+		c->g[c->n].value = optarg;
+		c->n++;
+		/* check the value now, so a bad one is named before anything runs */
+		if (d->kind != F_CLI && optarg) {
+			cJSON *v = flag_value(d, optarg, err);
+			if (!v)
+				return err->code ? err->code : QE_ENOMEM;
+			cJSON_Delete(v);
+		}
+	}
+	if (optind < argc)
+		return qe_fail(err, QE_EINVAL, "unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const char *who)
+{
+	static struct flags f;
+	struct cli c;
+	struct qe_err err = { 0 };
+	struct qe_plan plan;
+	struct qe_pipeline_opts po = { 0 };
+	cJSON *json = NULL;
+	int rc, code;
+
+	build_flags(&f);
+	rc = parse_args(argc, argv, &f, &c, &err);
+	if (rc == 1) {
+		char *u = usage_text(&f);
+		rc = qe_opt_help(u ? u : "");
+		free(u);
+		return rc;
+	}
 	if (rc)
 		goto fail;
-	snprintf(outbuf, sizeof(outbuf), "%s", qe_json_str(plan, "out", "."));
-	if (summary)
-		print_summary(outbuf);
-	code = st.n_levels_failed ? QE_EXIT_RUNTIME : QE_EXIT_OK;
-	if (gate) {
-		char junit[4300];
-		int n_failed = 0;
-		snprintf(junit, sizeof(junit), "%s/junit.xml", outbuf);
-		if (qe_gate_check(outbuf, gate, junit, &n_failed, &err) != 0) {
-			fprintf(stderr, "qeval run: %s\n", err.msg);
-			if (code == 0)
-				code = qe_exit_code(err.code);
-		} else if (n_failed > 0) {
-			printf("\ngates: %d rule check(s) failed (%s/gate.json, %s)\n", n_failed, outbuf, junit);
-			code = QE_EXIT_CHECK;
-		} else {
-			printf("\ngates: all passed\n");
-		}
+	if (resume && !c.resume)
+		c.resume = resume;
+	if ((rc = build_plan(base, &c, &json, &err)) != 0)
+		goto fail;
+	plan_defaults(json);
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "tasks"))) {
+		nothing_to_run(&f, &err);
+		cJSON_Delete(json);
+		rc = QE_EINVAL;
+		goto fail;
 	}
-	{
-		struct qe_report_stats rs;
-		struct qe_report_opts ro = qe_report_default_opts();
-		memset(&rs, 0, sizeof(rs));
-		ro.stats = &rs;
-		if (qe_report_write_all(outbuf, &ro, &err) != 0) {
-			fprintf(stderr, "qeval run: reports: %s\n", err.msg);
-		} else {
-			printf("\nreports: %s/report.md, %s/report.html, %s/summary.csv\n", outbuf, outbuf, outbuf);
-			if (rs.charts_missing)
-				printf("(gnuplot could not be run: report.html has no charts)\n");
-		}
+	if ((rc = qe_plan_from_json(&plan, json, &err)) != 0) {
+		qe_plan_release(&plan);
+		goto fail;
 	}
-	cJSON_Delete(plan);
-	cJSON_Delete(cli);
-	cJSON_Delete(pairs);
-	cJSON_Delete(tasks_given);
-	cJSON_Delete(pp);
-	cJSON_Delete(tg);
+	po.resume = c.resume != NULL;
+	po.gate = c.gate;
+	po.summary = c.summary;
+	po.who = who;
+	code = qe_pipeline(&plan, &po, &err);
+	qe_plan_release(&plan);
 	return code;
-usage_err:
-	rc = err.code ? err.code : QE_EINVAL;
 fail:
-	fprintf(stderr, "qeval run: %s\n", err.msg);
-	cJSON_Delete(plan);
-	cJSON_Delete(cli);
-	cJSON_Delete(pairs);
-	cJSON_Delete(tasks_given);
-	cJSON_Delete(pp);
-	cJSON_Delete(tg);
+	fprintf(stderr, "qeval %s: %s\n", who, err.msg);
 	return qe_exit_code(rc);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	return qe_run_command(argc, argv, NULL, NULL, "run");
 }

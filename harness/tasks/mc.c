@@ -19,6 +19,7 @@
 #include "metrics/stats.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,7 +59,7 @@ struct mc_state {
 	size_t n_no_gold;
 	const char **sorted_ids; /* item ids sorted, for record lookup */
 	uint32_t *sorted_idx;
-	cJSON *opts;             /* borrowed */
+	long limit;              /* first N items per subject, 0 = all */
 };
 
 /* ---- text building ----------------------------------------------------- */
@@ -159,13 +160,68 @@ static int cmp_ids(const void *a, const void *b, void *ctx)
 	return strcmp(ids[*(const uint32_t *)a], ids[*(const uint32_t *)b]);
 }
 
-static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t *n_items, struct qe_err *err)
+/* the options of both tasks (their tables differ in the default split) */
+struct mc_opts {
+	const char *dir;
+	const char *split;
+	long shots;
+	long batch;
+	const char *subjects;
+	const cJSON *template;
+};
+
+static int check_template(const cJSON *v, void *field, struct qe_err *err)
+{
+	static const char *const keys[] = { "header", "item", "target_delim", "join", "choices", NULL };
+	const cJSON *it, *ch;
+
+	if (!cJSON_IsObject(v))
+		return qe_fail(err, QE_EINVAL, "expected an object with header, item, target_delim, join, choices");
+	cJSON_ArrayForEach(it, v) {
+		const char *const *k = keys;
+		for (; *k && strcmp(*k, it->string); k++)
+			;
+		if (!*k)
+			return qe_fail(err, QE_EINVAL, "unknown key '%s' (known: header, item, target_delim, join, choices)",
+				       it->string);
+		if (strcmp(it->string, "choices") != 0 && !cJSON_IsString(it))
+			return qe_fail(err, QE_EINVAL, "'%s' must be a string", it->string);
+	}
+	ch = cJSON_GetObjectItemCaseSensitive(v, "choices");
+	if (ch && (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) != 4))
+		return qe_fail(err, QE_EINVAL, "template.choices must be 4 strings");
+	for (int i = 0; ch && i < 4; i++)
+		if (!cJSON_IsString(cJSON_GetArrayItem(ch, i)))
+			return qe_fail(err, QE_EINVAL, "template.choices[%d] is not a string", i);
+	return 0;
+}
+
+#define MC_OPTIONS(TASK_, SPLIT_)                                                                                        \
+	{ "dir", QE_OT_STR, offsetof(struct mc_opts, dir), NULL, 0, 0,                                                 \
+	  "the " TASK_ " folder", "DIR", QE_OF_MAIN, NULL, NULL },                                     \
+	{ "split", QE_OT_STR, offsetof(struct mc_opts, split), SPLIT_, 0, 0,                                            \
+	  "the split to score (default " SPLIT_ ")", "S", 0, NULL, NULL },                                              \
+	{ "shots", QE_OT_INT, offsetof(struct mc_opts, shots), "5", 0, 64,                                             \
+	  "few-shot examples per question (default 5, 0 allowed)", "K", QE_OF_SHARED, NULL, NULL },                    \
+	{ "subjects", QE_OT_STR, offsetof(struct mc_opts, subjects), NULL, 0, 0,                                       \
+	  "only these subjects (comma list)", "LIST", QE_OF_SHARED, NULL, NULL },                                      \
+	{ "batch", QE_OT_INT, offsetof(struct mc_opts, batch), "16", 1, 4096,                                          \
+	  "questions handed to the runtime per call (default 16)", "N", 0, NULL, NULL },                               \
+	{ "template", QE_OT_JSON, offsetof(struct mc_opts, template), NULL, 0, 0,                                      \
+	  "prompt template: header, item, target_delim, join, choices", NULL, QE_OF_NOFLAG, NULL, check_template },     \
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, NULL }
+
+static const struct qe_optab mmlu_options[] = { MC_OPTIONS("MMLU", "test") };
+static const struct qe_optab ceval_options[] = { MC_OPTIONS("C-Eval", "val") };
+
+static int mc_prepare(const char *kind, const struct qe_task_spec *ts, void **state, size_t *n_items, struct qe_err *err)
 {
 	const struct qe_mc_format *fmt = qe_mc_format_find(kind);
+	const struct mc_opts *o = ts->opts;
 	struct qe_mc_opts mo = qe_mc_default_opts();
 	struct mc_state *s;
-	const char *dir = qe_json_str(opts, "dir", NULL);
-	const cJSON *tj = cJSON_GetObjectItemCaseSensitive(opts, "template");
+	const char *dir = o->dir;
+	const cJSON *tj = o->template;
 	const char **ids;
 	int rc;
 
@@ -177,40 +233,24 @@ static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t 
 	if (!s)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	s->kind = kind;
-	s->name = qe_json_str(opts, "name", kind);
-	s->opts = (cJSON *)opts;
+	s->name = ts->name;
+	s->limit = ts->limit;
 	s->t = !strcmp(kind, "ceval") ? ceval_tmpl : mmlu_tmpl;
-	if (tj) {
+	if (tj) { /* checked by check_template */
 		const cJSON *ch = cJSON_GetObjectItemCaseSensitive(tj, "choices");
 		s->t.header = qe_json_str(tj, "header", s->t.header);
 		s->t.item = qe_json_str(tj, "item", s->t.item);
 		s->t.target_delim = qe_json_str(tj, "target_delim", s->t.target_delim);
 		s->t.join = qe_json_str(tj, "join", s->t.join);
-		if (ch) {
-			if (!cJSON_IsArray(ch) || cJSON_GetArraySize(ch) != 4) {
-				free(s);
-				return qe_fail(err, QE_EINVAL, "template.choices must be 4 strings");
-			}
-			for (int i = 0; i < 4; i++) {
-				const cJSON *c = cJSON_GetArrayItem(ch, i);
-				if (!cJSON_IsString(c)) {
-					free(s);
-					return qe_fail(err, QE_EINVAL, "template.choices[%d] is not a string", i);
-				}
-				s->t.choices[i] = c->valuestring;
-			}
-		}
+		for (int i = 0; ch && i < 4; i++)
+			s->t.choices[i] = cJSON_GetArrayItem(ch, i)->valuestring;
 	}
-	s->shots = (int)qe_json_num(opts, "shots", 5);
-	s->batch = (size_t)qe_json_num(opts, "batch", 16);
-	s->seed = (uint64_t)qe_json_num(opts, "seed", 1234);
-	if (s->shots < 0 || s->shots > 64 || s->batch < 1) {
-		free(s);
-		return qe_fail(err, QE_EINVAL, "shots must be 0..64 and batch >= 1");
-	}
-	mo.split = qe_json_str(opts, "split", fmt->default_split);
-	mo.limit = (size_t)qe_json_num(opts, "limit", 0);
-	mo.subjects = qe_json_str(opts, "subjects", NULL);
+	s->shots = (int)o->shots;
+	s->batch = (size_t)o->batch;
+	s->seed = (uint64_t)ts->seed;
+	mo.split = o->split ? o->split : fmt->default_split;
+	mo.limit = (size_t)ts->limit;
+	mo.subjects = o->subjects;
 	rc = fmt->load(dir, &mo, &s->set, err);
 	if (rc) {
 		free(s);
@@ -249,14 +289,14 @@ static int mc_prepare(const char *kind, const cJSON *opts, void **state, size_t 
 	return 0;
 }
 
-static int mmlu_prepare(const cJSON *o, void **st, size_t *n, struct qe_err *e)
+static int mmlu_prepare(const struct qe_task_spec *ts, void **st, size_t *n, struct qe_err *e)
 {
-	return mc_prepare("mmlu", o, st, n, e);
+	return mc_prepare("mmlu", ts, st, n, e);
 }
 
-static int ceval_prepare(const cJSON *o, void **st, size_t *n, struct qe_err *e)
+static int ceval_prepare(const struct qe_task_spec *ts, void **st, size_t *n, struct qe_err *e)
 {
-	return mc_prepare("ceval", o, st, n, e);
+	return mc_prepare("ceval", ts, st, n, e);
 }
 
 static long find_item(const struct mc_state *s, const char *id)
@@ -634,7 +674,7 @@ static void mc_describe(void *state, cJSON *out)
 	cJSON_AddStringToObject(out, "dir", s->set.root ? s->set.root : "");
 	cJSON_AddStringToObject(out, "split", s->set.split);
 	cJSON_AddNumberToObject(out, "shots", s->shots);
-	cJSON_AddNumberToObject(out, "limit", qe_json_num(s->opts, "limit", 0));
+	cJSON_AddNumberToObject(out, "limit", (double)s->limit);
 	cJSON_AddNumberToObject(out, "n_subjects", (double)s->set.n_subjects);
 	cJSON_AddStringToObject(t, "header", s->t.header);
 	cJSON_AddStringToObject(t, "item", s->t.item);
@@ -660,6 +700,8 @@ const struct qe_task qe_task_mmlu = {
 	.name = "mmlu",
 	.summary = "MMLU multiple choice (lm-eval protocol: 5-shot, log-likelihood of \" A\"..\" D\")",
 	.needs = QE_RT_SCORE,
+	.options = mmlu_options,
+	.options_size = sizeof(struct mc_opts),
 	.prepare = mmlu_prepare,
 	.run_level = mc_run_level,
 	.summarize = mc_summarize,
@@ -671,6 +713,8 @@ const struct qe_task qe_task_ceval = {
 	.name = "ceval",
 	.summary = "C-Eval multiple choice (val split, 5-shot, Chinese template)",
 	.needs = QE_RT_SCORE,
+	.options = ceval_options,
+	.options_size = sizeof(struct mc_opts),
 	.prepare = ceval_prepare,
 	.run_level = mc_run_level,
 	.summarize = mc_summarize,

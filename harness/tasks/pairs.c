@@ -46,6 +46,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,6 @@ struct pairs_state {
 /* ======================================================================
  * Options
  * ====================================================================== */
-
-static const char *const known_opts[] = {
-	"task", "name", "file", "format", "header", "quoting", "s1", "s2", "label", "filter", "kind",
-	"limit", "ks", "mrr_k", "pos_threshold", "neg_threshold", "pooling", "batch", "seed", NULL,
-};
 
 static const struct {
 	const char *name;
@@ -264,19 +260,10 @@ static int opt_ks(struct pairs_state *s, struct qe_err *err)
 
 static int parse_opts(struct pairs_state *s, struct qe_err *err)
 {
-	const cJSON *it;
 	const char *kind = NULL, *pool = NULL;
 	double d;
 	int rc;
 
-	cJSON_ArrayForEach(it, s->opts) {
-		int known = 0;
-		for (int i = 0; known_opts[i]; i++)
-			known |= !strcmp(it->string, known_opts[i]);
-		if (!known)
-			return qe_fail(err, QE_EINVAL, "unknown option '%s' (see docs/tasks.md, \"pairs\")",
-				       it->string);
-	}
 	s->lo = qe_pairs_default_opts();
 	s->mp = qe_pairs_default_params();
 	if ((rc = opt_string(s, "format", "auto", &s->lo.format, err)) || (rc = opt_tristate(s, "header", &s->lo.header, err)) ||
@@ -324,6 +311,68 @@ static int parse_opts(struct pairs_state *s, struct qe_err *err)
 	return 0;
 }
 
+/* The option table: plan keys, types, flags and help. Values are read by
+ * parse_opts from the task's object (after inline FILE?k=v options are
+ * merged into it), so the polymorphic ones (tristates, columns, cut-offs) are
+ * JSON values checked here by the same helpers. */
+struct pairs_opts {
+	const char *file, *format, *filter, *kind, *pooling;
+	const cJSON *header, *quoting, *s1, *s2, *label, *ks;
+	long batch, mrr_k;
+	double pos_threshold, neg_threshold;
+};
+
+static int check_value(const char *key, const cJSON *v, struct qe_err *err)
+{
+	struct pairs_state tmp;
+	const char *col;
+	int rc, tri;
+
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.opts = cJSON_CreateObject();
+	if (!tmp.opts)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	cJSON_AddItemReferenceToObject(tmp.opts, key, (cJSON *)v);
+	if (!strcmp(key, "ks"))
+		rc = opt_ks(&tmp, err);
+	else if (!strcmp(key, "header") || !strcmp(key, "quoting"))
+		rc = opt_tristate(&tmp, key, &tri, err);
+	else
+		rc = opt_col(&tmp, key, 0, &col, err);
+	cJSON_Delete(tmp.opts);
+	return rc;
+}
+
+static int check_ks(const cJSON *v, void *f, struct qe_err *err) { return check_value("ks", v, err); }
+static int check_header(const cJSON *v, void *f, struct qe_err *err) { return check_value("header", v, err); }
+static int check_quoting(const cJSON *v, void *f, struct qe_err *err) { return check_value("quoting", v, err); }
+static int check_col(const cJSON *v, void *f, struct qe_err *err) { return check_value(v->string ? v->string : "s1", v, err); }
+
+static const char *const kinds[] = { "auto", "binary", "graded", NULL };
+static const char *const pooling_words[] = { "model", "mean", "cls", "last", NULL };
+
+#define PO(f) offsetof(struct pairs_opts, f)
+static const struct qe_optab pairs_options[] = {
+	{ "file", QE_OT_STR, PO(file), NULL, 0, 0, "a sentence-pair file (TSV, CSV, JSONL, .gz); FILE?k=v,... sets options inline",
+	  "NAME=FILE", QE_OF_MAIN | QE_OF_INSTANCE, NULL, NULL },
+	{ "format", QE_OT_STR, PO(format), "auto", 0, 0, "auto, tsv, csv or jsonl", "F", 0, NULL, NULL },
+	{ "header", QE_OT_JSON, PO(header), NULL, 0, 0, "the first line is a header: true, false or auto", "B", 0, NULL, check_header },
+	{ "quoting", QE_OT_JSON, PO(quoting), NULL, 0, 0, "quoted fields: true, false or auto", "B", 0, NULL, check_quoting },
+	{ "s1", QE_OT_JSON, PO(s1), NULL, 0, 0, "first sentence's column: header name or 0-based index", "COL", 0, NULL, check_col },
+	{ "s2", QE_OT_JSON, PO(s2), NULL, 0, 0, "second sentence's column", "COL", 0, NULL, check_col },
+	{ "label", QE_OT_JSON, PO(label), NULL, 0, 0, "label column", "COL", 0, NULL, check_col },
+	{ "filter", QE_OT_STR, PO(filter), NULL, 0, 0, "keep rows whose COLUMN=VALUE", "COL=V", 0, NULL, NULL },
+	{ "kind", QE_OT_ENUM, PO(kind), "auto", 0, 0, "labels: auto, binary or graded", "K", 0, kinds, NULL },
+	{ "pooling", QE_OT_ENUM, PO(pooling), "model", 0, 0, "model, mean, cls or last", "P", 0, pooling_words, NULL },
+	{ "ks", QE_OT_JSON, PO(ks), NULL, 0, 0, "retrieval cut-offs (default 1,5,10)", "LIST", 0, NULL, check_ks },
+	{ "mrr_k", QE_OT_INT, PO(mrr_k), "10", 1, PAIRS_MAX_K, "MRR cut-off (default 10)", "N", 0, NULL, NULL },
+	{ "pos_threshold", QE_OT_NUM, PO(pos_threshold), "4", 0, 0, "graded labels >= this are positives (default 4)", "X", 0, NULL, NULL },
+	{ "neg_threshold", QE_OT_NUM, PO(neg_threshold), "1", 0, 0, "graded labels <= this are negatives (default 1)", "X", 0, NULL, NULL },
+	{ "batch", QE_OT_INT, PO(batch), "256", 1, PAIRS_MAX_BATCH, "texts per embedding call (default 256)", "N", 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
+#undef PO
+
 /* ======================================================================
  * prepare / describe / release
  * ====================================================================== */
@@ -340,9 +389,11 @@ static void pairs_release(void *state)
 }
 
 
-static int pairs_prepare(const cJSON *opts, void **state, size_t *n_items, struct qe_err *err)
+static int pairs_prepare(const struct qe_task_spec *ts, void **state, size_t *n_items, struct qe_err *err)
 {
 	struct pairs_state *s = calloc(1, sizeof(*s));
+	const cJSON *opts = ts->json;
+	struct pairs_opts po;
 	const char *file;
 	uint64_t h = 0xcbf29ce484222325ull;
 	int rc;
@@ -373,6 +424,8 @@ static int pairs_prepare(const cJSON *opts, void **state, size_t *n_items, struc
 		if (rc == 0) {
 			cJSON_DeleteItemFromObjectCaseSensitive(s->opts, "file");
 			cJSON_AddStringToObject(s->opts, "file", path);
+			/* the inline options pass the same checks as the plan's */
+			rc = qe_optab_read(pairs_options, s->opts, qe_task_common_keys, &po, path, err);
 		}
 		free(path);
 		if (rc)
@@ -1058,6 +1111,8 @@ const struct qe_task qe_task_pairs = {
 	.name = "pairs",
 	.summary = "sentence pairs (LCQMC, PAWS-X, STS-B, ...): embedding drift, STS correlation, Recall/NDCG/MRR",
 	.needs = QE_RT_EMBED,
+	.options = pairs_options,
+	.options_size = sizeof(struct pairs_opts),
 	.prepare = pairs_prepare,
 	.run_level = pairs_run_level,
 	.summarize = pairs_summarize,

@@ -1,7 +1,10 @@
 /* qeval — the task registry. Adding a task: one file + one line here. */
 #include "harness/tasks/task.h"
+#include "harness/base/json.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern const struct qe_task qe_task_mmlu;
@@ -34,4 +37,55 @@ double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char 
 	tw = cJSON_GetObjectItemCaseSensitive(lv->info[i], "task_wall_s");
 	me = cJSON_GetObjectItemCaseSensitive(tw, task);
 	return cJSON_IsNumber(me) ? me->valuedouble : NAN;
+}
+
+const char *const qe_task_common_keys[] = { "task", "name", "limit", "seed", NULL };
+
+int qe_task_spec_read(cJSON *obj, const char *path, struct qe_task_spec *out, struct qe_err *err)
+{
+	const cJSON *v;
+	const char *tn = qe_json_str(obj, "task", NULL);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!cJSON_IsObject(obj))
+		return qe_fail(err, QE_EINVAL, "%s: expected an object {\"task\": NAME, ...}", path);
+	if (!tn)
+		return qe_fail(err, QE_EINVAL, "%s: needs a \"task\" name", path);
+	if (!(out->task = qe_task_find(tn))) {
+		const char *names[32];
+		size_t n = 0;
+		const char *near;
+		for (const struct qe_task *const *t = qe_task_registry; *t && n < 32; t++)
+			names[n++] = (*t)->name;
+		near = qe_closest_word(tn, names, n);
+		return qe_fail(err, QE_EINVAL, "%s: unknown task '%s'%s%s%s", path, tn, near ? " (did you mean '" : " (see 'qeval list tasks')",
+			       near ? near : "", near ? "'?)" : "");
+	}
+	out->json = obj;
+	out->name = qe_json_str(obj, "name", tn);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "name")) && (!cJSON_IsString(v) || !*v->valuestring))
+		return qe_fail(err, QE_EINVAL, "%s.name: expected a non-empty string", path);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "limit")) &&
+	    (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) || v->valuedouble > 1e15))
+		return qe_fail(err, QE_EINVAL, "%s.limit: expected a whole number >= 0", path);
+	out->limit = (long)qe_json_num(obj, "limit", 0);
+	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "seed")) &&
+	    (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) || v->valuedouble > 4503599627370496.0))
+		return qe_fail(err, QE_EINVAL, "%s.seed: expected a whole number >= 0", path);
+	out->seed = (long)qe_json_num(obj, "seed", 1234);
+	if (!(out->opts = calloc(1, out->task->options_size ? out->task->options_size : 1)))
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	rc = qe_optab_read(out->task->options, obj, qe_task_common_keys, out->opts, path, err);
+	if (rc) {
+		qe_task_spec_release(out);
+		return rc;
+	}
+	return 0;
+}
+
+void qe_task_spec_release(struct qe_task_spec *ts)
+{
+	free(ts->opts);
+	memset(ts, 0, sizeof(*ts));
 }

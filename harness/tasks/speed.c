@@ -31,6 +31,7 @@
 #include "metrics/speed.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,6 @@
 #define SPEED_MAX_TOKENS (1 << 20)  /* largest prompt or generation size accepted */
 #define SPEED_MAX_REPS 1000
 #define SPEED_MAX_WARMUP 100
-#define SPEED_DEFAULT_SEED 42
 
 struct speed_test {
 	char name[48];   /* "pp512", "tg128", "pp512+tg128" */
@@ -64,17 +64,23 @@ struct speed_state {
  * Options
  * ====================================================================== */
 
+struct speed_opts {
+	const cJSON *pp, *tg;    /* size lists (checked by check_sizes) */
+	int pp_tg;
+	long reps, warmup, depth;
+};
+
 static int add_size(const cJSON *it, const char *key, int *out, size_t *n, struct qe_err *err)
 {
 	if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) ||
 	    it->valuedouble < 1 || it->valuedouble > SPEED_MAX_TOKENS)
-		return qe_fail(err, QE_EINVAL, "speed: '%s' sizes must be whole token counts in 1..%d",
+		return qe_fail(err, QE_EINVAL, "'%s' sizes must be whole token counts in 1..%d",
 			       key, SPEED_MAX_TOKENS);
 	if (*n == SPEED_MAX_SIZES)
-		return qe_fail(err, QE_EINVAL, "speed: more than %d '%s' sizes", SPEED_MAX_SIZES, key);
+		return qe_fail(err, QE_EINVAL, "more than %d '%s' sizes", SPEED_MAX_SIZES, key);
 	for (size_t i = 0; i < *n; i++)
 		if (out[i] == (int)it->valuedouble)
-			return qe_fail(err, QE_EINVAL, "speed: '%s' size %d listed twice", key, out[i]);
+			return qe_fail(err, QE_EINVAL, "'%s' size %d listed twice", key, out[i]);
 	out[(*n)++] = (int)it->valuedouble;
 	return 0;
 }
@@ -90,21 +96,36 @@ static int parse_sizes(const cJSON *v, const char *key, int *out, size_t *n, str
 	if (cJSON_IsNumber(v))
 		return add_size(v, key, out, n, err);
 	if (!cJSON_IsArray(v))
-		return qe_fail(err, QE_EINVAL, "speed: option '%s' must be a number or a list of numbers", key);
+		return qe_fail(err, QE_EINVAL, "'%s' must be a number or a list of numbers", key);
 	cJSON_ArrayForEach(it, v)
 		if ((rc = add_size(it, key, out, n, err)) != 0)
 			return rc;
 	return 0;
 }
 
-static int parse_count(const cJSON *v, const char *key, long lo, long hi, long *out, struct qe_err *err)
+static int check_sizes(const cJSON *v, void *field, struct qe_err *err)
 {
-	if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-	    v->valuedouble < (double)lo || v->valuedouble > (double)hi)
-		return qe_fail(err, QE_EINVAL, "speed: option '%s' must be a whole number in %ld..%ld", key, lo, hi);
-	*out = (long)v->valuedouble;
-	return 0;
+	int sizes[SPEED_MAX_SIZES];
+	size_t n;
+
+	return parse_sizes(v, v->string ? v->string : "sizes", sizes, &n, err);
 }
+
+static const struct qe_optab speed_options[] = {
+	{ "pp", QE_OT_JSON, offsetof(struct speed_opts, pp), NULL, 0, 0,
+	  "prompt sizes, tokens (default 512; [] = none)", "LIST", 0, NULL, check_sizes },
+	{ "tg", QE_OT_JSON, offsetof(struct speed_opts, tg), NULL, 0, 0,
+	  "generation sizes, tokens (default 128; [] = none)", "LIST", 0, NULL, check_sizes },
+	{ "pp_tg", QE_OT_BOOL, offsetof(struct speed_opts, pp_tg), "true", 0, 0,
+	  "also the combined test: the first prompt size then the first generation size", NULL, 0, NULL, NULL },
+	{ "reps", QE_OT_INT, offsetof(struct speed_opts, reps), "5", 1, SPEED_MAX_REPS,
+	  "repetitions of each test (default 5)", "N", 0, NULL, NULL },
+	{ "warmup", QE_OT_INT, offsetof(struct speed_opts, warmup), "1", 0, SPEED_MAX_WARMUP,
+	  "untimed runs before each test (default 1)", "N", 0, NULL, NULL },
+	{ "depth", QE_OT_INT, offsetof(struct speed_opts, depth), "0", 0, 1 << 20,
+	  "tokens already in the context before each test (llama-bench -d)", "N", 0, NULL, NULL },
+	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
+};
 
 static void add_test(struct speed_state *s, int n_prompt, int n_gen)
 {
@@ -124,57 +145,24 @@ static void add_test(struct speed_state *s, int n_prompt, int n_gen)
 	}
 }
 
-static int parse_opts(const cJSON *opts, struct speed_state *s, struct qe_err *err)
+static int parse_opts(const struct qe_task_spec *ts, struct speed_state *s, struct qe_err *err)
 {
-	const cJSON *v;
-	long n;
-	int rc = 0;
+	const struct speed_opts *o = ts->opts;
+	int rc;
 
 	s->pp[0] = 512;
 	s->n_pp = 1;
 	s->tg[0] = 128;
 	s->n_tg = 1;
-	s->pp_tg = 1;
-	s->reps = 5;
-	s->warmup = 1;
-	s->seed = SPEED_DEFAULT_SEED;
-	if (opts && !cJSON_IsObject(opts) && !cJSON_IsNull(opts))
-		return qe_fail(err, QE_EINVAL, "speed: options must be a JSON object");
-	cJSON_ArrayForEach(v, opts) {
-		const char *k = v->string ? v->string : "";
-		if (!strcmp(k, "task") || !strcmp(k, "name") || !strcmp(k, "limit"))
-			continue; /* the plan's own keys (harness/run.h); --limit does not apply */
-		if (!strcmp(k, "pp"))
-			rc = parse_sizes(v, k, s->pp, &s->n_pp, err);
-		else if (!strcmp(k, "tg"))
-			rc = parse_sizes(v, k, s->tg, &s->n_tg, err);
-		else if (!strcmp(k, "pp_tg")) {
-			if (!cJSON_IsBool(v))
-				return qe_fail(err, QE_EINVAL, "speed: option 'pp_tg' must be true or false");
-			s->pp_tg = cJSON_IsTrue(v);
-			rc = 0;
-		} else if (!strcmp(k, "reps")) {
-			rc = parse_count(v, k, 1, SPEED_MAX_REPS, &n, err);
-			s->reps = (int)n;
-		} else if (!strcmp(k, "depth")) {
-			rc = parse_count(v, k, 0, 1 << 20, &n, err);
-			s->depth = (int)n;
-		} else if (!strcmp(k, "warmup")) {
-			rc = parse_count(v, k, 0, SPEED_MAX_WARMUP, &n, err);
-			s->warmup = (int)n;
-		} else if (!strcmp(k, "seed")) {
-			if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) ||
-			    v->valuedouble >= 18446744073709551616.0)
-				return qe_fail(err, QE_EINVAL, "speed: option 'seed' must be a whole number >= 0");
-			s->seed = (uint64_t)v->valuedouble;
-			rc = 0;
-		} else {
-			return qe_fail(err, QE_EINVAL,
-				       "speed: unknown option '%s' (known: pp, tg, pp_tg, depth, reps, warmup, seed)", k);
-		}
-		if (rc)
-			return rc;
-	}
+	if (o->pp && (rc = parse_sizes(o->pp, "pp", s->pp, &s->n_pp, err)) != 0)
+		return rc;
+	if (o->tg && (rc = parse_sizes(o->tg, "tg", s->tg, &s->n_tg, err)) != 0)
+		return rc;
+	s->pp_tg = o->pp_tg;
+	s->reps = (int)o->reps;
+	s->warmup = (int)o->warmup;
+	s->depth = (int)o->depth;
+	s->seed = (uint64_t)ts->seed;
 	if (s->n_pp + s->n_tg == 0)
 		return qe_fail(err, QE_EINVAL, "speed: no test to run ('pp' and 'tg' are both empty)");
 	for (size_t i = 0; i < s->n_pp; i++)
@@ -190,7 +178,7 @@ static int parse_opts(const cJSON *opts, struct speed_state *s, struct qe_err *e
  * prepare / describe / release
  * ====================================================================== */
 
-static int speed_prepare(const cJSON *opts, void **state, size_t *n_items, struct qe_err *err)
+static int speed_prepare(const struct qe_task_spec *ts, void **state, size_t *n_items, struct qe_err *err)
 {
 	struct speed_state *s = calloc(1, sizeof(*s));
 	int rc;
@@ -198,7 +186,7 @@ static int speed_prepare(const cJSON *opts, void **state, size_t *n_items, struc
 	*state = NULL;
 	if (!s)
 		return qe_fail(err, QE_ENOMEM, "speed: out of memory");
-	rc = parse_opts(opts, s, err);
+	rc = parse_opts(ts, s, err);
 	if (rc) {
 		free(s);
 		return rc;
@@ -662,6 +650,8 @@ const struct qe_task qe_task_speed = {
 	.name = "speed",
 	.summary = "tokens/s of prompt processing and generation, first-token latency (llama-bench's method)",
 	.needs = QE_RT_SPEED,
+	.options = speed_options,
+	.options_size = sizeof(struct speed_opts),
 	.prepare = speed_prepare,
 	.run_level = speed_run_level,
 	.summarize = speed_summarize,

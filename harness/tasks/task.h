@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "harness/base/err.h"
+#include "harness/base/optab.h"
 #include "runtimes/runtime.h"
 
 struct qe_journal;
@@ -52,15 +53,41 @@ struct qe_task_levels {
  * task_wall_s, summed over resumes); NaN when unknown. */
 double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char *task);
 
+struct qe_task;
+
+/* One task of the plan: the task, its instance name and its options, read
+ * from the plan's task object through the task's option table. */
+struct qe_task_spec {
+	const struct qe_task *task;
+	const char *name;            /* instance name: key in results.json, journal file */
+	void *opts;                  /* the task's options struct (task->options_size bytes), owned */
+	long limit;                  /* first N items per subject / file, 0 = all */
+	long seed;                   /* the task's seed (the plan's unless it names one) */
+	cJSON *json;                 /* the task's object in the plan, borrowed */
+};
+
+/* Keys every task object may hold besides the task's own options. */
+extern const char *const qe_task_common_keys[];
+
+/* Read a task object of the plan (obj, borrowed for the spec's life) into
+ * out; path names obj in messages ("plan.tasks[0]"). */
+int qe_task_spec_read(cJSON *obj, const char *path, struct qe_task_spec *out, struct qe_err *err);
+void qe_task_spec_release(struct qe_task_spec *ts);
+
 struct qe_task {
 	const char *name;
 	const char *summary;
 	unsigned needs;              /* QE_RT_* capabilities the runtime must have */
+	/* required: the task's options, declared once: plan keys, types, defaults,
+	 * flags (--TASK-KEY, QE_OF_MAIN: --TASK) and help; filled into a struct of
+	 * options_size bytes that prepare reads as ts->opts */
+	const struct qe_optab *options;
+	size_t options_size;
 
-	/* required: parse opts (the task's object of the plan, may be NULL),
-	 * load data; *state owned by the task until release. *n_items = the
-	 * work units a level will do (for progress). */
-	int (*prepare)(const cJSON *opts, void **state, size_t *n_items, struct qe_err *err);
+	/* required: load and check the data the options name; *state owned by
+	 * the task until release (it may keep pointers into ts, which lives
+	 * longer). *n_items = the work units a level will do (for progress). */
+	int (*prepare)(const struct qe_task_spec *ts, void **state, size_t *n_items, struct qe_err *err);
 	/* required: run at one level; per-item failures become records with a
 	 * status, not a returned error. Returns non-zero only when the level
 	 * cannot go on (runtime broken). */
