@@ -415,15 +415,65 @@ static int set_fail(struct qe_mc_set *set, int rc)
 	return rc;
 }
 
+/* Subject `name` (number ix): its items of the split (appended to items,
+ * at most limit, 0 = all) and its dev items as shots (through the scratch
+ * vector shots) into s. */
+static int subject_items(const struct qe_mc_flavour *f, struct qe_strpool *pool, const char *base, const char *split_dir,
+			 const char *split, const char *name, uint32_t ix, size_t limit, struct item_vec *items,
+			 struct item_vec *shots, struct qe_mc_subject *s, struct qe_err *err)
+{
+	struct subject_read sr;
+	char file[512], *path;
+	int rc;
+
+	memset(&sr, 0, sizeof(sr));
+	sr.f = f;
+	sr.pool = pool;
+	sr.subject = name;
+	sr.subject_ix = ix;
+
+	/* the split's items */
+	snprintf(file, sizeof(file), "%s_%s.csv", name, split);
+	if (!(path = path_join(pool, split_dir, file)))
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	sr.out = items;
+	sr.split = split;
+	sr.limit = limit;
+	s->first = items->n;
+	if ((rc = subject_read(&sr, path, err)) != 0)
+		return rc;
+	s->count = items->n - s->first;
+
+	/* the dev items as shots */
+	snprintf(file, sizeof(file), "dev/%s_dev.csv", name);
+	if (!(path = path_join(pool, base, file)))
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	if (!is_file(path))
+		return 0;
+	shots->n = 0;
+	sr.out = shots;
+	sr.split = "dev";
+	sr.limit = 0;
+	if ((rc = subject_read(&sr, path, err)) != 0)
+		return rc;
+	if (shots->n) {
+		s->shots = qe_strpool_alloc(pool, shots->n * sizeof(*s->shots));
+		if (!s->shots)
+			return qe_fail(err, QE_ENOMEM, "out of memory");
+		memcpy(s->shots, shots->v, shots->n * sizeof(*s->shots));
+		s->n_shots = shots->n;
+	}
+	return 0;
+}
+
 int qe_mc_load_flavour(const struct qe_mc_flavour *f, const char *dir,
 		       const struct qe_mc_opts *o, struct qe_mc_set *set, struct qe_err *err)
 {
 	struct qe_mc_opts opts = o ? *o : qe_mc_default_opts();
 	struct qe_strpool *pool;
 	struct item_vec items = { NULL, 0, 0 }, shots = { NULL, 0, 0 };
-	struct subject_read sr;
 	const char *base, *meta_dir;
-	char *split_dir, *json_path = NULL, *path, file[512];
+	char *split_dir, *json_path = NULL;
 	char **names = NULL;
 	size_t n_names = 0, i;
 	cJSON *json = NULL;
@@ -498,53 +548,10 @@ int qe_mc_load_flavour(const struct qe_mc_flavour *f, const char *dir,
 		rc = subject_fill(f, json, json_path, pool, names[i], s, err);
 		if (rc)
 			break;
-		memset(&sr, 0, sizeof(sr));
-		sr.f = f;
-		sr.pool = pool;
-		sr.subject = names[i];
-		sr.subject_ix = (uint32_t)i;
-
-		/* the split's items */
-		snprintf(file, sizeof(file), "%s_%s.csv", names[i], split);
-		path = path_join(pool, split_dir, file);
-		if (!path) {
-			rc = qe_fail(err, QE_ENOMEM, "out of memory");
-			break;
-		}
-		sr.out = &items;
-		sr.split = set->split;
-		sr.limit = opts.limit;
-		s->first = items.n;
-		rc = subject_read(&sr, path, err);
+		rc = subject_items(f, pool, base, split_dir, set->split, names[i], (uint32_t)i, opts.limit, &items, &shots, s,
+				   err);
 		if (rc)
 			break;
-		s->count = items.n - s->first;
-
-		/* the dev items as shots */
-		snprintf(file, sizeof(file), "dev/%s_dev.csv", names[i]);
-		path = path_join(pool, base, file);
-		if (!path) {
-			rc = qe_fail(err, QE_ENOMEM, "out of memory");
-			break;
-		}
-		if (!is_file(path))
-			continue;
-		shots.n = 0;
-		sr.out = &shots;
-		sr.split = "dev";
-		sr.limit = 0;
-		rc = subject_read(&sr, path, err);
-		if (rc)
-			break;
-		if (shots.n) {
-			s->shots = qe_strpool_alloc(pool, shots.n * sizeof(*s->shots));
-			if (!s->shots) {
-				rc = qe_fail(err, QE_ENOMEM, "out of memory");
-				break;
-			}
-			memcpy(s->shots, shots.v, shots.n * sizeof(*s->shots));
-			s->n_shots = shots.n;
-		}
 	}
 	cJSON_Delete(json);
 	free(names);

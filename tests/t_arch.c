@@ -6,6 +6,8 @@
  *     task registry) except the files of the task that defines it
  *     (harness/tasks/<family>.c and harness/tasks/<family>_*.c, where <family>.c
  *     holds the task's `.name = "..."`).
+ *   - no function is longer than 120 lines unless the comment above it says
+ *     why ("long: ..."), in every .c file of the product and of tests/.
  * Each rule is first checked on a constructed bad snippet, so a scanner that
  * stopped finding anything would fail here. The tree is the working directory
  * (make test runs from the repository root) or $QE_SRC. */
@@ -207,6 +209,58 @@ static int owner_family(const char *name, char *fam, size_t cap)
 	return -1;
 }
 
+/* ---- rule 3: function length ------------------------------------------------ */
+
+#define MAX_FN_LINES 120
+
+/* Functions of text (a whole .c file) longer than MAX_FN_LINES whose comment
+ * (the lines just above the signature) has no "long:". A function is a '{'
+ * in column 0 after a line that is not a declaration's end (';'), up to the
+ * next '}' in column 0. */
+static int length_violations(const char *file, const char *text)
+{
+	const char *lines[20000];
+	size_t n = 0;
+	int bad = 0;
+
+	for (const char *p = text; *p && n < 20000; ) {
+		lines[n++] = p;
+		p = strchr(p, '\n');
+		if (!p)
+			break;
+		p++;
+	}
+	for (size_t i = 1; i < n; i++) {
+		size_t j, sig;
+		int why = 0;
+		if (lines[i][0] != '{')
+			continue;
+		for (j = i + 1; j < n && lines[j][0] != '}'; j++)
+			;
+		if (j - i + 1 <= MAX_FN_LINES) {
+			i = j;
+			continue;
+		}
+		/* the signature starts at the first line above that begins in column 0 */
+		for (sig = i - 1; sig > 0 && (lines[sig][0] == ' ' || lines[sig][0] == '\t'); sig--)
+			;
+		for (size_t k = sig >= 12 ? sig - 12 : 0; k < sig; k++) {
+			const char *e = strchr(lines[k], '\n');
+			size_t len = e ? (size_t)(e - lines[k]) : strlen(lines[k]);
+			if (memmem(lines[k], len, "long:", 5))
+				why = 1;
+		}
+		if (!why) {
+			const char *e = strchr(lines[sig], '\n');
+			fprintf(stderr, "  %s:%zu: %.*s is %zu lines (more than %d, no \"long:\" comment)\n", file, sig + 1,
+				(int)(e ? e - lines[sig] : 60), lines[sig], j - i + 1, MAX_FN_LINES);
+			bad++;
+		}
+		i = j;
+	}
+	return bad;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void test_scanner_finds_what_it_must(void)
@@ -234,6 +288,44 @@ static void test_scanner_finds_what_it_must(void)
 		family_of("reports/doc.c", fam, sizeof(fam));
 		TQ_EQ_STR(fam, "");
 	}
+}
+
+static void test_length_scanner(void)
+{
+	struct qe_text t = { 0 };
+
+	qe_text_put(&t, "static int f(void)\n{\n");
+	for (int i = 0; i < MAX_FN_LINES; i++)
+		qe_text_put(&t, "\tx++;\n");
+	qe_text_put(&t, "}\n\nstatic int g(void)\n{\n\treturn 0;\n}\n");
+	TQ_EQ_INT(length_violations("x.c", qe_text_str(&t)), 1);
+	qe_text_release(&t);
+	qe_text_put(&t, "/* long: one table, read top to bottom */\nstatic int f(void)\n{\n");
+	for (int i = 0; i < MAX_FN_LINES; i++)
+		qe_text_put(&t, "\tx++;\n");
+	qe_text_put(&t, "}\n");
+	TQ_EQ_INT(length_violations("x.c", qe_text_str(&t)), 0);
+	qe_text_release(&t);
+}
+
+static void test_functions_short_or_explained(void)
+{
+	int bad = 0, seen = 0;
+
+	for (int i = 0; i < g_n_files; i++) {
+		char path[512], *text;
+		size_t n = strlen(g_files[i]);
+		if (g_files[i][n - 1] != 'c')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", g_root, g_files[i]);
+		if (qe_file_read(path, &text, NULL, NULL) != 0)
+			continue;
+		bad += length_violations(g_files[i], text);
+		seen++;
+		free(text);
+	}
+	TQ_CHECK(seen > 40);
+	TQ_EQ_INT(bad, 0);
 }
 
 static void test_lower_folders_include_only_the_base(void)
@@ -268,6 +360,8 @@ static void test_task_names_compared_only_in_their_task(void)
 		}
 		for (int i = 0; i < g_n_files; i++) {
 			char path[512], *text, f[64];
+			if (!strncmp(g_files[i], "tests/", 6))
+				continue; /* tests check what tasks write */
 			family_of(g_files[i], f, sizeof(f));
 			if (!strcmp(f, fam))
 				continue;
@@ -284,7 +378,7 @@ static void test_task_names_compared_only_in_their_task(void)
 
 int main(void)
 {
-	static const char *const folders[] = { "harness", "runtimes", "datasets", "metrics", "reports", NULL };
+	static const char *const folders[] = { "harness", "runtimes", "datasets", "metrics", "reports", "tests", NULL };
 	const char *src = getenv("QE_SRC");
 	struct stat st;
 
@@ -299,5 +393,7 @@ int main(void)
 	TQ_RUN(test_scanner_finds_what_it_must);
 	TQ_RUN(test_lower_folders_include_only_the_base);
 	TQ_RUN(test_task_names_compared_only_in_their_task);
+	TQ_RUN(test_length_scanner);
+	TQ_RUN(test_functions_short_or_explained);
 	return tq_done("t_arch");
 }

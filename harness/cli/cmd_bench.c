@@ -188,6 +188,84 @@ static int put_sizes(cJSON *obj, const char *key, const char *text, const char *
 	return 0;
 }
 
+/* What the flags said. */
+struct bench_args {
+	const char *model, *levels, *pp, *tg, *reps, *threads, *tb, *batch, *ubatch, *ngl, *cache, *runtime, *out,
+		*resume;
+	long warmup;    /* -1 = the task's default */
+	int pp_tg, quiet;
+};
+
+/* A new run's plan: the speed task alone over the levels; the run's folder
+ * into outbuf. NULL + err on a bad value. */
+static cJSON *bench_plan(const struct bench_args *a, char *outbuf, size_t cap, struct qe_err *err)
+{
+	cJSON *json, *rto, *t;
+	char **items;
+	size_t n;
+
+	if (!a->out) {
+		const char *b = strrchr(a->model, '/');
+		char stem[256], when[32];
+		time_t now = time(NULL);
+		struct tm tm;
+		localtime_r(&now, &tm);
+		strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
+		snprintf(stem, sizeof(stem), "%s", b ? b + 1 : a->model);
+		stem[strcspn(stem, ".")] = '\0';
+		snprintf(outbuf, cap, "qeval-runs/bench-%s-%s", stem, when);
+	} else {
+		snprintf(outbuf, cap, "%s", a->out);
+	}
+	json = cJSON_CreateObject();
+	rto = cJSON_AddObjectToObject(json, "runtime");
+	if (a->runtime)
+		cJSON_AddStringToObject(rto, "name", a->runtime);
+	cJSON_AddStringToObject(json, "model", a->model);
+	n = qe_opt_split(a->levels, &items);
+	cJSON_AddItemToObject(json, "levels", cJSON_CreateStringArray((const char *const *)items, (int)n));
+	free(items);
+	if (a->cache)
+		cJSON_AddStringToObject(json, "cache", a->cache);
+	cJSON_AddStringToObject(json, "out", outbuf);
+	t = qe_plan_json_task(json, "speed", bench_instance);
+	cJSON_AddNumberToObject(json, "seed", 1234);
+	if (!a->pp_tg)
+		cJSON_AddFalseToObject(t, "pp_tg");
+	if (a->warmup >= 0)
+		cJSON_AddNumberToObject(t, "warmup", (double)a->warmup);
+	if (put_sizes(t, "pp", a->pp, "--pp", err) || put_sizes(t, "tg", a->tg, "--tg", err) ||
+	    put_int(t, "reps", a->reps, 1, 1000, "--reps", err) ||
+	    put_int(rto, "threads", a->threads, 1, 4096, "--threads", err) ||
+	    put_int(rto, "threads_batch", a->tb, 1, 4096, "--threads-batch", err) ||
+	    put_int(rto, "batch", a->batch, 1, 1 << 20, "--batch", err) ||
+	    put_int(rto, "ubatch", a->ubatch, 1, 1 << 20, "--ubatch", err) ||
+	    put_int(rto, "ngl", a->ngl, -1, 100000, "--ngl", err)) {
+		cJSON_Delete(json);
+		return NULL;
+	}
+	return json;
+}
+
+/* --resume DIR's plan */
+static cJSON *resumed_plan(const char *dir, char *outbuf, size_t cap, struct qe_err *err)
+{
+	char path[4200];
+	cJSON *json = NULL;
+
+	snprintf(path, sizeof(path), "%s/plan.json", dir);
+	if (qe_json_read_file(path, &json, err) != 0 || !cJSON_IsObject(json)) {
+		if (!err->code)
+			qe_fail(err, QE_EINPUT, "%s: a plan is a JSON object", path);
+		qe_err_wrap(err, "cannot resume '%s'", dir);
+		cJSON_Delete(json);
+		return NULL;
+	}
+	qe_plan_json_set(json, "out", cJSON_CreateString(dir));
+	snprintf(outbuf, cap, "%s", dir);
+	return json;
+}
+
 int cmd_bench(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -201,40 +279,37 @@ int cmd_bench(int argc, char **argv)
 		{ "out", required_argument, 0, 'o' }, { "resume", required_argument, 0, O_RESUME },
 		{ "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
-	const char *model = NULL, *levels = "F16,Q8_0,Q4_K_M", *pp = NULL, *tg = NULL, *reps = NULL;
-	const char *threads = NULL, *tb = NULL, *batch = NULL, *ubatch = NULL, *ngl = NULL, *cache = NULL;
-	const char *runtime = NULL, *out = NULL, *resume = NULL;
+	struct bench_args a = { .levels = "F16,Q8_0,Q4_K_M", .warmup = -1, .pp_tg = 1 };
 	char outbuf[4200];
 	struct qe_err err = { 0 };
 	struct qe_plan plan;
 	struct qe_pipeline_opts po = { 0 };
-	cJSON *json = NULL;
-	long warmup = -1;
-	int c, quiet = 0, pp_tg = 1, code;
+	cJSON *json;
+	int c, code;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "m:l:p:n:r:t:b:u:o:qh", lo, NULL)) != -1) {
 		switch (c) {
-		case 'm': model = optarg; break;
-		case 'l': levels = optarg; break;
-		case 'p': pp = optarg; break;
-		case 'n': tg = optarg; break;
-		case O_NOPPTG: pp_tg = 0; break;
-		case 'r': reps = optarg; break;
+		case 'm': a.model = optarg; break;
+		case 'l': a.levels = optarg; break;
+		case 'p': a.pp = optarg; break;
+		case 'n': a.tg = optarg; break;
+		case O_NOPPTG: a.pp_tg = 0; break;
+		case 'r': a.reps = optarg; break;
 		case O_WARMUP:
-			if (qe_opt_int(optarg, 0, 100, "--warmup", &warmup, &err))
+			if (qe_opt_int(optarg, 0, 100, "--warmup", &a.warmup, &err))
 				return qe_opt_die("bench", &err);
 			break;
-		case 't': threads = optarg; break;
-		case O_TB: tb = optarg; break;
-		case 'b': batch = optarg; break;
-		case 'u': ubatch = optarg; break;
-		case O_NGL: ngl = optarg; break;
-		case O_CACHE: cache = optarg; break;
-		case O_RUNTIME: runtime = optarg; break;
-		case 'o': out = optarg; break;
-		case O_RESUME: resume = optarg; break;
-		case 'q': quiet = 1; break;
+		case 't': a.threads = optarg; break;
+		case O_TB: a.tb = optarg; break;
+		case 'b': a.batch = optarg; break;
+		case 'u': a.ubatch = optarg; break;
+		case O_NGL: a.ngl = optarg; break;
+		case O_CACHE: a.cache = optarg; break;
+		case O_RUNTIME: a.runtime = optarg; break;
+		case 'o': a.out = optarg; break;
+		case O_RESUME: a.resume = optarg; break;
+		case 'q': a.quiet = 1; break;
 		case 'h': return qe_opt_help(usage);
 		default: fputs(usage, stderr); return QE_EXIT_USAGE;
 		}
@@ -243,79 +318,24 @@ int cmd_bench(int argc, char **argv)
 		fprintf(stderr, "qeval bench: unexpected argument '%s'\n", argv[optind]);
 		return QE_EXIT_USAGE;
 	}
-	if (resume) {
-		char path[4200];
-		snprintf(path, sizeof(path), "%s/plan.json", resume);
-		if (qe_json_read_file(path, &json, &err) != 0 || !cJSON_IsObject(json)) {
-			if (!err.code)
-				qe_fail(&err, QE_EINPUT, "%s: a plan is a JSON object", path);
-			qe_err_wrap(&err, "cannot resume '%s'", resume);
-			cJSON_Delete(json);
-			return qe_opt_die("bench", &err);
-		}
-		qe_plan_json_set(json, "out", cJSON_CreateString(resume));
-		snprintf(outbuf, sizeof(outbuf), "%s", resume);
-	} else {
-		cJSON *rto, *t;
-		char **items;
-		size_t n;
-		if (!model) {
-			fprintf(stderr, "qeval bench: --model is required (see 'qeval bench --help')\n");
-			return QE_EXIT_USAGE;
-		}
-		if (!out) {
-			const char *b = strrchr(model, '/');
-			char stem[256], when[32];
-			time_t now = time(NULL);
-			struct tm tm;
-			localtime_r(&now, &tm);
-			strftime(when, sizeof(when), "%Y%m%d-%H%M%S", &tm);
-			snprintf(stem, sizeof(stem), "%s", b ? b + 1 : model);
-			stem[strcspn(stem, ".")] = '\0';
-			snprintf(outbuf, sizeof(outbuf), "qeval-runs/bench-%s-%s", stem, when);
-		} else {
-			snprintf(outbuf, sizeof(outbuf), "%s", out);
-		}
-		json = cJSON_CreateObject();
-		rto = cJSON_AddObjectToObject(json, "runtime");
-		if (runtime)
-			cJSON_AddStringToObject(rto, "name", runtime);
-		cJSON_AddStringToObject(json, "model", model);
-		n = qe_opt_split(levels, &items);
-		cJSON_AddItemToObject(json, "levels", cJSON_CreateStringArray((const char *const *)items, (int)n));
-		free(items);
-		if (cache)
-			cJSON_AddStringToObject(json, "cache", cache);
-		cJSON_AddStringToObject(json, "out", outbuf);
-		t = qe_plan_json_task(json, "speed", bench_instance);
-		cJSON_AddNumberToObject(json, "seed", 1234);
-		if (!pp_tg)
-			cJSON_AddFalseToObject(t, "pp_tg");
-		if (warmup >= 0)
-			cJSON_AddNumberToObject(t, "warmup", (double)warmup);
-		if (put_sizes(t, "pp", pp, "--pp", &err) || put_sizes(t, "tg", tg, "--tg", &err) ||
-		    put_int(t, "reps", reps, 1, 1000, "--reps", &err) ||
-		    put_int(rto, "threads", threads, 1, 4096, "--threads", &err) ||
-		    put_int(rto, "threads_batch", tb, 1, 4096, "--threads-batch", &err) ||
-		    put_int(rto, "batch", batch, 1, 1 << 20, "--batch", &err) ||
-		    put_int(rto, "ubatch", ubatch, 1, 1 << 20, "--ubatch", &err) ||
-		    put_int(rto, "ngl", ngl, -1, 100000, "--ngl", &err)) {
-			cJSON_Delete(json);
-			return qe_opt_die("bench", &err);
-		}
+	if (!a.resume && !a.model) {
+		fprintf(stderr, "qeval bench: --model is required (see 'qeval bench --help')\n");
+		return QE_EXIT_USAGE;
 	}
-	if (quiet)
+	json = a.resume ? resumed_plan(a.resume, outbuf, sizeof(outbuf), &err) : bench_plan(&a, outbuf, sizeof(outbuf), &err);
+	if (!json)
+		return qe_opt_die("bench", &err);
+	if (a.quiet)
 		qe_plan_json_set(json, "quiet", cJSON_CreateTrue());
 	if (qe_plan_from_json(&plan, json, &err) != 0) {
 		qe_plan_release(&plan);
 		return qe_opt_die("bench", &err);
 	}
-	po.resume = resume != NULL;
+	po.resume = a.resume != NULL;
 	po.summary = 0; /* the table below replaces run's */
 	po.who = "bench";
 	code = qe_pipeline(&plan, &po, &err);
 	qe_plan_release(&plan);
-
 	print_table(outbuf);
 	return code;
 }

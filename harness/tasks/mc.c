@@ -329,6 +329,65 @@ static cJSON *item_record(const struct mc_state *s, const struct qe_mc_item *it,
 	return r;
 }
 
+/* The prompt of item it with at most *k shots that fits a context of n_ctx
+ * tokens: the oldest shots are dropped first (*k says how many are left).
+ * Split "dev": an item must not be its own shot (build_prompt). */
+static int fit_prompt(const struct mc_state *s, struct qe_runtime *rt, const struct qe_mc_item *it, int32_t n_ctx,
+		      int *k, struct sbuf *pb, size_t *prefix_len, struct qe_err *err)
+{
+	int first = 0;
+
+	for (;;) {
+		if (build_prompt(s, it, first, *k, pb, prefix_len))
+			return qe_fail(err, QE_ENOMEM, "out of memory");
+		if (*k == 0 || pb->n + 16 < (size_t)n_ctx)
+			return 0;
+		{
+			int ntok = qe_runtime_tokenize(rt, pb->p, 1, NULL, 0, err);
+			if (ntok >= 0 && ntok + 8 <= n_ctx)
+				return 0;
+		}
+		/* drop the oldest shot: keep the most recent ones */
+		first++;
+		(*k)--;
+	}
+}
+
+/* The record of one scored item (status st, result rs) into the journal.
+ * QE_ERUNTIME (the engine failed: the level cannot go on) is returned and
+ * nothing is written. */
+static int record_result(const struct mc_state *s, struct qe_task_level *tl, const struct qe_mc_item *it, int st,
+			 const struct qe_score_res *rs, int nshots, struct qe_err *err)
+{
+	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+	cJSON *r, *ll;
+	int rc;
+
+	if (st == QE_ERUNTIME)
+		return qe_fail(err, QE_ERUNTIME, "%s", rs->error[0] ? rs->error : qe_status_name(st));
+	if (st != 0) {
+		char msg[QE_ERR_MSG + 16];
+		snprintf(msg, sizeof(msg), "error: %s", rs->error[0] ? rs->error : qe_status_name(st));
+		r = item_record(s, it, msg);
+	} else {
+		double lld[4];
+		r = item_record(s, it, "ok");
+		ll = cJSON_AddArrayToObject(r, "ll");
+		for (int c = 0; c < 4; c++) {
+			lld[c] = rs->ll[c];
+			cJSON_AddItemToArray(ll, cJSON_CreateNumber(rs->ll[c]));
+		}
+		cJSON_AddNumberToObject(r, "pred", (double)qe_stats_argmax(lld, 4));
+		cJSON_AddNumberToObject(r, "n_prompt", rs->n_ctx_tok);
+		cJSON_AddNumberToObject(r, "n_eval", rs->n_evaluated);
+	}
+	cJSON_AddNumberToObject(r, "n_shots", nshots);
+	cJSON_AddBoolToObject(r, "truncated", nshots < (s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots));
+	rc = qe_journal_append(tl->journal, r, err);
+	cJSON_Delete(r);
+	return rc;
+}
+
 static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *err)
 {
 	struct mc_state *s = state;
@@ -363,7 +422,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 		while (i < n && m < B) {
 			const struct qe_mc_item *it = &s->set.items[i];
 			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
-			int k = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots, first = 0;
+			int k = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots;
 			if (qe_journal_has(tl->journal, it->id)) {
 				i++;
 				continue;
@@ -378,24 +437,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 					break;
 				continue;
 			}
-			/* split "dev": an item must not be its own shot */
-			for (;;) {
-				if (build_prompt(s, it, first, k, &pb[m], &prefix_len)) {
-					rc = qe_fail(err, QE_ENOMEM, "out of memory");
-					break;
-				}
-				if (k == 0 || pb[m].n + 16 < (size_t)info.n_ctx)
-					break;
-				{
-					int ntok = qe_runtime_tokenize(tl->rt, pb[m].p, 1, NULL, 0, err);
-					if (ntok >= 0 && ntok + 8 <= info.n_ctx)
-						break;
-				}
-				/* drop the oldest shot: keep the most recent ones */
-				first++;
-				k--;
-			}
-			if (rc)
+			if ((rc = fit_prompt(s, tl->rt, it, info.n_ctx, &k, &pb[m], &prefix_len, err)) != 0)
 				break;
 			rq[m].context = pb[m].p;
 			rq[m].prefix_len = prefix_len;
@@ -409,37 +451,8 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 		if (rc || m == 0)
 			break;
 		qe_runtime_score(tl->rt, rq, m, rs, st, err);
-		for (size_t k = 0; k < m && rc == 0; k++) {
-			const struct qe_mc_item *it = &s->set.items[idx[k]];
-			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
-			cJSON *r, *ll;
-			if (st[k] != 0) {
-				char msg[QE_ERR_MSG + 16];
-				snprintf(msg, sizeof(msg), "error: %s", rs[k].error[0] ? rs[k].error : qe_status_name(st[k]));
-				r = item_record(s, it, msg);
-				if (st[k] == QE_ERUNTIME) {
-					/* the engine failed: the level cannot go on */
-					cJSON_Delete(r);
-					rc = st[k];
-					break;
-				}
-			} else {
-				double lld[4];
-				r = item_record(s, it, "ok");
-				ll = cJSON_AddArrayToObject(r, "ll");
-				for (int c = 0; c < 4; c++) {
-					lld[c] = rs[k].ll[c];
-					cJSON_AddItemToArray(ll, cJSON_CreateNumber(rs[k].ll[c]));
-				}
-				cJSON_AddNumberToObject(r, "pred", (double)qe_stats_argmax(lld, 4));
-				cJSON_AddNumberToObject(r, "n_prompt", rs[k].n_ctx_tok);
-				cJSON_AddNumberToObject(r, "n_eval", rs[k].n_evaluated);
-			}
-			cJSON_AddNumberToObject(r, "n_shots", nshots[k]);
-			cJSON_AddBoolToObject(r, "truncated", nshots[k] < (s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots));
-			rc = qe_journal_append(tl->journal, r, err);
-			cJSON_Delete(r);
-		}
+		for (size_t k = 0; k < m && rc == 0; k++)
+			rc = record_result(s, tl, &s->set.items[idx[k]], st[k], &rs[k], nshots[k], err);
 		qe_progress_add(tl->progress, m);
 	}
 	if (rc == 0)
