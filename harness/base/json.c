@@ -28,7 +28,9 @@ int qe_json_parse(const char *text, size_t len, const char *path, cJSON **out, s
 	const char *end = NULL;
 	int line = 1, col = 1;
 
-	*out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	/* require_null_terminated (the NUL at text[len] included in the length):
+	 * nothing but white space may follow the value */
+	*out = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
 	if (*out)
 		return 0;
 	for (const char *p = text; end && p < end; p++) {

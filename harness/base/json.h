@@ -14,7 +14,8 @@
  * JSON" on a syntax error. */
 int qe_json_read_file(const char *path, cJSON **out, struct qe_err *err);
 
-/* Parse len bytes of text; path names it in the message. Caller frees *out. */
+/* Parse len bytes of text (text[len] must be its NUL); nothing but white
+ * space may follow the value. path names it in the message. Caller frees *out. */
 int qe_json_parse(const char *text, size_t len, const char *path, cJSON **out, struct qe_err *err);
 
 /* Write a JSON value to path atomically (temp file + fsync + rename). */

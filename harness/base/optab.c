@@ -328,31 +328,31 @@ cJSON *qe_optab_value_from_text(const struct qe_optab *o, const char *text, cons
 	return v;
 }
 
-/* Levenshtein distance, capped at 9 */
+/* Edit distance with adjacent transpositions (optimal string alignment),
+ * capped at 9: "mmul" is 1 from "mmlu" */
 static int edit_distance(const char *a, const char *b)
 {
 	size_t n = strlen(a), m = strlen(b);
-	int row[64], prev_diag, tmp;
+	int d[64][64];
 
 	if (n > 62 || m > 62)
 		return 9;
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = (int)i;
 	for (size_t j = 0; j <= m; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; i <= n; i++) {
-		prev_diag = row[0];
-		row[0] = (int)i;
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= n; i++)
 		for (size_t j = 1; j <= m; j++) {
-			int best = prev_diag + (a[i - 1] != b[j - 1]);
-			if (row[j] + 1 < best)
-				best = row[j] + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			tmp = row[j];
-			row[j] = best;
-			prev_diag = tmp;
+			int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
-	}
-	return row[m] > 9 ? 9 : row[m];
+	return d[n][m] > 9 ? 9 : d[n][m];
 }
 
 const char *qe_closest_word(const char *w, const char *const *words, size_t n)
