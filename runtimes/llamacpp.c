@@ -1,4 +1,5 @@
 /* qeval — the llamacpp runtime: llama.cpp through its C API (libllama).
+ * (Its levels, quantization types and GGUF files, are runtimes/llamacpp_level.c.)
  *
  * One handle = one model at one level, with up to three contexts created on
  * first use: the scoring context (logits, KV cache kept between requests so
@@ -9,7 +10,7 @@
  * Process-wide: the engine is initialised once (pthread_once); its log goes
  * through log_cb, which keeps the last error line for messages.
  */
-#include "runtimes/runtime_impl.h"
+#include "runtimes/llamacpp.h"
 #include "runtimes/gguf_info.h"
 #include "harness/base/sys.h"
 
@@ -1144,6 +1145,14 @@ static const char *const quant_names[N_QUANT + 1] = {
 	"TQ2_0", NULL,
 };
 
+const char *qe_llamacpp_type_name(int32_t file_type)
+{
+	for (size_t i = 0; i < N_QUANT; i++)
+		if ((int32_t)quant_table[i].ftype == file_type)
+			return quant_table[i].name;
+	return NULL;
+}
+
 static int ll_quantize(const char *src, const char *type, const char *out_path, int n_threads,
 		       struct qe_err *err)
 {
@@ -1202,4 +1211,9 @@ const struct qe_runtime_ops qe_llamacpp_ops = {
 	.describe = ll_describe,
 	.quant_types = quant_names,
 	.quantize = ll_quantize,
+	.level_name = qe_llamacpp_level_name,
+	.level_prepare = qe_llamacpp_level_prepare,
+	.level_identity = qe_llamacpp_level_identity,
+	.source_check = qe_llamacpp_source_check,
+	.source_identity = qe_llamacpp_source_identity,
 };
