@@ -1,4 +1,5 @@
 /* qeval — the llamacpp runtime: llama.cpp through its C API (libllama).
+ * (Its levels, quantization types and GGUF files, are runtimes/llamacpp_level.c.)
  *
  * One handle = one model at one level, with up to three contexts created on
  * first use: the scoring context (logits, KV cache kept between requests so
@@ -9,7 +10,7 @@
  * Process-wide: the engine is initialised once (pthread_once); its log goes
  * through log_cb, which keeps the last error line for messages.
  */
-#include "runtimes/runtime_impl.h"
+#include "runtimes/llamacpp.h"
 #include "runtimes/gguf_info.h"
 #include "harness/base/sys.h"
 
@@ -477,180 +478,274 @@ static int32_t declared_prefix(struct qe_runtime *rt, const struct qe_score_req 
 	return np;
 }
 
-static int score_try(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
-		     struct qe_err *err)
+/* ---- one request, in four jobs: tokens, context, first tokens, tails ---- */
+
+/* A request's tokens with lm-evaluation-harness's split: the context's tokens
+ * (BOS included) and, for each continuation, tokens(context + cont) past the
+ * context's. Owned by the request's scoring; req_tokens_release frees. */
+struct req_tokens {
+	int32_t *ctx;                 /* [n_ctx] */
+	int32_t n_ctx;
+	int32_t *cont[QE_MAX_CONTS];  /* [n_cont[j]] */
+	int32_t n_cont[QE_MAX_CONTS];
+	int32_t max_cont;             /* tokens of the longest continuation */
+	int32_t n_extra;              /* tokens of every continuation but its first: the tails */
+};
+
+static void req_tokens_release(struct req_tokens *t)
+{
+	for (size_t j = 0; j < QE_MAX_CONTS; j++)
+		free(t->cont[j]);
+	free(t->ctx);
+}
+
+/* Continuation j's tokens into t->cont[j] / t->n_cont[j]: tokens(context +
+ * cont) past the context's, or the continuation alone when it merged into
+ * the context's last token. */
+static int cont_tokens(struct qe_runtime *rt, const struct qe_score_req *rq, size_t j, struct req_tokens *t,
+		       struct qe_err *err)
+{
+	size_t lc = strlen(rq->context), lk = strlen(rq->conts[j]);
+	char *whole = malloc(lc + lk + 1);
+	int32_t n_whole = 0, *wt;
+
+	if (!whole)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	memcpy(whole, rq->context, lc);
+	memcpy(whole + lc, rq->conts[j], lk + 1);
+	wt = tokenize_alloc(rt, whole, 1, &n_whole, err);
+	free(whole);
+	if (!wt)
+		return err->code;
+	if (n_whole > t->n_ctx) {
+		t->n_cont[j] = n_whole - t->n_ctx;
+		t->cont[j] = malloc((size_t)t->n_cont[j] * sizeof(int32_t));
+		if (t->cont[j])
+			memcpy(t->cont[j], wt + t->n_ctx, (size_t)t->n_cont[j] * sizeof(int32_t));
+		free(wt);
+	} else { /* the continuation merged into the context: tokenize it alone */
+		free(wt);
+		t->cont[j] = tokenize_alloc(rt, rq->conts[j], 0, &t->n_cont[j], err);
+		if (!t->cont[j])
+			return err->code;
+	}
+	if (!t->cont[j] || t->n_cont[j] == 0)
+		return qe_fail(err, QE_EINPUT, "continuation %zu ('%s') has no tokens", j, rq->conts[j]);
+	return 0;
+}
+
+/* Tokenize the request and check that it fits the scoring context. */
+static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
+			    struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	int rc;
+
+	t->ctx = tokenize_alloc(rt, rq->context, 1, &t->n_ctx, err);
+	if (!t->ctx)
+		return err->code;
+	if (t->n_ctx == 0)
+		return qe_fail(err, QE_EINPUT, "empty context");
+	for (size_t j = 0; j < rq->n_conts; j++) {
+		rc = cont_tokens(rt, rq, j, t, err);
+		if (rc)
+			return rc;
+		if (t->n_cont[j] > t->max_cont)
+			t->max_cont = t->n_cont[j];
+		t->n_extra += t->n_cont[j] - 1;
+	}
+	if ((uint32_t)(t->n_ctx + t->max_cont) > c->s_n_ctx)
+		return qe_fail(err, QE_EINPUT, "prompt of %d tokens + continuation of %d exceeds the context of %u tokens",
+			       t->n_ctx, t->max_cont, c->s_n_ctx);
+	if ((uint32_t)t->n_extra > c->s_n_batch)
+		return qe_fail(err, QE_EINPUT, "continuations of %d tokens exceed the batch of %u", t->n_extra,
+			       c->s_n_batch);
+	return 0;
+}
+
+/* The context after a declared prefix of np tokens: the prefix is its own
+ * segment, evaluated alone from an empty cache and then reused while
+ * requests repeat it; the rest is evaluated from the prefix's end. Every
+ * request is so computed the same way whatever came before it, which a GPU
+ * needs to give the same bits (its kernels round differently for other batch
+ * shapes). *common = context tokens taken from the cache. */
+static int eval_after_segment(struct qe_runtime *rt, const struct req_tokens *t, int32_t np, int32_t *common,
+			      struct qe_err *err)
 {
 	struct lctx *c = L(rt);
 	llama_memory_t mem = llama_get_memory(c->sctx);
-	int32_t n_ctx_tok = 0, common = 0, max_cont = 0, n_extra = 0, np;
-	int32_t *ctx_tok, *cont_tok[QE_MAX_CONTS] = { 0 }, n_cont[QE_MAX_CONTS] = { 0 };
-	int32_t arg0;
+	int rc;
+
+	if (!rt->params.no_prefix_reuse && c->cache_is_segment && c->n_cache == np &&
+	    !memcmp(c->cache_tok, t->ctx, (size_t)np * sizeof(int32_t)) && llama_memory_seq_rm(mem, 0, np, -1)) {
+		*common = np;
+	} else {
+		llama_memory_clear(mem, false);
+		c->n_cache = 0;
+		rc = decode_seq0(rt, t->ctx, 0, np, 0, err);
+		if (rc)
+			return rc;
+		memcpy(c->cache_tok, t->ctx, (size_t)np * sizeof(int32_t));
+		c->n_cache = np;
+		c->cache_is_segment = 1;
+	}
+	rc = decode_seq0(rt, t->ctx, np, t->n_ctx, 1, err);
+	if (rc)
+		c->n_cache = 0;
+	return rc;
+}
+
+/* The context without a declared prefix: reuse the longest common prefix
+ * with the cache, always re-evaluating at least the last token (its logits
+ * give the first continuation token's probability). */
+static int eval_after_common(struct qe_runtime *rt, const struct req_tokens *t, int32_t *common,
+			     struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->sctx);
+	int32_t n = 0;
+	int rc;
+
+	while (!rt->params.no_prefix_reuse && n < c->n_cache && n < t->n_ctx && c->cache_tok[n] == t->ctx[n])
+		n++;
+	if (n >= t->n_ctx)
+		n = t->n_ctx - 1;
+	if (!llama_memory_seq_rm(mem, 0, n, -1)) {
+		llama_memory_clear(mem, true);
+		n = 0;
+	}
+	*common = n;
+	c->n_cache = 0; /* invalid until this decode succeeds */
+	rc = decode_seq0(rt, t->ctx, n, t->n_ctx, 1, err);
+	if (rc)
+		return rc;
+	memcpy(c->cache_tok, t->ctx, (size_t)t->n_ctx * sizeof(int32_t));
+	c->n_cache = t->n_ctx;
+	c->cache_is_segment = 0;
+	return 0;
+}
+
+/* Bring the context into seq 0 of the KV cache, its last token's logits
+ * computed; *common = context tokens taken from the cache. */
+static int eval_context(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
+			int32_t *common, struct qe_err *err)
+{
+	int32_t np = declared_prefix(rt, rq, t->ctx, t->n_ctx, err);
+
+	*common = 0;
+	if (np < 0)
+		return err->code;
+	return np > 0 ? eval_after_segment(rt, t, np, common, err) : eval_after_common(rt, t, common, err);
+}
+
+/* Each continuation's first token, from the context's last logits. */
+static void read_first_tokens(struct lctx *c, const struct qe_score_req *rq, const struct req_tokens *t,
+			      struct qe_score_res *rs)
+{
+	int32_t arg0 = log_softmax_row(c, llama_get_logits_ith(c->sctx, -1));
+
+	for (size_t j = 0; j < rq->n_conts; j++) {
+		rs->ll[j] = c->logp[t->cont[j][0]];
+		rs->greedy[j] = (t->cont[j][0] == arg0);
+		rs->n_cont_tok[j] = t->n_cont[j];
+	}
+}
+
+/* Decode every multi-token continuation's tokens but its last in one batch,
+ * seq j+1 each, sharing seq 0's cells for the context; the batch's row k
+ * then holds the logits of the tails' k-th token, in continuation order.
+ * (Putting the context's new tokens into the same batch, as members of every
+ * continuation's sequence, saved nothing measurable on CPU and hit a CUDA
+ * error after ~12,000 MMLU items on an H200: docs/benchmarks.md.) */
+static int decode_tails(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
+			struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->sctx);
+	struct llama_batch b = llama_batch_init(t->n_extra, 0, 1);
+	int32_t k = 0;
 	int rc = 0;
 
-	memset(rs, 0, sizeof(*rs));
-	ctx_tok = tokenize_alloc(rt, rq->context, 1, &n_ctx_tok, err);
-	if (!ctx_tok)
-		return err->code;
-	if (n_ctx_tok == 0) {
-		free(ctx_tok);
-		return qe_fail(err, QE_EINPUT, "empty context");
-	}
-	/* continuation tokens: tokens(context + cont) past the context's tokens */
-	for (size_t j = 0; j < rq->n_conts && rc == 0; j++) {
-		size_t lc = strlen(rq->context), lk = strlen(rq->conts[j]);
-		char *whole = malloc(lc + lk + 1);
-		int32_t n_whole = 0, *wt;
-		if (!whole) {
-			rc = qe_fail(err, QE_ENOMEM, "out of memory");
-			break;
-		}
-		memcpy(whole, rq->context, lc);
-		memcpy(whole + lc, rq->conts[j], lk + 1);
-		wt = tokenize_alloc(rt, whole, 1, &n_whole, err);
-		free(whole);
-		if (!wt) {
-			rc = err->code;
-			break;
-		}
-		if (n_whole > n_ctx_tok) {
-			n_cont[j] = n_whole - n_ctx_tok;
-			cont_tok[j] = malloc((size_t)n_cont[j] * sizeof(int32_t));
-			if (cont_tok[j])
-				memcpy(cont_tok[j], wt + n_ctx_tok, (size_t)n_cont[j] * sizeof(int32_t));
-			free(wt);
-		} else { /* the continuation merged into the context: tokenize it alone */
-			free(wt);
-			cont_tok[j] = tokenize_alloc(rt, rq->conts[j], 0, &n_cont[j], err);
-			if (!cont_tok[j]) {
-				rc = err->code;
-				break;
-			}
-		}
-		if (!cont_tok[j] || n_cont[j] == 0) {
-			rc = qe_fail(err, QE_EINPUT, "continuation %zu ('%s') has no tokens", j, rq->conts[j]);
-			break;
-		}
-		if (n_cont[j] > max_cont)
-			max_cont = n_cont[j];
-		n_extra += n_cont[j] - 1;
-	}
-	if (rc == 0 && (uint32_t)(n_ctx_tok + max_cont) > c->s_n_ctx)
-		rc = qe_fail(err, QE_EINPUT, "prompt of %d tokens + continuation of %d exceeds the context of %u tokens",
-			     n_ctx_tok, max_cont, c->s_n_ctx);
-	if (rc == 0 && (uint32_t)n_extra > c->s_n_batch)
-		rc = qe_fail(err, QE_EINPUT, "continuations of %d tokens exceed the batch of %u", n_extra, c->s_n_batch);
-	if (rc)
-		goto out;
-
-	np = declared_prefix(rt, rq, ctx_tok, n_ctx_tok, err);
-	if (np < 0) {
-		rc = err->code;
-		goto out;
-	}
-	if (np > 0) {
-		/* the declared prefix is its own segment, evaluated alone from an
-		 * empty cache and then reused while requests repeat it; the rest is
-		 * evaluated from the prefix's end. Every request is so computed the
-		 * same way whatever came before it, which a GPU needs to give the
-		 * same bits (its kernels round differently for other batch shapes). */
-		if (!rt->params.no_prefix_reuse && c->cache_is_segment && c->n_cache == np &&
-		    !memcmp(c->cache_tok, ctx_tok, (size_t)np * sizeof(int32_t)) && llama_memory_seq_rm(mem, 0, np, -1)) {
-			common = np;
-		} else {
-			llama_memory_clear(mem, false);
-			c->n_cache = 0;
-			rc = decode_seq0(rt, ctx_tok, 0, np, 0, err);
-			if (rc)
-				goto out;
-			memcpy(c->cache_tok, ctx_tok, (size_t)np * sizeof(int32_t));
-			c->n_cache = np;
-			c->cache_is_segment = 1;
-		}
-		rc = decode_seq0(rt, ctx_tok, np, n_ctx_tok, 1, err);
-		if (rc) {
-			c->n_cache = 0;
-			goto out;
-		}
-	} else {
-		/* reuse the longest common prefix with the cache; always re-evaluate
-		 * at least the last token (its logits give the first continuation
-		 * token's probability) */
-		while (!rt->params.no_prefix_reuse && common < c->n_cache && common < n_ctx_tok &&
-		       c->cache_tok[common] == ctx_tok[common])
-			common++;
-		if (common >= n_ctx_tok)
-			common = n_ctx_tok - 1;
-		if (!llama_memory_seq_rm(mem, 0, common, -1)) {
-			llama_memory_clear(mem, true);
-			common = 0;
-		}
-		c->n_cache = 0; /* invalid until this decode succeeds */
-		rc = decode_seq0(rt, ctx_tok, common, n_ctx_tok, 1, err);
-		if (rc)
-			goto out;
-		memcpy(c->cache_tok, ctx_tok, (size_t)n_ctx_tok * sizeof(int32_t));
-		c->n_cache = n_ctx_tok;
-		c->cache_is_segment = 0;
-	}
-	rs->n_ctx_tok = n_ctx_tok;
-	rs->n_reused = common;
-	rs->n_evaluated = n_ctx_tok - common;
-
-	arg0 = log_softmax_row(c, llama_get_logits_ith(c->sctx, -1));
+	b.n_tokens = t->n_extra;
 	for (size_t j = 0; j < rq->n_conts; j++) {
-		rs->ll[j] = c->logp[cont_tok[j][0]];
-		rs->greedy[j] = (cont_tok[j][0] == arg0);
-		rs->n_cont_tok[j] = n_cont[j];
+		if (t->n_cont[j] < 2)
+			continue;
+		llama_memory_seq_cp(mem, 0, (llama_seq_id)(j + 1), -1, -1);
+		for (int32_t i = 0; i < t->n_cont[j] - 1; i++, k++) {
+			b.token[k] = t->cont[j][i];
+			b.pos[k] = t->n_ctx + i;
+			b.n_seq_id[k] = 1;
+			b.seq_id[k][0] = (llama_seq_id)(j + 1);
+			b.logits[k] = 1;
+		}
 	}
+	if (llama_decode(c->sctx, b) != 0) {
+		char why[384];
+		last_error(why, sizeof(why));
+		rc = qe_fail(err, QE_ERUNTIME, "decode of continuations failed (level %s): %s",
+			     rt->params.level ? rt->params.level : "?", why);
+	}
+	llama_batch_free(b);
+	return rc;
+}
 
-	/* multi-token continuations: all of them in one batch, seq j+1 each,
-	 * sharing seq 0's cells for the context. (Putting the context's new
-	 * tokens into the same batch, as members of every continuation's
-	 * sequence, saved nothing measurable on CPU and hit a CUDA error after
-	 * ~12,000 MMLU items on an H200: docs/benchmarks.md.) */
-	if (n_extra > 0) {
-		struct llama_batch b = llama_batch_init(n_extra, 0, 1);
-		int32_t k = 0;
-		b.n_tokens = n_extra;
-		for (size_t j = 0; j < rq->n_conts; j++) {
-			if (n_cont[j] < 2)
-				continue;
-			llama_memory_seq_cp(mem, 0, (llama_seq_id)(j + 1), -1, -1);
-			for (int32_t t = 0; t < n_cont[j] - 1; t++, k++) {
-				b.token[k] = cont_tok[j][t];
-				b.pos[k] = n_ctx_tok + t;
-				b.n_seq_id[k] = 1;
-				b.seq_id[k][0] = (llama_seq_id)(j + 1);
-				b.logits[k] = 1;
-			}
+/* Add the tails' log-likelihoods (rows in decode_tails' order) to rs. */
+static void read_tails(struct lctx *c, const struct qe_score_req *rq, const struct req_tokens *t,
+		       struct qe_score_res *rs)
+{
+	int32_t k = 0;
+
+	for (size_t j = 0; j < rq->n_conts; j++) {
+		if (t->n_cont[j] < 2)
+			continue;
+		for (int32_t i = 1; i < t->n_cont[j]; i++, k++) {
+			int32_t arg = log_softmax_row(c, llama_get_logits_ith(c->sctx, k));
+			rs->ll[j] += c->logp[t->cont[j][i]];
+			if (arg != t->cont[j][i])
+				rs->greedy[j] = 0;
 		}
-		if (llama_decode(c->sctx, b) != 0) {
-			char why[384];
-			last_error(why, sizeof(why));
-			rc = qe_fail(err, QE_ERUNTIME, "decode of continuations failed (level %s): %s",
-				     rt->params.level ? rt->params.level : "?", why);
-		}
-		k = 0;
-		for (size_t j = 0; j < rq->n_conts && rc == 0; j++) {
-			if (n_cont[j] < 2)
-				continue;
-			for (int32_t t = 1; t < n_cont[j]; t++, k++) {
-				int32_t arg = log_softmax_row(c, llama_get_logits_ith(c->sctx, k));
-				rs->ll[j] += c->logp[cont_tok[j][t]];
-				if (arg != cont_tok[j][t])
-					rs->greedy[j] = 0;
-			}
-		}
-		for (size_t j = 0; j < rq->n_conts; j++)
-			if (n_cont[j] >= 2)
-				llama_memory_seq_rm(mem, (llama_seq_id)(j + 1), -1, -1);
-		llama_batch_free(b);
-		rs->n_evaluated += n_extra;
 	}
-out:
+}
+
+/* Multi-token continuations: decode their tails, read them, drop their
+ * sequences (seq 0, the context, stays). */
+static int score_tails(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
+		       struct qe_score_res *rs, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	int rc = decode_tails(rt, rq, t, err);
+
+	if (rc == 0)
+		read_tails(c, rq, t, rs);
 	for (size_t j = 0; j < rq->n_conts; j++)
-		free(cont_tok[j]);
-	free(ctx_tok);
+		if (t->n_cont[j] >= 2)
+			llama_memory_seq_rm(llama_get_memory(c->sctx), (llama_seq_id)(j + 1), -1, -1);
+	rs->n_evaluated += t->n_extra;
+	return rc;
+}
+
+/* One attempt at one request (score_one retries a non-finite result). */
+static int score_try(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
+		     struct qe_err *err)
+{
+	struct req_tokens t;
+	int32_t common = 0;
+	int rc;
+
+	memset(rs, 0, sizeof(*rs));
+	memset(&t, 0, sizeof(t));
+	rc = tokenize_request(rt, rq, &t, err);
+	if (rc == 0)
+		rc = eval_context(rt, rq, &t, &common, err);
+	if (rc == 0) {
+		rs->n_ctx_tok = t.n_ctx;
+		rs->n_reused = common;
+		rs->n_evaluated = t.n_ctx - common;
+		read_first_tokens(L(rt), rq, &t, rs);
+		if (t.n_extra > 0)
+			rc = score_tails(rt, rq, &t, rs, err);
+	}
+	req_tokens_release(&t);
 	return rc;
 }
 
@@ -1050,6 +1145,14 @@ static const char *const quant_names[N_QUANT + 1] = {
 	"TQ2_0", NULL,
 };
 
+const char *qe_llamacpp_type_name(int32_t file_type)
+{
+	for (size_t i = 0; i < N_QUANT; i++)
+		if ((int32_t)quant_table[i].ftype == file_type)
+			return quant_table[i].name;
+	return NULL;
+}
+
 static int ll_quantize(const char *src, const char *type, const char *out_path, int n_threads,
 		       struct qe_err *err)
 {
@@ -1108,4 +1211,9 @@ const struct qe_runtime_ops qe_llamacpp_ops = {
 	.describe = ll_describe,
 	.quant_types = quant_names,
 	.quantize = ll_quantize,
+	.level_name = qe_llamacpp_level_name,
+	.level_prepare = qe_llamacpp_level_prepare,
+	.level_identity = qe_llamacpp_level_identity,
+	.source_check = qe_llamacpp_source_check,
+	.source_identity = qe_llamacpp_source_identity,
 };

@@ -25,6 +25,29 @@ const struct qe_runtime_ops *qe_runtime_find(const char *name)
 	return NULL;
 }
 
+int qe_runtime_lookup(const char *name, const struct qe_runtime_ops **ops, struct qe_err *err)
+{
+	*ops = qe_runtime_find(name);
+	if (!*ops)
+		return qe_fail(err, QE_EINVAL, "unknown runtime '%s' (see 'qeval list')", name);
+	if ((*ops)->api_version < 1) {
+		name = (*ops)->name;
+		*ops = NULL;
+		return qe_fail(err, QE_ERUNTIME, "runtime '%s' says no api_version (set it to QE_RUNTIME_API)", name);
+	}
+	return 0;
+}
+
+size_t qe_runtime_ops_end(int api_version)
+{
+	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2 };
+	_Static_assert(sizeof(end) / sizeof(end[0]) == QE_RUNTIME_API + 1, "one QE_RUNTIME_OPS_END_N per version");
+
+	if (api_version < 0)
+		return 0;
+	return api_version < QE_RUNTIME_API ? end[api_version] : end[QE_RUNTIME_API];
+}
+
 const char *const *qe_runtime_names(void)
 {
 	static const char *names[16];
@@ -54,16 +77,14 @@ const char *qe_runtime_version(const char *runtime)
 
 int qe_runtime_open(const struct qe_rt_params *p, struct qe_runtime **out, struct qe_err *err)
 {
-	const struct qe_runtime_ops *ops = qe_runtime_find(p->runtime);
+	const struct qe_runtime_ops *ops;
 	struct qe_runtime *rt;
 	int rc;
 
 	*out = NULL;
-	if (!ops)
-		return qe_fail(err, QE_EINVAL, "unknown runtime '%s' (see 'qeval list')", p->runtime);
-	if (ops->api_version != QE_RUNTIME_API)
-		return qe_fail(err, QE_ERUNTIME, "runtime '%s' was built for API %d, not %d",
-			       ops->name, ops->api_version, QE_RUNTIME_API);
+	rc = qe_runtime_lookup(p->runtime, &ops, err);
+	if (rc)
+		return rc;
 	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return qe_fail(err, QE_ENOMEM, "out of memory opening '%s'", p->model ? p->model : "?");

@@ -16,6 +16,7 @@
 #include "harness/base/err.h"
 
 struct qe_runtime;
+struct cJSON; /* <cjson/cJSON.h>; level specs and identities */
 
 /* Capability bits (qe_runtime_caps). */
 enum {
@@ -204,29 +205,81 @@ void qe_runtime_describe(struct qe_runtime *rt, struct qe_rt_info *info);
 
 /* ---- levels ------------------------------------------------------------ */
 
-/* A level: a name and the model file (or server model) that holds it. */
-struct qe_level {
-	char name[64];       /* "Q4_K_M", or the user's label */
-	char path[4096];     /* the model file for this level */
-	int reused;          /* 1 = taken from the cache / given by the user */
+/* What a level is made of, as the plan gives it: a text or an object. The
+ * runtime that handles it is the object's "runtime" when it has one, else the
+ * run's runtime (the `runtime` argument below; NULL = "llamacpp"). */
+struct qe_level_spec {
+	const char *text;         /* "Q4_K_M", "NAME=PATH", "x.gguf"; NULL when obj */
+	const struct cJSON *obj;  /* the plan's level object, borrowed: "name",
+				   * "runtime" and the runtime's own keys
+				   * (llamacpp: "type" or "path"); NULL when text */
 };
 
-/* The level name a spec gives without producing it: "Q4_K_M" for "q4_k_m",
- * NAME for NAME=PATH, the file's stem for a path ('/' and spaces become '_').
- * runtime NULL = "llamacpp". QE_EINVAL for an unknown type or an empty name. */
-int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err);
+/* A level ready to open: a name and what the runtime opens. Fields after
+ * `reused` came with the level ops; zeroed they mean "llamacpp, no type, no
+ * URL", so a struct filled by hand with name and path still works. */
+struct qe_level {
+	char name[64];       /* "Q4_K_M", or the user's label; no '/' or spaces */
+	char path[4096];     /* what the runtime opens (params.model): the model
+			      * file (llamacpp), a server's model name */
+	int reused;          /* 1 = taken from the cache / given by the user */
+	char runtime[32];    /* registry name of the runtime that made it and opens it */
+	char type[32];       /* quantization type it was made as ("Q4_K_M"); "" for a given file */
+	char url[512];       /* server runtimes: the endpoint's base URL; "" otherwise */
+};
 
-/* Produce the level named `spec` of the model at src:
- *   - a quantization type name ("Q4_K_M", "F16") -> quantized into cache_dir
- *     (reused when present);
- *   - "NAME=PATH" or a path ending in .gguf -> that file as it is.
- * cache_dir NULL = qe_cache_dir(). Unknown types fail with QE_EINVAL naming
- * the level. runtime NULL = "llamacpp". */
+/* spec from one element of the plan's "levels" array: a string is a text
+ * spec, an object an object spec (borrowed: valid while item is); anything
+ * else is QE_EINVAL naming levels[index]. */
+int qe_level_spec_from_json(const struct cJSON *item, int index, struct qe_level_spec *spec, struct qe_err *err);
+
+/* The level name a spec gives without producing it, validating the spec:
+ * llamacpp gives "Q4_K_M" for "q4_k_m" or {"type":"q4_k_m"}, NAME for
+ * NAME=PATH, the file's stem for a path; an object's "name" wins. '/' and
+ * spaces become '_'. QE_EINVAL naming the level for an unknown runtime or
+ * type, an unknown or ill-typed key, or an empty name. */
+int qe_level_spec_name(const char *runtime, const struct qe_level_spec *spec, char *name, size_t cap,
+		       struct qe_err *err);
+
+/* Make or locate the level spec names, from the model at src (the
+ * reference source): llamacpp quantizes a type into cache_dir (reused when
+ * there) or takes a file as it is; a server runtime names an endpoint. Fills
+ * *out (out->name as qe_level_spec_name gives it, out->runtime). cache_dir
+ * NULL = qe_cache_dir(). Errors name the level. */
+int qe_level_spec_prepare(const char *runtime, const char *src, const struct qe_level_spec *spec,
+			  const char *cache_dir, int n_threads, struct qe_level *out, struct qe_err *err);
+
+/* The same for a text spec: qe_level_spec_name / _prepare of { .text = spec }. */
+int qe_level_name(const char *runtime, const char *spec, char *name, size_t cap, struct qe_err *err);
 int qe_level_prepare(const char *runtime, const char *src, const char *spec, const char *cache_dir,
 		     int n_threads, struct qe_level *out, struct qe_err *err);
 
-/* SHA-256 of a model file, memoised in <cache>/hashes.tsv by (absolute path,
- * size, mtime); cache_dir NULL = qe_cache_dir(). */
+/* Add to the object out what identifies lv's content, by lv->runtime:
+ * llamacpp "sha256" of the file (memoised, see qe_level_source_hash),
+ * "bytes", "type" and, for a level made from src, "source_sha256"; a server
+ * runtime its "url" and "model". QE_ENOTSUP when the runtime cannot say
+ * (out is then left as it was). cache_dir NULL = qe_cache_dir(). */
+int qe_level_identity(const char *src, const struct qe_level *lv, const char *cache_dir, struct cJSON *out,
+		      struct qe_err *err);
+
+/* Check the reference source with the run's runtime before any level runs:
+ * llamacpp reads the GGUF header and fails with one line naming the file.
+ * QE_EINVAL for an unknown runtime; a runtime without a check accepts. */
+int qe_level_source_check(const char *runtime, const char *src, struct qe_err *err);
+
+/* Add to out what identifies the source's content (llamacpp: "sha256",
+ * memoised, "bytes", "type"); QE_ENOTSUP when the runtime cannot say. */
+int qe_level_source_identity(const char *runtime, const char *src, const char *cache_dir, struct cJSON *out,
+			     struct qe_err *err);
+
+/* Point p at lv for qe_runtime_open: runtime, model (lv->path), url (when
+ * lv has one) and level (lv->name); p's other fields stay. The strings point
+ * into lv: keep lv alive while p is used. */
+void qe_level_rt_params(const struct qe_level *lv, struct qe_rt_params *p);
+
+/* SHA-256 of a file, memoised in <cache>/hashes.tsv by (absolute path, size,
+ * mtime); cache_dir NULL = qe_cache_dir(). Any file (not only a source): the
+ * generic helper behind the identities above. */
 int qe_level_source_hash(const char *src, const char *cache_dir, char hex[65], struct qe_err *err);
 
 /* ---- registry ---------------------------------------------------------- */
