@@ -14,7 +14,6 @@
 #include "harness/progress.h"
 #include "harness/base/sys.h"
 #include "harness/tasks/task.h"
-#include "runtimes/gguf_info.h"
 #include "runtimes/runtime.h"
 
 #include <errno.h>
@@ -50,7 +49,7 @@ struct run {
 	int n_levels;
 	char (*names)[64];
 	char (*dirs)[4200];
-	const char **specs;
+	struct qe_level_spec *specs; /* the plan's levels (borrowed text / objects) */
 	int ref;
 	struct task_inst *tasks;
 	int n_tasks;
@@ -88,7 +87,6 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 {
 	const cJSON *levels = plan->levels;
 	const char *ref = plan->reference;
-	struct qe_gguf_info gi;
 	int rc, i;
 
 	memset(r, 0, sizeof(*r));
@@ -103,16 +101,9 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 		return qe_fail(err, QE_EINVAL, "the plan names no output directory (--out DIR)");
 	if (!r->model || !*r->model)
 		return qe_fail(err, QE_EINVAL, "the plan names no model (--model FILE)");
-	if (!qe_runtime_names()[0] || !qe_runtime_quant_types(r->rtp.runtime))
-		return qe_fail(err, QE_EINVAL, "unknown runtime '%s'", r->rtp.runtime);
-	{
-		int found = 0;
-		for (const char *const *n = qe_runtime_names(); *n; n++)
-			found |= !strcmp(*n, r->rtp.runtime);
-		if (!found)
-			return qe_fail(err, QE_EINVAL, "unknown runtime '%s' (see 'qeval list')", r->rtp.runtime);
-	}
-	if (!strcmp(r->rtp.runtime, "llamacpp") && (rc = qe_gguf_read_info(r->model, &gi, err)) != 0)
+	/* the runtime checks its source (llamacpp: a readable GGUF), and says
+	 * when it does not exist */
+	if ((rc = qe_level_source_check(r->rtp.runtime, r->model, err)) != 0)
 		return rc;
 	if (!cJSON_IsArray(levels) || cJSON_GetArraySize(levels) == 0)
 		return qe_fail(err, QE_EINVAL, "the plan has no levels (--levels F16,Q8_0,...)");
@@ -128,11 +119,8 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 	r->ref = -1;
 	for (i = 0; i < r->n_levels; i++) {
 		const cJSON *l = cJSON_GetArrayItem(levels, i);
-		if (!cJSON_IsString(l))
-			return qe_fail(err, QE_EINVAL, "plan: levels[%d] is not a string", i);
-		r->specs[i] = l->valuestring;
-		rc = qe_level_name(r->rtp.runtime, l->valuestring, r->names[i], sizeof(r->names[i]), err);
-		if (rc)
+		if ((rc = qe_level_spec_from_json(l, i, &r->specs[i], err)) != 0 ||
+		    (rc = qe_level_spec_name(r->rtp.runtime, &r->specs[i], r->names[i], sizeof(r->names[i]), err)) != 0)
 			return rc;
 		for (int j = 0; j < i; j++)
 			if (!strcmp(r->names[i], r->names[j]))
@@ -170,7 +158,10 @@ static cJSON *level_json_base(const struct run *r, int i, const struct qe_level 
 	cJSON *j = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(j, "name", r->names[i]);
-	cJSON_AddStringToObject(j, "spec", r->specs[i]);
+	if (r->specs[i].text)
+		cJSON_AddStringToObject(j, "spec", r->specs[i].text);
+	else
+		cJSON_AddItemToObject(j, "spec", cJSON_Duplicate(r->specs[i].obj, 1));
 	cJSON_AddStringToObject(j, "path", lv ? lv->path : "");
 	cJSON_AddBoolToObject(j, "reference", i == r->ref);
 	return j;
@@ -240,11 +231,11 @@ static int run_level(struct run *r, int i)
 	snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
 	if (qe_json_read_file(path, &old, NULL) != 0)
 		old = NULL;
-	rc = qe_level_prepare(r->rtp.runtime, r->model, r->specs[i], r->cache, r->rtp.n_threads, &lv, &err);
+	rc = qe_level_spec_prepare(r->rtp.runtime, r->model, &r->specs[i], r->cache, r->rtp.n_threads, &lv, &err);
 	lj = level_json_base(r, i, rc ? NULL : &lv);
 	if (rc)
 		goto fail;
-	p.model = lv.path;
+	qe_level_rt_params(&lv, &p); /* the level's runtime, model file or endpoint */
 	p.level = r->names[i];
 	tl0 = qe_now();
 	rc = qe_runtime_open(&p, &rt, &err);
@@ -519,14 +510,17 @@ static int summarize(struct run *r, struct qe_err *err)
 		cJSON_AddStringToObject(eng, "build", qe_json_str(refj, "engine_build", ""));
 	}
 	{
-		cJSON *m = cJSON_AddObjectToObject(res, "model");
-		char hex[65];
+		cJSON *m = cJSON_AddObjectToObject(res, "model"), *id = cJSON_CreateObject();
 		struct qe_err e2 = { 0 };
+		const char *sha;
 		cJSON_AddStringToObject(m, "source", r->model);
-		if (qe_level_source_hash(r->model, r->cache, hex, &e2) == 0)
-			cJSON_AddStringToObject(m, "sha256", hex);
+		/* the source's content hash, where its runtime can tell one */
+		if (qe_level_source_identity(r->rtp.runtime, r->model, r->cache, id, &e2) == 0 &&
+		    (sha = qe_json_str(id, "sha256", NULL)) != NULL)
+			cJSON_AddStringToObject(m, "sha256", sha);
 		else
 			cJSON_AddNullToObject(m, "sha256");
+		cJSON_Delete(id);
 		cJSON_AddStringToObject(m, "arch", qe_json_str(refj, "arch", ""));
 		cJSON_AddNumberToObject(m, "n_params", qe_json_num(refj, "n_params", 0));
 	}
