@@ -9,6 +9,7 @@
  * recomputes results.json from the records.
  */
 #include "harness/run.h"
+#include "harness/base/text.h"
 #include "harness/plan.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
@@ -223,7 +224,7 @@ static int run_level(struct run *r, int i)
 	struct qe_runtime *rt = NULL;
 	struct qe_rt_info info;
 	struct qe_progress *prog;
-	char path[4400];
+	char path[4400], crash[4400];
 	cJSON *lj = NULL, *old = NULL, *task_wall, *done;
 	double t0 = qe_now(), tl0;
 	int rc;
@@ -237,6 +238,9 @@ static int run_level(struct run *r, int i)
 		goto fail;
 	qe_level_rt_params(&lv, &p); /* the level's runtime, model file or endpoint */
 	p.level = r->names[i];
+	snprintf(crash, sizeof(crash), "%s/engine.log", r->dirs[i]);
+	unlink(crash); /* this session's last words only */
+	p.crash_log = crash;
 	tl0 = qe_now();
 	rc = qe_runtime_open(&p, &rt, &err);
 	if (rc)
@@ -341,22 +345,57 @@ static int level_complete(const struct run *r, int i)
 	return ok;
 }
 
+/* What the engine wrote into the level's engine.log when it aborted: the
+ * abort message into why (with the last error line of its log, when that says
+ * more), the log lines into a new array. */
+static cJSON *engine_last_words(const struct run *r, int i, char *why, size_t cap)
+{
+	char path[4400], *text, *line, *save = NULL;
+	const char *abort_msg = NULL, *error_line = NULL;
+	cJSON *lines;
+
+	why[0] = '\0';
+	snprintf(path, sizeof(path), "%s/engine.log", r->dirs[i]);
+	if (qe_file_read(path, &text, NULL, NULL) != 0)
+		return NULL;
+	lines = cJSON_CreateArray();
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (!strncmp(line, "abort: ", 7)) {
+			abort_msg = line + 7;
+		} else if (!strncmp(line, "log: ", 5)) {
+			cJSON_AddItemToArray(lines, cJSON_CreateString(line + 5));
+			if (strcasestr(line + 5, "error"))
+				error_line = line + 5;
+		}
+	}
+	if (abort_msg && error_line && !strstr(abort_msg, error_line))
+		snprintf(why, cap, "%s (%s)", abort_msg, error_line);
+	else if (abort_msg || error_line)
+		snprintf(why, cap, "%s", abort_msg ? abort_msg : error_line);
+	free(text);
+	return lines;
+}
+
 static void mark_aborted(const struct run *r, int i, int status)
 {
-	char path[4400], msg[160];
-	cJSON *lj;
+	char path[4400], msg[1200], why[900];
+	cJSON *lj, *words = engine_last_words(r, i, why, sizeof(why));
 
 	snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
 	if (qe_json_read_file(path, &lj, NULL) != 0)
 		lj = level_json_base(r, i, NULL);
 	if (WIFSIGNALED(status))
-		snprintf(msg, sizeof(msg), "engine aborted (signal %d, %s): the level's records so far are kept",
-			 WTERMSIG(status), strsignal(WTERMSIG(status)));
+		snprintf(msg, sizeof(msg), "engine aborted (signal %d, %s)%s%s: the level's records so far are kept",
+			 WTERMSIG(status), strsignal(WTERMSIG(status)), why[0] ? ": " : "", why);
 	else
 		snprintf(msg, sizeof(msg), "level process exited with status %d", WEXITSTATUS(status));
 	if (!WIFEXITED(status) || strcmp(qe_json_str(lj, "status", ""), "failed") != 0) {
 		set_str(lj, "status", "failed");
 		set_str(lj, "error", msg);
+	}
+	if (words) {
+		cJSON_DeleteItemFromObjectCaseSensitive(lj, "engine_log");
+		cJSON_AddItemToObject(lj, "engine_log", words);
 	}
 	qe_json_write_file(path, lj, NULL);
 	fprintf(stderr, "qeval run: level %s: %s\n", r->names[i], qe_json_str(lj, "error", msg));

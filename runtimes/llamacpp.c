@@ -43,20 +43,79 @@ static atomic_int g_verbose;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
 static char g_last_error[384]; /* last ERROR/WARN line of the engine, guarded by g_log_mu */
 
+/* The engine's recent log lines, every level (a ring), written out when the
+ * engine aborts the process; guarded by g_log_mu. */
+#define RING_LINES 24
+#define RING_WIDTH 320
+static char g_ring[RING_LINES][RING_WIDTH];
+static unsigned g_ring_next;         /* lines written so far */
+static char g_line[RING_WIDTH];      /* the line being assembled (the log comes in pieces) */
+static char g_crash_log[4096];       /* where on_abort writes, "" = stderr only */
+
+static void ring_put_locked(const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		size_t n = strlen(g_line);
+		if (*p == '\n') {
+			if (n) {
+				snprintf(g_ring[g_ring_next % RING_LINES], RING_WIDTH, "%s", g_line);
+				g_ring_next++;
+			}
+			g_line[0] = '\0';
+		} else if (n + 1 < RING_WIDTH) {
+			g_line[n] = *p;
+			g_line[n + 1] = '\0';
+		}
+	}
+}
+
 static void log_cb(enum ggml_log_level level, const char *text, void *ud)
 {
 	(void)ud;
 	if (atomic_load(&g_verbose))
 		fputs(text, stderr);
+	pthread_mutex_lock(&g_log_mu);
+	ring_put_locked(text);
 	if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
 		size_t n;
-		pthread_mutex_lock(&g_log_mu);
 		snprintf(g_last_error, sizeof(g_last_error), "%s", text);
 		n = strlen(g_last_error);
 		while (n > 0 && (g_last_error[n - 1] == '\n' || g_last_error[n - 1] == ' '))
 			g_last_error[--n] = '\0';
-		pthread_mutex_unlock(&g_log_mu);
 	}
+	pthread_mutex_unlock(&g_log_mu);
+}
+
+/* ggml_abort's callback (the process aborts when it returns): the message and
+ * the engine's last log lines to the crash log the driver named, so the level
+ * that died says why, also without --verbose; one line to stderr. No lock: the
+ * process is ending and a thread holding g_log_mu may be the one aborting. */
+static void on_abort(const char *text)
+{
+	FILE *f = g_crash_log[0] ? fopen(g_crash_log, "a") : NULL;
+	unsigned first = g_ring_next > RING_LINES ? g_ring_next - RING_LINES : 0;
+	const char *colon = strstr(text, ": "), *base = text;
+	char message[1024];
+	size_t n;
+
+	/* "/long/build/path/ggml/src/x.cpp:135: what" -> "x.cpp:135: what" */
+	for (const char *p = text; colon && p < colon; p++)
+		if (*p == '/')
+			base = p + 1;
+	snprintf(message, sizeof(message), "%s", base);
+	n = strlen(message);
+	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == ' '))
+		message[--n] = '\0';
+
+	fprintf(stderr, "qeval: the engine aborted: %s\n", message);
+	if (!f)
+		return;
+	fprintf(f, "abort: %s\n", message);
+	for (unsigned i = first; i < g_ring_next; i++)
+		fprintf(f, "log: %s\n", g_ring[i % RING_LINES]);
+	if (g_line[0])
+		fprintf(f, "log: %s\n", g_line);
+	fclose(f);
 }
 
 static void last_error(char *buf, size_t cap)
@@ -75,6 +134,7 @@ static void engine_init(void)
 	const char *env = getenv("QEVAL_LLAMA_LIBDIR");
 
 	llama_log_set(log_cb, NULL);
+	ggml_set_abort_callback(on_abort);
 	if (env && *env) {
 		ggml_backend_load_all_from_path(env);
 	} else if (dladdr((void *)llama_backend_init, &info) && info.dli_fname) {
@@ -168,6 +228,9 @@ static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	pthread_once(&g_once, engine_init);
 	if (p->verbose)
 		atomic_store(&g_verbose, 1);
+	pthread_mutex_lock(&g_log_mu);
+	snprintf(g_crash_log, sizeof(g_crash_log), "%s", p->crash_log ? p->crash_log : "");
+	pthread_mutex_unlock(&g_log_mu);
 
 	c = calloc(1, sizeof(*c));
 	if (!c)

@@ -51,6 +51,10 @@ struct qe_rt_params {
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
 	int verbose;           /* 1 = pass the engine's log to stderr */
 	int no_prefix_reuse;   /* 1 = score every context from an empty cache (benchmarks) */
+	const char *crash_log; /* a file the engine's last words are appended to when it
+				* aborts the process ("abort: MESSAGE", then "log: LINE"
+				* for its recent log lines); NULL = none. Process-wide:
+				* the last runtime opened names it. */
 };
 
 /* Defaults for every field. */

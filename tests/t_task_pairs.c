@@ -847,6 +847,10 @@ static void test_abort_isolated_then_resume(void)
 	le = level_entry(res, "bad");
 	TQ_EQ_STR(qe_json_str(le, "status", ""), "failed");
 	TQ_CHECK(!strncmp(qe_json_str(le, "error", ""), "engine aborted (signal 6", 24));
+	/* why, also without --verbose: the engine's abort message and its last
+	 * log lines (here ggml's assert on the F16 token_types) */
+	TQ_CHECK(strstr(qe_json_str(le, "error", ""), "binary_op: unsupported types") != NULL);
+	TQ_CHECK(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(le, "engine_log")));
 	TQ_EQ_STR(qe_json_str(level_entry(res, "F32"), "status", ""), "ok");
 	TQ_EQ_STR(qe_json_str(level_entry(res, "Q8_0"), "status", ""), "ok");
 	/* the failed level has a block without figures */
