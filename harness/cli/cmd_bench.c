@@ -3,6 +3,8 @@
 #include "harness/cli/cli.h"
 #include "harness/base/opt.h"
 #include "harness/run.h"
+#include "harness/tasks/speed_keys.h"
+#include "harness/tasks/task.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -121,7 +123,7 @@ static void print_table(const char *dir)
 	       *qe_json_str(m, "gpu", "") ? ", GPU " : "", qe_json_str(m, "gpu", ""), qe_json_str(eng, "version", "?"));
 	tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks");
 	cJSON_ArrayForEach(t, tasks) {
-		if (strcmp(qe_json_str(t, "task", ""), "speed") != 0)
+		if (strcmp(qe_json_str(t, "task", ""), qe_task_speed.name) != 0)
 			continue;
 		printf("\n| %-10s | %10s | %9s | %6s | %7s | %4s | %-14s | %20s | %7s | %s\n", "level", "size", "params", "bpw",
 		       "threads", "ngl", "test", "t/s", "speedup", "");
@@ -130,20 +132,20 @@ static void print_table(const char *dir)
 		       "-------:");
 		levels = cJSON_GetObjectItemCaseSensitive(t, "levels");
 		cJSON_ArrayForEach(lv, levels) {
-			const cJSON *le = level_entry(res, lv->string), *sp = cJSON_GetObjectItemCaseSensitive(lv, "speedup");
+			const cJSON *le = level_entry(res, lv->string), *sp = cJSON_GetObjectItemCaseSensitive(lv, QE_SPEED_SPEEDUP);
 			if (!cJSON_IsObject(lv)) {
 				printf("| %-10s | %s\n", lv->string, qe_json_str(le, "error", "no measurement"));
 				continue;
 			}
-			fmt_size(size, sizeof(size), qe_json_num(lv, "file_bytes", qe_json_num(le, "file_bytes", NAN)));
-			fmt_params(params, sizeof(params), qe_json_num(lv, "n_params", qe_json_num(le, "n_params", NAN)));
-			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(lv, "tests")) {
-				const char *name = qe_json_str(x, "name", "?");
-				double mean = qe_json_num(x, "tps_mean", NAN), sd = qe_json_num(x, "tps_sd", NAN);
+			fmt_size(size, sizeof(size), qe_json_num(lv, QE_SPEED_FILE_BYTES, qe_json_num(le, "file_bytes", NAN)));
+			fmt_params(params, sizeof(params), qe_json_num(lv, QE_SPEED_N_PARAMS, qe_json_num(le, "n_params", NAN)));
+			cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(lv, QE_SPEED_TESTS)) {
+				const char *name = qe_json_str(x, QE_SPEED_NAME, "?");
+				double mean = qe_json_num(x, QE_SPEED_TPS_MEAN, NAN), sd = qe_json_num(x, QE_SPEED_TPS_SD, NAN);
 				double s = qe_json_num(sp, name, NAN);
 				char spd[16] = "";
 				if (isnan(mean))
-					snprintf(tps, sizeof(tps), "failed (%.0f)", qe_json_num(x, "n_failed", 0));
+					snprintf(tps, sizeof(tps), "failed (%.0f)", qe_json_num(x, QE_SPEED_N_FAILED, 0));
 				else if (isnan(sd))
 					snprintf(tps, sizeof(tps), "%.2f", mean);
 				else
@@ -151,12 +153,12 @@ static void print_table(const char *dir)
 				if (!isnan(s))
 					snprintf(spd, sizeof(spd), "%.2fx", s);
 				extra[0] = '\0';
-				if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "ttft_ms_mean")))
+				if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, QE_SPEED_TTFT_MEAN)))
 					snprintf(extra, sizeof(extra), " first token %.1f ms, then %.2f ms/token",
-						 qe_json_num(x, "ttft_ms_mean", NAN), qe_json_num(x, "tpot_ms_mean", NAN));
+						 qe_json_num(x, QE_SPEED_TTFT_MEAN, NAN), qe_json_num(x, QE_SPEED_TPOT_MEAN, NAN));
 				printf("| %-10s | %10s | %9s | %6.2f | %7.0f | %4.0f | %-14s | %*s | %7s |%s\n", lv->string, size,
-				       params, qe_json_num(lv, "bpw", qe_json_num(le, "bpw", NAN)),
-				       qe_json_num(lv, "threads", NAN), qe_json_num(lv, "n_gpu_layers", NAN), name,
+				       params, qe_json_num(lv, QE_SPEED_BPW, qe_json_num(le, "bpw", NAN)),
+				       qe_json_num(lv, QE_SPEED_THREADS, NAN), qe_json_num(lv, QE_SPEED_N_GPU_LAYERS, NAN), name,
 				       width_for(tps, 20), tps, spd, extra);
 			}
 		}
@@ -184,8 +186,8 @@ static int write_plan(char *buf, size_t cap, int pp_tg, long warmup)
 	plan = cJSON_CreateObject();
 	tasks = cJSON_AddArrayToObject(plan, "tasks");
 	t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "task", "speed");
-	cJSON_AddStringToObject(t, "name", "speed");
+	cJSON_AddStringToObject(t, "task", qe_task_speed.name);
+	cJSON_AddStringToObject(t, "name", qe_task_speed.name);
 	if (!pp_tg)
 		cJSON_AddFalseToObject(t, "pp_tg");
 	if (warmup >= 0)
@@ -291,7 +293,7 @@ int cmd_bench(int argc, char **argv)
 		push2(&a, "--plan", planbuf[0] ? planbuf : NULL);
 		push2(&a, "--model", model);
 		push2(&a, "--levels", levels);
-		push2(&a, "--tasks", "speed");
+		push2(&a, "--tasks", qe_task_speed.name);
 		push2(&a, "--speed-pp", pp);
 		push2(&a, "--speed-tg", tg);
 		push2(&a, "--speed-reps", reps);
