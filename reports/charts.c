@@ -51,126 +51,143 @@ static struct qe_chart_point *sorted(const struct qe_chart_spec *sp, const struc
 	return v;
 }
 
-char *qe_chart_script(const struct qe_chart_spec *sp, const struct qe_chart_series *s, size_t ns)
+/* The title, axes and ranges of the chart. */
+static void script_settings(const struct qe_chart_spec *sp, struct qe_text *t)
 {
-	struct qe_text t = { 0 }, plot = { 0 }, labels = { 0 };
-	size_t total = 0, nlab = 0;
-
-	qe_text_put(&t, "set title '");
-	qe_text_gp(&t, sp->title);
-	qe_text_put(&t, "'\nset xlabel '");
-	qe_text_gp(&t, sp->xlabel);
-	qe_text_put(&t, "'\nset ylabel '");
-	qe_text_gp(&t, sp->ylabel);
-	qe_text_put(&t, "'\nset grid lc rgb '#dddddd'\nset key below\nset border 3\nset tics nomirror\n"
-			"set bars small\n");
+	qe_text_put(t, "set title '");
+	qe_text_gp(t, sp->title);
+	qe_text_put(t, "'\nset xlabel '");
+	qe_text_gp(t, sp->xlabel);
+	qe_text_put(t, "'\nset ylabel '");
+	qe_text_gp(t, sp->ylabel);
+	qe_text_put(t, "'\nset grid lc rgb '#dddddd'\nset key below\nset border 3\nset tics nomirror\n"
+		       "set bars small\n");
 	if (sp->logy)
-		qe_text_put(&t, "set offsets graph 0.08, graph 0.08, 0, 0\n");
+		qe_text_put(t, "set offsets graph 0.08, graph 0.08, 0, 0\n");
 	else
-		qe_text_put(&t, "set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08\n");
+		qe_text_put(t, "set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08\n");
 	if (sp->logx)
-		qe_text_put(&t, "set logscale x 2\n");
+		qe_text_put(t, "set logscale x 2\n");
 	if (sp->logy)
-		qe_text_put(&t, "set logscale y 10\nset format y '%g'\n");
+		qe_text_put(t, "set logscale y 10\nset format y '%g'\n");
 	if (sp->xcats) {
-		qe_text_put(&t, "set xtics (");
+		qe_text_put(t, "set xtics (");
 		for (size_t i = 0; i < sp->n_xcats; i++) {
-			qe_text_put(&t, i ? ", '" : "'");
-			qe_text_gp(&t, sp->xcats[i]);
-			qe_text_printf(&t, "' %zu", i);
+			qe_text_put(t, i ? ", '" : "'");
+			qe_text_gp(t, sp->xcats[i]);
+			qe_text_printf(t, "' %zu", i);
 		}
-		qe_text_put(&t, ")\n");
-		qe_text_printf(&t, "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.08, graph 0.08\n",
+		qe_text_put(t, ")\n");
+		qe_text_printf(t, "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.08, graph 0.08\n",
 			       sp->n_xcats ? sp->n_xcats - 1 : 0);
 		if (sp->n_xcats > 4)
-			qe_text_put(&t, "set xtics rotate by -30\n");
+			qe_text_put(t, "set xtics rotate by -30\n");
 	}
 	if (sp->zero_line)
-		qe_text_put(&t, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb '#888888'\n");
+		qe_text_put(t, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb '#888888'\n");
+}
 
-	qe_text_put(&plot, "plot ");
+/* The script's pieces: data blocks, point labels, and the plot command. */
+struct script {
+	struct qe_text data, labels, plot;
+	size_t n_labels;       /* labels so far */
+	size_t n_plotted;      /* series in the plot command so far */
+};
+
+/* Series i (its n usable points v, sorted by x): its data block, its point
+ * labels, and its clauses of the plot command (points or error bars, the
+ * joining line, the frontier). */
+static void script_series(struct script *sc, size_t i, const struct qe_chart_series *s, const struct qe_chart_point *v,
+			  size_t n)
+{
+	char lc[32];
+	int bars = 0;
+
+	for (size_t k = 0; k < n; k++)
+		bars |= !isnan(v[k].lo) && !isnan(v[k].hi);
+	qe_text_printf(&sc->data, "$s%zu << EOD\n", i);
+	for (size_t k = 0; k < n; k++) {
+		double lo = isnan(v[k].lo) ? v[k].y : v[k].lo, hi = isnan(v[k].hi) ? v[k].y : v[k].hi;
+		num(&sc->data, v[k].x);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, v[k].y);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, lo);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, hi);
+		qe_text_putc(&sc->data, '\n');
+		if (v[k].label) {
+			qe_text_printf(&sc->labels, "set label %zu '", ++sc->n_labels);
+			qe_text_gp(&sc->labels, v[k].label);
+			qe_text_put(&sc->labels, "' at ");
+			num(&sc->labels, v[k].x);
+			qe_text_put(&sc->labels, ",");
+			num(&sc->labels, v[k].y);
+			qe_text_put(&sc->labels, " offset char 0.5,0.7 font ',10' tc rgb '#333333' noenhanced\n");
+		}
+	}
+	qe_text_put(&sc->data, "EOD\n");
+	if (sc->n_plotted++)
+		qe_text_put(&sc->plot, ", \\\n     ");
+	if (s->color)
+		snprintf(lc, sizeof(lc), "lc rgb '%.7s'", s->color);
+	else
+		snprintf(lc, sizeof(lc), "lc %zu", i + 1);
+	qe_text_printf(&sc->plot, "$s%zu using %s pt %d ps %.2f %s title '", i,
+		       bars ? "1:2:3:4 with yerrorbars" : "1:2 with points", s->pt > 0 ? s->pt : 7, s->ps > 0 ? s->ps : 0.8,
+		       lc);
+	qe_text_gp(&sc->plot, s->title);
+	qe_text_put(&sc->plot, "'");
+	if (s->line)
+		qe_text_printf(&sc->plot, ", $s%zu using 1:2 with lines %s notitle", i, lc);
+	if (s->frontier) {
+		/* walk from the fastest down: a point is on the frontier when it beats every faster one on y */
+		double best = -INFINITY;
+		qe_text_printf(&sc->data, "$f%zu << EOD\n", i);
+		for (size_t k = n; k-- > 0;) {
+			if (v[k].y > best) {
+				best = v[k].y;
+				num(&sc->data, v[k].x);
+				qe_text_putc(&sc->data, ' ');
+				num(&sc->data, v[k].y);
+				qe_text_putc(&sc->data, '\n');
+			}
+		}
+		qe_text_put(&sc->data, "EOD\n");
+		qe_text_printf(&sc->plot, ", $f%zu using 1:2 with lines dt 2 lw 1.5 %s title '", i, lc);
+		qe_text_gp(&sc->plot, s->title);
+		qe_text_put(&sc->plot, " frontier'");
+	}
+}
+
+char *qe_chart_script(const struct qe_chart_spec *sp, const struct qe_chart_series *s, size_t ns)
+{
+	struct script sc;
+	size_t total = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	script_settings(sp, &sc.data);
+	qe_text_put(&sc.plot, "plot ");
 	for (size_t i = 0; i < ns; i++) {
 		size_t n;
 		struct qe_chart_point *v = sorted(sp, &s[i], &n);
-		char lc[32];
-		int bars = 0;
-
-		if (!v)
-			continue;
-		if (!n) {
-			free(v);
-			continue;
-		}
-		for (size_t k = 0; k < n; k++)
-			bars |= !isnan(v[k].lo) && !isnan(v[k].hi);
-		qe_text_printf(&t, "$s%zu << EOD\n", i);
-		for (size_t k = 0; k < n; k++) {
-			double lo = isnan(v[k].lo) ? v[k].y : v[k].lo, hi = isnan(v[k].hi) ? v[k].y : v[k].hi;
-			num(&t, v[k].x);
-			qe_text_putc(&t, ' ');
-			num(&t, v[k].y);
-			qe_text_putc(&t, ' ');
-			num(&t, lo);
-			qe_text_putc(&t, ' ');
-			num(&t, hi);
-			qe_text_putc(&t, '\n');
-			if (v[k].label) {
-				qe_text_printf(&labels, "set label %zu '", ++nlab);
-				qe_text_gp(&labels, v[k].label);
-				qe_text_put(&labels, "' at ");
-				num(&labels, v[k].x);
-				qe_text_put(&labels, ",");
-				num(&labels, v[k].y);
-				qe_text_put(&labels, " offset char 0.5,0.7 font ',10' tc rgb '#333333' noenhanced\n");
-			}
-		}
-		qe_text_put(&t, "EOD\n");
-		if (total)
-			qe_text_put(&plot, ", \\\n     ");
-		if (s[i].color)
-			snprintf(lc, sizeof(lc), "lc rgb '%.7s'", s[i].color);
-		else
-			snprintf(lc, sizeof(lc), "lc %zu", i + 1);
-		qe_text_printf(&plot, "$s%zu using %s pt %d ps %.2f %s title '", i,
-			       bars ? "1:2:3:4 with yerrorbars" : "1:2 with points", s[i].pt > 0 ? s[i].pt : 7,
-			       s[i].ps > 0 ? s[i].ps : 0.8, lc);
-		qe_text_gp(&plot, s[i].title);
-		qe_text_put(&plot, "'");
-		if (s[i].line)
-			qe_text_printf(&plot, ", $s%zu using 1:2 with lines %s notitle", i, lc);
-		if (s[i].frontier) {
-			/* walk from the fastest down: a point is on the frontier when it beats every faster one on y */
-			double best = -INFINITY;
-			qe_text_printf(&t, "$f%zu << EOD\n", i);
-			for (size_t k = n; k-- > 0;) {
-				if (v[k].y > best) {
-					best = v[k].y;
-					num(&t, v[k].x);
-					qe_text_putc(&t, ' ');
-					num(&t, v[k].y);
-					qe_text_putc(&t, '\n');
-				}
-			}
-			qe_text_put(&t, "EOD\n");
-			qe_text_printf(&plot, ", $f%zu using 1:2 with lines dt 2 lw 1.5 %s title '", i, lc);
-			qe_text_gp(&plot, s[i].title);
-			qe_text_put(&plot, " frontier'");
-		}
-		total += n;
+		if (v && n)
+			script_series(&sc, i, &s[i], v, n);
+		total += v ? n : 0;
 		free(v);
 	}
-	if (!total || t.oom || plot.oom || labels.oom) {
-		qe_text_release(&t);
-		qe_text_release(&plot);
-		qe_text_release(&labels);
+	if (!total || sc.data.oom || sc.plot.oom || sc.labels.oom) {
+		qe_text_release(&sc.data);
+		qe_text_release(&sc.plot);
+		qe_text_release(&sc.labels);
 		return NULL;
 	}
-	qe_text_put(&t, qe_text_str(&labels));
-	qe_text_release(&labels);
-	qe_text_put(&t, qe_text_str(&plot));
-	qe_text_put(&t, "\n");
-	qe_text_release(&plot);
-	return qe_text_take(&t);
+	qe_text_put(&sc.data, qe_text_str(&sc.labels));
+	qe_text_release(&sc.labels);
+	qe_text_put(&sc.data, qe_text_str(&sc.plot));
+	qe_text_put(&sc.data, "\n");
+	qe_text_release(&sc.plot);
+	return qe_text_take(&sc.data);
 }
 
 /* ---- the run's charts ---- */
