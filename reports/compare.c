@@ -244,10 +244,10 @@ static void runs_table(const cJSON *const *res, const char *const *labels, size_
 		qe_doc_td(tb, r, 3, 0, "%.12s", run_str(res[i], "model", "sha256"));
 		qe_doc_td(tb, r, 4, 0, "%s", run_str(res[i], "engine", "version"));
 		qe_doc_td(tb, r, 5, 0, "%s", run_str(res[i], "machine", "cpu"));
-		qe_doc_td(tb, r, 6, 0, "%s", qe_json_str(res[i], "created", NULL) ? qe_json_str(res[i], "created", NULL) : QE_DASH);
+		qe_doc_td(tb, r, 6, 0, "%s", qe_json_str(res[i], "created", QE_DASH));
 		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res[i], "levels")) {
 			const char *st = qe_json_str(lv, "status", NULL);
-			qe_text_printf(&t, "%s%s", k++ ? ", " : "", qe_json_str(lv, "name", NULL) ? qe_json_str(lv, "name", NULL) : "?");
+			qe_text_printf(&t, "%s%s", k++ ? ", " : "", qe_json_str(lv, "name", "?"));
 			if (st && strcmp(st, "ok"))
 				qe_text_printf(&t, " (%s)", st);
 		}

@@ -348,9 +348,9 @@ void qe_gate_print(const cJSON *outcome, FILE *f)
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(outcome, "checks")) {
 		const char *st = qe_json_str(c, "status", NULL);
 		fprintf(f, "%-4s  rule %.0f: %s @ %s: %s\n", st && !strcmp(st, "pass") ? "ok" : st && !strcmp(st, "skip") ? "skip" : "FAIL",
-			qe_json_num(c, "rule", NAN), qe_json_str(c, "name", NULL) ? qe_json_str(c, "name", NULL) : "?",
-			qe_json_str(c, "level", NULL) ? qe_json_str(c, "level", NULL) : "?",
-			qe_json_str(c, "message", NULL) ? qe_json_str(c, "message", NULL) : "");
+			qe_json_num(c, "rule", NAN), qe_json_str(c, "name", "?"),
+			qe_json_str(c, "level", "?"),
+			qe_json_str(c, "message", ""));
 	}
 	fprintf(f, "gate %s: %.0f checks, %.0f passed, %.0f failed, %.0f skipped\n",
 		qe_json_bool(outcome, "passed", 0) ? "passed" : "FAILED", qe_json_num(outcome, "n_checks", NAN),

@@ -66,27 +66,23 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(res, "qeval");
 	cJSON *e = cJSON_CreateObject(), *metrics;
 	char machine[300];
-	const char *s;
 
 	*out = NULL;
 	if (!e)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	cJSON_AddStringToObject(e, "schema", "qeval-history");
 	cJSON_AddNumberToObject(e, "version", QE_HISTORY_VERSION);
-	cJSON_AddStringToObject(e, "date", date ? date : (s = qe_json_str(res, "created", NULL)) ? s : "");
-	cJSON_AddStringToObject(e, "commit", commit ? commit : (s = qe_json_str(q, "git", NULL)) ? s : "");
-	snprintf(machine, sizeof(machine), "%s (%s)", qe_json_str(mach, "host", NULL) ? qe_json_str(mach, "host", NULL) : "?",
-		 qe_json_str(mach, "cpu", NULL) ? qe_json_str(mach, "cpu", NULL) : "?");
+	cJSON_AddStringToObject(e, "date", date ? date : qe_json_str(res, "created", ""));
+	cJSON_AddStringToObject(e, "commit", commit ? commit : qe_json_str(q, "git", ""));
+	snprintf(machine, sizeof(machine), "%s (%s)", qe_json_str(mach, "host", "?"), qe_json_str(mach, "cpu", "?"));
 	cJSON_AddStringToObject(e, "machine", machine);
 	cJSON_AddStringToObject(e, "run", run_dir ? run_dir : "");
-	cJSON_AddStringToObject(e, "model", (s = qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "source", NULL)) ? s : "");
-	cJSON_AddStringToObject(e, "model_sha256",
-				(s = qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "sha256", NULL)) ? s : "");
-	cJSON_AddStringToObject(e, "engine",
-				(s = qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "engine"), "version", NULL)) ? s : "");
+	cJSON_AddStringToObject(e, "model", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "source", ""));
+	cJSON_AddStringToObject(e, "model_sha256", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "sha256", ""));
+	cJSON_AddStringToObject(e, "engine", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "engine"), "version", ""));
 	cJSON_AddBoolToObject(e, "complete", qe_json_bool(run, "complete", 0));
 	cJSON_AddBoolToObject(e, "partial", qe_json_bool(run, "partial", 0));
-	cJSON_AddNumberToObject(e, "limit", isnan(qe_json_num(run, "limit", NAN)) ? 0 : qe_json_num(run, "limit", NAN));
+	cJSON_AddNumberToObject(e, "limit", qe_json_num(run, "limit", 0));
 	if (gate) {
 		cJSON *g = cJSON_AddObjectToObject(e, "gate"), *failed;
 		cJSON_AddBoolToObject(g, "passed", qe_json_bool(gate, "passed", 0));
@@ -104,8 +100,8 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 				cJSON_AddStringToObject(f, "task", qe_json_str(c, "task", NULL));
 			else
 				cJSON_AddNullToObject(f, "task");
-			cJSON_AddStringToObject(f, "level", (s = qe_json_str(c, "level", NULL)) ? s : "");
-			cJSON_AddStringToObject(f, "metric", (s = qe_json_str(c, "metric", NULL)) ? s : "");
+			cJSON_AddStringToObject(f, "level", qe_json_str(c, "level", ""));
+			cJSON_AddStringToObject(f, "metric", qe_json_str(c, "metric", ""));
 			cJSON_AddItemToArray(failed, f);
 		}
 	} else {
@@ -289,10 +285,10 @@ static void runs_table(const struct hist *h, struct qe_doc *d)
 		const cJSON *e = h->e[i], *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
 		size_t r = qe_doc_row(tb);
 		qe_doc_td(tb, r, 0, 0, "%zu", i + 1);
-		qe_doc_td(tb, r, 1, 0, "%s", qe_json_str(e, "date", NULL) ? qe_json_str(e, "date", NULL) : QE_DASH);
-		qe_doc_td(tb, r, 2, 0, "%s", qe_json_str(e, "commit", NULL) ? qe_json_str(e, "commit", NULL) : QE_DASH);
-		qe_doc_td(tb, r, 3, 0, "%s", qe_json_str(e, "machine", NULL) ? qe_json_str(e, "machine", NULL) : QE_DASH);
-		qe_doc_td(tb, r, 4, 0, "%s", qe_json_str(e, "engine", NULL) ? qe_json_str(e, "engine", NULL) : QE_DASH);
+		qe_doc_td(tb, r, 1, 0, "%s", qe_json_str(e, "date", QE_DASH));
+		qe_doc_td(tb, r, 2, 0, "%s", qe_json_str(e, "commit", QE_DASH));
+		qe_doc_td(tb, r, 3, 0, "%s", qe_json_str(e, "machine", QE_DASH));
+		qe_doc_td(tb, r, 4, 0, "%s", qe_json_str(e, "engine", QE_DASH));
 		if (qe_json_bool(e, "partial", 0))
 			qe_doc_td(tb, r, 5, 0, "partial (--limit %s)%s", qe_fmt_count(a, B, qe_json_num(e, "limit", NAN)),
 				  qe_json_bool(e, "complete", 1) ? "" : ", incomplete");
@@ -457,18 +453,17 @@ int qe_history_render(const char *history, const char *out_dir, const struct qe_
 			snprintf(xbuf[i], sizeof(xbuf[i]), "%.10s", dt && *dt ? dt : "?");
 		xcats[i] = xbuf[i];
 	}
-	snprintf(title, sizeof(title), "qeval history: %s", qe_json_str(h->e[h->n - 1], "model", NULL) ?
-								    qe_json_str(h->e[h->n - 1], "model", NULL) : "runs");
+	snprintf(title, sizeof(title), "qeval history: %s", qe_json_str(h->e[h->n - 1], "model", "runs"));
 	qe_doc_init(&d, title);
 	{
 		const cJSON *g = cJSON_GetObjectItemCaseSensitive(h->e[h->n - 1], "gate");
 		struct qe_block *f = qe_doc_facts(&d);
 		qe_doc_fact(f, "Runs", "%zu, from %s to %s", h->n,
-			    qe_json_str(h->e[0], "date", NULL) ? qe_json_str(h->e[0], "date", NULL) : "?",
-			    qe_json_str(h->e[h->n - 1], "date", NULL) ? qe_json_str(h->e[h->n - 1], "date", NULL) : "?");
+			    qe_json_str(h->e[0], "date", "?"),
+			    qe_json_str(h->e[h->n - 1], "date", "?"));
 		qe_doc_fact(f, "Latest", "commit %s on %s",
-			    qe_json_str(h->e[h->n - 1], "commit", NULL) ? qe_json_str(h->e[h->n - 1], "commit", NULL) : "?",
-			    qe_json_str(h->e[h->n - 1], "machine", NULL) ? qe_json_str(h->e[h->n - 1], "machine", NULL) : "?");
+			    qe_json_str(h->e[h->n - 1], "commit", "?"),
+			    qe_json_str(h->e[h->n - 1], "machine", "?"));
 		qe_doc_fact(f, "Latest gate", "%s", !cJSON_IsObject(g) ? "none" :
 						      qe_json_bool(g, "passed", 0) ? "passed" : "FAILED");
 		qe_doc_fact(f, "History file", "%s", history);

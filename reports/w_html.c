@@ -18,7 +18,7 @@ static int html_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 	int rc;
 
 	snprintf(sub, sizeof(sub), "results of %s, written by qeval %s", created ? created : "an unknown date",
-		 qe_json_str(q, "version", NULL) ? qe_json_str(q, "version", NULL) : "?");
+		 qe_json_str(q, "version", "?"));
 	ho.subtitle = sub;
 	rc = qe_run_doc_build(ctx->res, ctx->gate, 1, &d, err);
 	if (!rc)

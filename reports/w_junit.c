@@ -53,7 +53,7 @@ void qe_junit_from_gate(const cJSON *gate, struct qe_text *o)
 		char cls[300], tc[600];
 		snprintf(cls, sizeof(cls), "qeval.gate.%s", task && *task ? task : "level");
 		snprintf(tc, sizeof(tc), "rule %.0f: %s @ %s", qe_json_num(c, "rule", NAN), name ? name : "?",
-			 qe_json_str(c, "level", NULL) ? qe_json_str(c, "level", NULL) : "?");
+			 qe_json_str(c, "level", "?"));
 		qe_text_put(o, "    <testcase");
 		attr(o, "classname", cls);
 		attr(o, "name", tc);
