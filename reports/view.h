@@ -10,7 +10,7 @@
  * A view lives beside its task (harness/tasks/<family>_view.c, which may
  * include the family's results-block keys, harness/tasks/<family>_keys.h) and
  * is reached through the task's `.view` member (harness/tasks/task.h), so a
- * new task with its view is two files and one registry line
+ * new task with its view is its own files and one registry line
  * (docs/extending.md). Views are static const data and pure functions of
  * their arguments: thread-safe.
  */
@@ -128,7 +128,8 @@ struct qe_view {
 	void (*amount)(const struct qe_view_ctx *c, struct qe_text *out);
 	/* notes a reader must not miss (items that could not be scored); NULL = none */
 	void (*notes)(const struct qe_view_ctx *c, struct qe_doc *d);
-	/* the task's parts of the verdict of a non-reference level (qe_verdict_part); NULL = none */
+	/* the task's parts of the verdict of a non-reference level that ran and has
+	 * the task's block (each started with qe_verdict_part); NULL = none */
 	void (*verdict)(const struct qe_view_ctx *c, const char *level, struct qe_verdict *v);
 	int verdict_first;     /* 1 = its parts come before the other tasks' (what a level gains in
 				* speed before what it loses in quality) */
