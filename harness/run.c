@@ -15,6 +15,7 @@
 #include "harness/progress.h"
 #include "harness/base/sys.h"
 #include "harness/tasks/task.h"
+#include "reports/view.h"
 #include "runtimes/runtime.h"
 
 #include <errno.h>
@@ -431,34 +432,6 @@ static cJSON *machine_json(void)
 	return j;
 }
 
-/* the lm-evaluation-harness-shaped block, from the mc tasks' summaries */
-static void add_lm_eval(cJSON *lm, const char *level, const char *task, const char *prefix, const cJSON *blk)
-{
-	cJSON *lvl = cJSON_GetObjectItemCaseSensitive(lm, level), *res, *o;
-	const cJSON *subj, *s;
-
-	if (!lvl) {
-		lvl = cJSON_AddObjectToObject(lm, level);
-		cJSON_AddObjectToObject(lvl, "results");
-	}
-	res = cJSON_GetObjectItemCaseSensitive(lvl, "results");
-	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(blk, "acc")))
-		return;
-	o = cJSON_AddObjectToObject(res, task);
-	cJSON_AddNumberToObject(o, "acc,none", qe_json_num(blk, "acc", 0));
-	cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(blk, "acc_stderr", 0));
-	subj = cJSON_GetObjectItemCaseSensitive(blk, "subjects");
-	cJSON_ArrayForEach(s, subj) {
-		char key[256];
-		if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, "acc")))
-			continue;
-		snprintf(key, sizeof(key), "%s_%s", prefix, s->string);
-		o = cJSON_AddObjectToObject(res, key);
-		cJSON_AddNumberToObject(o, "acc,none", qe_json_num(s, "acc", 0));
-		cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(s, "acc_stderr", 0));
-	}
-}
-
 static int summarize(struct run *r, struct qe_err *err)
 {
 	cJSON *res = cJSON_CreateObject(), *levels, *tasks, *lm, *runj, *q, *lvj[256] = { 0 };
@@ -605,10 +578,10 @@ static int summarize(struct run *r, struct qe_err *err)
 			rc = ti->task->summarize(ti->state, &tlv_in, tlv, err);
 			if (rc)
 				qe_err_wrap(err, "summarizing task '%s'", ti->name);
-			/* add the levels' wall times of this task to throughput blocks */
+			/* the lm-evaluation-harness-shaped block, where the task's view makes one */
 			cJSON_ArrayForEach(b, tlv) {
-				if (!strcmp(ti->task->name, "mmlu") || !strcmp(ti->task->name, "ceval"))
-					add_lm_eval(lm, b->string, ti->name, !strcmp(ti->task->name, "ceval") ? "ceval-valid" : "mmlu", b);
+				if (ti->task->view && ti->task->view->lm_eval)
+					ti->task->view->lm_eval(lm, b->string, ti->name, b);
 			}
 		}
 		for (int i = 0; i < r->n_levels; i++)

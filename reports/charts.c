@@ -6,6 +6,7 @@
 
 #include "reports/results.h"
 #include "reports/text.h"
+#include "reports/view.h"
 
 /* ---- the generic x/y chart ---- */
 
@@ -50,126 +51,143 @@ static struct qe_chart_point *sorted(const struct qe_chart_spec *sp, const struc
 	return v;
 }
 
-char *qe_chart_script(const struct qe_chart_spec *sp, const struct qe_chart_series *s, size_t ns)
+/* The title, axes and ranges of the chart. */
+static void script_settings(const struct qe_chart_spec *sp, struct qe_text *t)
 {
-	struct qe_text t = { 0 }, plot = { 0 }, labels = { 0 };
-	size_t total = 0, nlab = 0;
-
-	qe_text_put(&t, "set title '");
-	qe_text_gp(&t, sp->title);
-	qe_text_put(&t, "'\nset xlabel '");
-	qe_text_gp(&t, sp->xlabel);
-	qe_text_put(&t, "'\nset ylabel '");
-	qe_text_gp(&t, sp->ylabel);
-	qe_text_put(&t, "'\nset grid lc rgb '#dddddd'\nset key below\nset border 3\nset tics nomirror\n"
-			"set bars small\n");
+	qe_text_put(t, "set title '");
+	qe_text_gp(t, sp->title);
+	qe_text_put(t, "'\nset xlabel '");
+	qe_text_gp(t, sp->xlabel);
+	qe_text_put(t, "'\nset ylabel '");
+	qe_text_gp(t, sp->ylabel);
+	qe_text_put(t, "'\nset grid lc rgb '#dddddd'\nset key below\nset border 3\nset tics nomirror\n"
+		       "set bars small\n");
 	if (sp->logy)
-		qe_text_put(&t, "set offsets graph 0.08, graph 0.08, 0, 0\n");
+		qe_text_put(t, "set offsets graph 0.08, graph 0.08, 0, 0\n");
 	else
-		qe_text_put(&t, "set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08\n");
+		qe_text_put(t, "set offsets graph 0.08, graph 0.08, graph 0.08, graph 0.08\n");
 	if (sp->logx)
-		qe_text_put(&t, "set logscale x 2\n");
+		qe_text_put(t, "set logscale x 2\n");
 	if (sp->logy)
-		qe_text_put(&t, "set logscale y 10\nset format y '%g'\n");
+		qe_text_put(t, "set logscale y 10\nset format y '%g'\n");
 	if (sp->xcats) {
-		qe_text_put(&t, "set xtics (");
+		qe_text_put(t, "set xtics (");
 		for (size_t i = 0; i < sp->n_xcats; i++) {
-			qe_text_put(&t, i ? ", '" : "'");
-			qe_text_gp(&t, sp->xcats[i]);
-			qe_text_printf(&t, "' %zu", i);
+			qe_text_put(t, i ? ", '" : "'");
+			qe_text_gp(t, sp->xcats[i]);
+			qe_text_printf(t, "' %zu", i);
 		}
-		qe_text_put(&t, ")\n");
-		qe_text_printf(&t, "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.08, graph 0.08\n",
+		qe_text_put(t, ")\n");
+		qe_text_printf(t, "set xrange [-0.5:%zu.5]\nset offsets 0, 0, graph 0.08, graph 0.08\n",
 			       sp->n_xcats ? sp->n_xcats - 1 : 0);
 		if (sp->n_xcats > 4)
-			qe_text_put(&t, "set xtics rotate by -30\n");
+			qe_text_put(t, "set xtics rotate by -30\n");
 	}
 	if (sp->zero_line)
-		qe_text_put(&t, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb '#888888'\n");
+		qe_text_put(t, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb '#888888'\n");
+}
 
-	qe_text_put(&plot, "plot ");
+/* The script's pieces: data blocks, point labels, and the plot command. */
+struct script {
+	struct qe_text data, labels, plot;
+	size_t n_labels;       /* labels so far */
+	size_t n_plotted;      /* series in the plot command so far */
+};
+
+/* Series i (its n usable points v, sorted by x): its data block, its point
+ * labels, and its clauses of the plot command (points or error bars, the
+ * joining line, the frontier). */
+static void script_series(struct script *sc, size_t i, const struct qe_chart_series *s, const struct qe_chart_point *v,
+			  size_t n)
+{
+	char lc[32];
+	int bars = 0;
+
+	for (size_t k = 0; k < n; k++)
+		bars |= !isnan(v[k].lo) && !isnan(v[k].hi);
+	qe_text_printf(&sc->data, "$s%zu << EOD\n", i);
+	for (size_t k = 0; k < n; k++) {
+		double lo = isnan(v[k].lo) ? v[k].y : v[k].lo, hi = isnan(v[k].hi) ? v[k].y : v[k].hi;
+		num(&sc->data, v[k].x);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, v[k].y);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, lo);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, hi);
+		qe_text_putc(&sc->data, '\n');
+		if (v[k].label) {
+			qe_text_printf(&sc->labels, "set label %zu '", ++sc->n_labels);
+			qe_text_gp(&sc->labels, v[k].label);
+			qe_text_put(&sc->labels, "' at ");
+			num(&sc->labels, v[k].x);
+			qe_text_put(&sc->labels, ",");
+			num(&sc->labels, v[k].y);
+			qe_text_put(&sc->labels, " offset char 0.5,0.7 font ',10' tc rgb '#333333' noenhanced\n");
+		}
+	}
+	qe_text_put(&sc->data, "EOD\n");
+	if (sc->n_plotted++)
+		qe_text_put(&sc->plot, ", \\\n     ");
+	if (s->color)
+		snprintf(lc, sizeof(lc), "lc rgb '%.7s'", s->color);
+	else
+		snprintf(lc, sizeof(lc), "lc %zu", i + 1);
+	qe_text_printf(&sc->plot, "$s%zu using %s pt %d ps %.2f %s title '", i,
+		       bars ? "1:2:3:4 with yerrorbars" : "1:2 with points", s->pt > 0 ? s->pt : 7, s->ps > 0 ? s->ps : 0.8,
+		       lc);
+	qe_text_gp(&sc->plot, s->title);
+	qe_text_put(&sc->plot, "'");
+	if (s->line)
+		qe_text_printf(&sc->plot, ", $s%zu using 1:2 with lines %s notitle", i, lc);
+	if (s->frontier) {
+		/* walk from the fastest down: a point is on the frontier when it beats every faster one on y */
+		double best = -INFINITY;
+		qe_text_printf(&sc->data, "$f%zu << EOD\n", i);
+		for (size_t k = n; k-- > 0;) {
+			if (v[k].y > best) {
+				best = v[k].y;
+				num(&sc->data, v[k].x);
+				qe_text_putc(&sc->data, ' ');
+				num(&sc->data, v[k].y);
+				qe_text_putc(&sc->data, '\n');
+			}
+		}
+		qe_text_put(&sc->data, "EOD\n");
+		qe_text_printf(&sc->plot, ", $f%zu using 1:2 with lines dt 2 lw 1.5 %s title '", i, lc);
+		qe_text_gp(&sc->plot, s->title);
+		qe_text_put(&sc->plot, " frontier'");
+	}
+}
+
+char *qe_chart_script(const struct qe_chart_spec *sp, const struct qe_chart_series *s, size_t ns)
+{
+	struct script sc;
+	size_t total = 0;
+
+	memset(&sc, 0, sizeof(sc));
+	script_settings(sp, &sc.data);
+	qe_text_put(&sc.plot, "plot ");
 	for (size_t i = 0; i < ns; i++) {
 		size_t n;
 		struct qe_chart_point *v = sorted(sp, &s[i], &n);
-		char lc[32];
-		int bars = 0;
-
-		if (!v)
-			continue;
-		if (!n) {
-			free(v);
-			continue;
-		}
-		for (size_t k = 0; k < n; k++)
-			bars |= !isnan(v[k].lo) && !isnan(v[k].hi);
-		qe_text_printf(&t, "$s%zu << EOD\n", i);
-		for (size_t k = 0; k < n; k++) {
-			double lo = isnan(v[k].lo) ? v[k].y : v[k].lo, hi = isnan(v[k].hi) ? v[k].y : v[k].hi;
-			num(&t, v[k].x);
-			qe_text_putc(&t, ' ');
-			num(&t, v[k].y);
-			qe_text_putc(&t, ' ');
-			num(&t, lo);
-			qe_text_putc(&t, ' ');
-			num(&t, hi);
-			qe_text_putc(&t, '\n');
-			if (v[k].label) {
-				qe_text_printf(&labels, "set label %zu '", ++nlab);
-				qe_text_gp(&labels, v[k].label);
-				qe_text_put(&labels, "' at ");
-				num(&labels, v[k].x);
-				qe_text_put(&labels, ",");
-				num(&labels, v[k].y);
-				qe_text_put(&labels, " offset char 0.5,0.7 font ',10' tc rgb '#333333' noenhanced\n");
-			}
-		}
-		qe_text_put(&t, "EOD\n");
-		if (total)
-			qe_text_put(&plot, ", \\\n     ");
-		if (s[i].color)
-			snprintf(lc, sizeof(lc), "lc rgb '%.7s'", s[i].color);
-		else
-			snprintf(lc, sizeof(lc), "lc %zu", i + 1);
-		qe_text_printf(&plot, "$s%zu using %s pt %d ps %.2f %s title '", i,
-			       bars ? "1:2:3:4 with yerrorbars" : "1:2 with points", s[i].pt > 0 ? s[i].pt : 7,
-			       s[i].ps > 0 ? s[i].ps : 0.8, lc);
-		qe_text_gp(&plot, s[i].title);
-		qe_text_put(&plot, "'");
-		if (s[i].line)
-			qe_text_printf(&plot, ", $s%zu using 1:2 with lines %s notitle", i, lc);
-		if (s[i].frontier) {
-			/* walk from the fastest down: a point is on the frontier when it beats every faster one on y */
-			double best = -INFINITY;
-			qe_text_printf(&t, "$f%zu << EOD\n", i);
-			for (size_t k = n; k-- > 0;) {
-				if (v[k].y > best) {
-					best = v[k].y;
-					num(&t, v[k].x);
-					qe_text_putc(&t, ' ');
-					num(&t, v[k].y);
-					qe_text_putc(&t, '\n');
-				}
-			}
-			qe_text_put(&t, "EOD\n");
-			qe_text_printf(&plot, ", $f%zu using 1:2 with lines dt 2 lw 1.5 %s title '", i, lc);
-			qe_text_gp(&plot, s[i].title);
-			qe_text_put(&plot, " frontier'");
-		}
-		total += n;
+		if (v && n)
+			script_series(&sc, i, &s[i], v, n);
+		total += v ? n : 0;
 		free(v);
 	}
-	if (!total || t.oom || plot.oom || labels.oom) {
-		qe_text_release(&t);
-		qe_text_release(&plot);
-		qe_text_release(&labels);
+	if (!total || sc.data.oom || sc.plot.oom || sc.labels.oom) {
+		qe_text_release(&sc.data);
+		qe_text_release(&sc.plot);
+		qe_text_release(&sc.labels);
 		return NULL;
 	}
-	qe_text_put(&t, qe_text_str(&labels));
-	qe_text_release(&labels);
-	qe_text_put(&t, qe_text_str(&plot));
-	qe_text_put(&t, "\n");
-	qe_text_release(&plot);
-	return qe_text_take(&t);
+	qe_text_put(&sc.data, qe_text_str(&sc.labels));
+	qe_text_release(&sc.labels);
+	qe_text_put(&sc.data, qe_text_str(&sc.plot));
+	qe_text_put(&sc.data, "\n");
+	qe_text_release(&sc.plot);
+	return qe_text_take(&sc.data);
 }
 
 /* ---- the run's charts ---- */
@@ -184,6 +202,10 @@ struct series_buf {
 	size_t cap_pts; /* points per series */
 };
 
+/* A new series in the next slot. The slot keeps the style flags (line,
+ * frontier) it had in an earlier chart: the quality vs speed chart's series
+ * are drawn with lines where the chart before had a line in the same slot.
+ * A quirk, kept so the reports stay the same; set both flags to change it. */
 static struct qe_chart_point *series_add(struct series_buf *b, const char *title)
 {
 	struct qe_chart_point *p;
@@ -240,67 +262,125 @@ static void add_chart(struct qe_doc *d, int *headed, const char *caption, const 
 	series_free(b);
 }
 
-static double ci_end(const cJSON *obj, const char *key, int i)
+/* One series a task's view offers, with the name it is drawn under. */
+struct task_series {
+	const char *task;              /* the task instance; borrowed from res */
+	char title[160];
+	struct qe_view_series s;
+};
+
+#define MAX_TASK_SERIES 64
+
+/* Every series the run's tasks' views offer, in task order; at most cap. */
+static size_t collect_series(const cJSON *res, struct task_series *out, size_t cap)
 {
-	const cJSON *a = cJSON_GetObjectItemCaseSensitive(obj, key), *v = cJSON_GetArrayItem(a, i);
-	return cJSON_GetArraySize(a) == 2 && cJSON_IsNumber(v) ? v->valuedouble : NAN;
-}
+	const cJSON *task;
+	size_t n = 0;
 
-static double test_num(const cJSON *blk, const char *test, const char *key)
-{
-	const cJSON *t;
-	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, "tests")) {
-		const char *nm = qe_results_str(t, "name");
-		if (nm && !strcmp(nm, test))
-			return qe_results_num(t, key);
-	}
-	return NAN;
-}
-
-void qe_run_charts(const cJSON *res, struct qe_doc *d)
-{
-	const cJSON *levels = cJSON_GetObjectItemCaseSensitive(res, "levels");
-	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks"), *task, *lv;
-	const char *ref = qe_results_ref(res), *cats[64], *speed_task = NULL, *speed_test = NULL;
-	struct series_buf b = { 0 };
-	struct qe_chart_spec sp;
-	size_t n_cats = 0, k;
-	int headed = 0, first;
-	char cap[256], lab[160], title[200];
-
-	b.cap_pts = (size_t)cJSON_GetArraySize(levels);
-	if (!ref)
-		ref = "the reference";
-
-	/* 1. accuracy vs bits/weight */
-	memset(&sp, 0, sizeof(sp));
-	sp.title = "Accuracy vs bits/weight";
-	sp.xlabel = "bits/weight";
-	sp.ylabel = "accuracy, % (95% interval)";
-	sp.logx = 1;
-	first = 1;
-	cJSON_ArrayForEach(task, tasks) {
-		const char *type = qe_results_task_type(task);
-		if (!qe_task_type_is_mc(type) || !series_add(&b, qe_task_title(task->string, type)))
+	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
+		struct qe_view_series vs[MAX_TASK_SERIES];
+		struct qe_view_ctx c;
+		size_t k;
+		qe_view_ctx_init(&c, res, task);
+		if (!c.view || !c.view->series)
 			continue;
-		b.s[b.n - 1].line = 1;
-		cJSON_ArrayForEach(lv, levels) {
-			const char *nm = qe_results_str(lv, "name");
-			const cJSON *blk = qe_results_block(res, task->string, nm);
-			if (blk)
-				series_push(&b, qe_results_num(lv, "bpw"), 100 * qe_results_num(blk, "acc"),
-					    100 * ci_end(blk, "acc_ci95", 0), 100 * ci_end(blk, "acc_ci95", 1),
-					    first ? nm : NULL);
+		k = c.view->series(&c, vs, MAX_TASK_SERIES);
+		for (size_t i = 0; i < k && n < cap; i++, n++) {
+			out[n].task = task->string;
+			out[n].s = vs[i];
+			if (vs[i].own_name || !vs[i].label[0])
+				snprintf(out[n].title, sizeof(out[n].title), "%s", vs[i].own_name ? vs[i].label : c.title);
+			else
+				snprintf(out[n].title, sizeof(out[n].title), "%s: %s", c.title, vs[i].label);
+		}
+	}
+	return n;
+}
+
+/* Series ts at level nm: y (value x scale) and its bars (NaN = none).
+ * Returns 0 when the level has no value. */
+static int series_value(const cJSON *res, const struct task_series *ts, const char *nm, double *y, double *lo,
+			double *hi)
+{
+	const struct qe_view_series *s = &ts->s;
+	double v, sc = s->scale ? s->scale : 1, a, b;
+
+	*lo = *hi = NAN;
+	if (qe_metric_get(res, ts->task, nm, s->path, &v) != QE_METRIC_OK)
+		return 0;
+	*y = sc * v;
+	if (s->ci[0]) {
+		qe_metric_pair(res, ts->task, nm, s->ci, &a, &b);
+		*lo = sc * a;
+		*hi = sc * b;
+	} else if (s->sd[0] && qe_metric_get(res, ts->task, nm, s->sd, &a) == QE_METRIC_OK) {
+		*lo = sc * (v - a);
+		*hi = sc * (v + a);
+	}
+	return 1;
+}
+
+/* The series of chart `chart` as lines over the levels: x = bits/weight, or
+ * with ax the axis' measure (then a frontier instead of lines, and no bars).
+ * The first series labels its points with the level names. */
+static void level_series(const cJSON *res, const struct task_series *ts, size_t n, int chart,
+			 const struct qe_view_axis *ax, struct series_buf *b)
+{
+	const cJSON *lv;
+	int first = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i].s.chart != chart || !series_add(b, ts[i].title))
+			continue;
+		if (ax)
+			b->s[b->n - 1].frontier = 1;
+		else
+			b->s[b->n - 1].line = 1;
+		cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+			const char *nm = qe_json_str(lv, "name", NULL);
+			double x = qe_json_num(lv, "bpw", NAN), y, lo, hi;
+			if (!series_value(res, &ts[i], nm, &y, &lo, &hi))
+				continue;
+			if (ax) {
+				if (qe_metric_get(res, ax->task, nm, ax->path, &x) != QE_METRIC_OK)
+					x = NAN;
+				lo = hi = NAN;
+			}
+			series_push(b, x, y, lo, hi, first ? nm : NULL);
 		}
 		first = 0;
 	}
-	add_chart(d, &headed, "Accuracy of each level against its bits per weight; bars are 95% intervals.", &sp, &b);
+}
 
-	/* 2. delta vs the reference, one x position per non-reference level */
-	cJSON_ArrayForEach(lv, levels) {
-		const char *nm = qe_results_str(lv, "name");
-		if (nm && (!ref || strcmp(nm, ref)) && n_cats < 64)
+/* Change vs the reference: one x position per non-reference level, the
+ * series side by side around it. */
+static void delta_chart(const cJSON *res, const struct task_series *ts, size_t n, const char *ref, int *headed,
+			struct series_buf *b, struct qe_doc *d)
+{
+	const char *cats[64];
+	size_t n_cats = 0, n_delta = 0, i_delta = 0;
+	const cJSON *lv;
+	struct qe_chart_spec sp;
+	char title[200], cap[256];
+
+	cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+		const char *nm = qe_json_str(lv, "name", NULL);
+		if (nm && strcmp(nm, ref) && n_cats < 64)
 			cats[n_cats++] = nm;
+	}
+	for (size_t i = 0; i < n; i++)
+		n_delta += ts[i].s.chart == QE_CHART_DELTA;
+	for (size_t i = 0; i < n; i++) {
+		double off;
+		if (ts[i].s.chart != QE_CHART_DELTA || !series_add(b, ts[i].title))
+			continue;
+		off = n_delta > 1 ? ((double)i_delta - (double)(n_delta - 1) / 2.0) * 0.12 : 0.0;
+		i_delta++;
+		for (size_t k = 0; k < n_cats; k++) {
+			double y, lo, hi;
+			if (series_value(res, &ts[i], cats[k], &y, &lo, &hi))
+				series_push(b, (double)k + off, y, lo, hi, NULL);
+		}
 	}
 	memset(&sp, 0, sizeof(sp));
 	snprintf(title, sizeof(title), "Accuracy change vs %s", ref);
@@ -310,140 +390,84 @@ void qe_run_charts(const cJSON *res, struct qe_doc *d)
 	sp.xcats = cats;
 	sp.n_xcats = n_cats;
 	sp.zero_line = 1;
-	{
-		size_t n_mc = 0, i_mc = 0;
-		cJSON_ArrayForEach(task, tasks)
-			n_mc += qe_task_type_is_mc(qe_results_task_type(task));
-		cJSON_ArrayForEach(task, tasks) {
-			const char *type = qe_results_task_type(task);
-			double off;
-			if (!qe_task_type_is_mc(type) || !series_add(&b, qe_task_title(task->string, type)))
-				continue;
-			off = n_mc > 1 ? ((double)i_mc - (double)(n_mc - 1) / 2.0) * 0.12 : 0.0;
-			i_mc++;
-			for (k = 0; k < n_cats; k++) {
-				const cJSON *vs = cJSON_GetObjectItemCaseSensitive(qe_results_block(res, task->string, cats[k]),
-										   "vs_ref");
-				if (cJSON_IsObject(vs))
-					series_push(&b, (double)k + off, 100 * qe_results_num(vs, "delta_acc"),
-						    100 * ci_end(vs, "delta_ci95", 0), 100 * ci_end(vs, "delta_ci95", 1), NULL);
-			}
-		}
-	}
 	snprintf(cap, sizeof(cap), "Accuracy change of each level against %s in percentage points; bars are paired "
 				   "bootstrap 95%% intervals, the dashed line is no change.", ref);
-	add_chart(d, &headed, cap, &sp, &b);
+	add_chart(d, headed, cap, &sp, b);
+}
 
-	/* 3. drift vs bits/weight (log y): 1 - mean cosine for pairs, mean KL for multiple choice */
+/* The x axis of quality vs speed, chosen by the speed tasks' views. */
+static void speed_axis(const cJSON *res, struct qe_view_axis *ax)
+{
+	const cJSON *task;
+
+	memset(ax, 0, sizeof(*ax));
+	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
+		struct qe_view_ctx c;
+		qe_view_ctx_init(&c, res, task);
+		if (c.view && c.view->speed_axis)
+			c.view->speed_axis(&c, ax);
+	}
+}
+
+void qe_run_charts(const cJSON *res, struct qe_doc *d)
+{
+	const char *ref = qe_results_ref(res) ? qe_results_ref(res) : "the reference";
+	struct task_series *ts = calloc(MAX_TASK_SERIES, sizeof(*ts));
+	struct series_buf b = { 0 };
+	struct qe_view_axis ax;
+	struct qe_chart_spec sp;
+	size_t n;
+	int headed = 0;
+	char cap[256], lab[160];
+
+	if (!ts)
+		return;
+	n = collect_series(res, ts, MAX_TASK_SERIES);
+	b.cap_pts = (size_t)cJSON_GetArraySize(qe_results_levels(res));
+
+	memset(&sp, 0, sizeof(sp));
+	sp.title = "Accuracy vs bits/weight";
+	sp.xlabel = "bits/weight";
+	sp.ylabel = "accuracy, % (95% interval)";
+	sp.logx = 1;
+	level_series(res, ts, n, QE_CHART_ACCURACY, NULL, &b);
+	add_chart(d, &headed, "Accuracy of each level against its bits per weight; bars are 95% intervals.", &sp, &b);
+
+	delta_chart(res, ts, n, ref, &headed, &b, d);
+
 	memset(&sp, 0, sizeof(sp));
 	sp.title = "Drift vs bits/weight";
 	sp.xlabel = "bits/weight";
 	sp.ylabel = "drift (log scale, lower is closer)";
 	sp.logx = 1;
 	sp.logy = 1;
-	first = 1;
-	cJSON_ArrayForEach(task, tasks) {
-		const char *type = qe_results_task_type(task);
-		int mc = qe_task_type_is_mc(type);
-		if (!mc && strcmp(type, "pairs") != 0)
-			continue;
-		snprintf(lab, sizeof(lab), "%s: %s", qe_task_title(task->string, type), mc ? "mean KL" : "1 - mean cosine");
-		if (!series_add(&b, lab))
-			continue;
-		b.s[b.n - 1].line = 1;
-		cJSON_ArrayForEach(lv, levels) {
-			const char *nm = qe_results_str(lv, "name");
-			const cJSON *blk = qe_results_block(res, task->string, nm);
-			double v = mc ? qe_results_num(cJSON_GetObjectItemCaseSensitive(blk, "vs_ref"), "kl_mean")
-				      : qe_results_num(cJSON_GetObjectItemCaseSensitive(blk, "drift"), "one_minus_cos_mean");
-			if (blk && !isnan(v))
-				series_push(&b, qe_results_num(lv, "bpw"), v, NAN, NAN, first ? nm : NULL);
-		}
-		first = 0;
-	}
+	level_series(res, ts, n, QE_CHART_DRIFT, NULL, &b);
 	snprintf(cap, sizeof(cap), "How far each level's outputs moved from %s: 1 %s mean cosine of the embeddings "
 				   "(pairs tasks) and mean KL divergence of the choice distributions (multiple choice).",
 		 ref, "\xe2\x88\x92");
 	add_chart(d, &headed, cap, &sp, &b);
 
-	/* 4. tokens/s vs bits/weight */
 	memset(&sp, 0, sizeof(sp));
 	sp.title = "Tokens/s vs bits/weight";
 	sp.xlabel = "bits/weight";
 	sp.ylabel = "tokens/s (mean, bars: sd)";
 	sp.logx = 1;
-	first = 1;
-	cJSON_ArrayForEach(task, tasks) {
-		const char *names[16];
-		size_t nt = 0;
-		const cJSON *blk, *t;
-		if (strcmp(qe_results_task_type(task), "speed") != 0)
-			continue;
-		cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(task, "levels"))
-			cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, "tests")) {
-				const char *nm = qe_results_str(t, "name");
-				size_t i;
-				if (!nm || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "tps_mean")))
-					continue;
-				for (i = 0; i < nt && strcmp(names[i], nm); i++)
-					;
-				if (i == nt && nt < 16)
-					names[nt++] = nm;
-			}
-		for (size_t i = 0; i < nt; i++) {
-			if (!speed_task) {
-				speed_task = task->string;
-				speed_test = names[i];
-			}
-			/* quality vs speed uses generation speed: tg128, else the first tg test */
-			if (!strcmp(names[i], "tg128") ||
-			    (!strncmp(names[i], "tg", 2) && strcmp(speed_test, "tg128") && strncmp(speed_test, "tg", 2))) {
-				speed_task = task->string;
-				speed_test = names[i];
-			}
-			snprintf(lab, sizeof(lab), "%s", names[i]);
-			if (!series_add(&b, lab))
-				continue;
-			b.s[b.n - 1].line = 1;
-			cJSON_ArrayForEach(lv, levels) {
-				const char *nm = qe_results_str(lv, "name");
-				const cJSON *lb = qe_results_block(res, task->string, nm);
-				double m = test_num(lb, names[i], "tps_mean"), sd = test_num(lb, names[i], "tps_sd");
-				if (lb)
-					series_push(&b, qe_results_num(lv, "bpw"), m, isnan(sd) ? NAN : m - sd,
-						    isnan(sd) ? NAN : m + sd, first ? nm : NULL);
-			}
-			first = 0;
-		}
-	}
+	level_series(res, ts, n, QE_CHART_SPEED, NULL, &b);
 	add_chart(d, &headed, "Generation and prompt speed of each level against its bits per weight; bars are one "
 			      "standard deviation over the repetitions.", &sp, &b);
 
-	/* 5. quality vs speed with the frontier */
-	if (speed_task) {
+	speed_axis(res, &ax);
+	if (ax.task) {
 		memset(&sp, 0, sizeof(sp));
-		snprintf(lab, sizeof(lab), "tokens/s (%s)", speed_test);
+		snprintf(lab, sizeof(lab), "tokens/s (%s)", ax.label);
 		sp.title = "Quality vs speed";
 		sp.xlabel = lab;
 		sp.ylabel = "accuracy, %";
-		first = 1;
-		cJSON_ArrayForEach(task, tasks) {
-			const char *type = qe_results_task_type(task);
-			if (!qe_task_type_is_mc(type) || !series_add(&b, qe_task_title(task->string, type)))
-				continue;
-			b.s[b.n - 1].frontier = 1;
-			cJSON_ArrayForEach(lv, levels) {
-				const char *nm = qe_results_str(lv, "name");
-				const cJSON *blk = qe_results_block(res, task->string, nm);
-				double x = test_num(qe_results_block(res, speed_task, nm), speed_test, "tps_mean");
-				if (blk)
-					series_push(&b, x, 100 * qe_results_num(blk, "acc"), NAN, NAN, first ? nm : NULL);
-			}
-			first = 0;
-		}
+		level_series(res, ts, n, QE_CHART_ACCURACY, &ax, &b);
 		snprintf(cap, sizeof(cap), "Accuracy against %s tokens/s; the dashed line joins the levels that no other "
-					   "level beats on both (the frontier): pick from those.", speed_test);
+					   "level beats on both (the frontier): pick from those.", ax.label);
 		add_chart(d, &headed, cap, &sp, &b);
 	}
 	series_free(&b);
+	free(ts);
 }

@@ -12,6 +12,7 @@
 #include "reports/fmt.h"
 #include "reports/report_impl.h"
 #include "reports/results.h"
+#include "reports/view.h"
 
 #define B QE_FMT_CAP
 #define MAX_RUNS 32
@@ -27,20 +28,19 @@ struct qe_compare_opts qe_compare_default_opts(void)
 
 /* ---- comparability ---- */
 
-static void why_add(char *why, size_t cap, const char *fmt, ...) QE_PRINTF(3, 4);
-static void why_add(char *why, size_t cap, const char *fmt, ...)
+void qe_compare_why(struct qe_compare_ctx *c, const char *fmt, ...)
 {
-	size_t len = strlen(why);
+	size_t len = strlen(c->why);
 	va_list ap;
 
-	if (len && len + 2 < cap) {
-		strcat(why, "; ");
+	if (len && len + 2 < c->cap) {
+		strcat(c->why, "; ");
 		len += 2;
 	}
-	if (len >= cap)
+	if (len >= c->cap)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(why + len, cap - len, fmt, ap);
+	vsnprintf(c->why + len, c->cap - len, fmt, ap);
 	va_end(ap);
 }
 
@@ -83,21 +83,47 @@ static void settings_diff(const cJSON *sa, const cJSON *sb, char *out, size_t ca
 	}
 }
 
-static int same_num(const cJSON *a, const cJSON *b, const char *key)
+int qe_compare_same_num(const cJSON *a, const cJSON *b, const char *key)
 {
-	double x = qe_results_num(a, key), y = qe_results_num(b, key);
+	double x = qe_json_num(a, key, NAN), y = qe_json_num(b, key, NAN);
 	return x == y || (isnan(x) && isnan(y));
+}
+
+void qe_compare_limit(struct qe_compare_ctx *c)
+{
+	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(c->a, "run"), *rb = cJSON_GetObjectItemCaseSensitive(c->b, "run");
+	char x[B], y[B];
+
+	if (!qe_compare_same_num(ra, rb, "limit") || qe_json_bool(ra, "partial", 0) != qe_json_bool(rb, "partial", 0))
+		qe_compare_why(c, "--limit %s vs %s", qe_fmt_count(x, B, qe_json_num(rb, "limit", NAN)),
+			       qe_fmt_count(y, B, qe_json_num(ra, "limit", NAN)));
+}
+
+void qe_compare_counts(struct qe_compare_ctx *c, const char *key, const char *noun)
+{
+	const cJSON *la, *lb;
+	char x[B], y[B];
+
+	cJSON_ArrayForEach(lb, cJSON_GetObjectItemCaseSensitive(c->tb, "levels")) {
+		la = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c->ta, "levels"), lb->string);
+		if (!cJSON_IsObject(la) || !cJSON_IsObject(lb))
+			continue;
+		if (c->why[0])
+			break; /* per-level counts add nothing to a difference already named */
+		if (!qe_compare_same_num(la, lb, key))
+			qe_compare_why(c, "at %s %s %s vs %s", lb->string, qe_fmt_count(x, B, qe_json_num(lb, key, NAN)), noun,
+				       qe_fmt_count(y, B, qe_json_num(la, key, NAN)));
+	}
 }
 
 int qe_compare_task(const cJSON *a, const cJSON *b, const char *task, char *why, size_t cap)
 {
 	const cJSON *ta = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(a, "tasks"), task);
 	const cJSON *tb = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(b, "tasks"), task);
-	const cJSON *ra = cJSON_GetObjectItemCaseSensitive(a, "run"), *rb = cJSON_GetObjectItemCaseSensitive(b, "run");
-	const cJSON *la, *lb;
 	const char *type = qe_results_task_type(ta);
+	const struct qe_view *v = qe_view_find(type);
+	struct qe_compare_ctx c = { a, b, ta, tb, why, cap };
 	char x[B], y[B], diff[300];
-	int tests_named = 0, threads_named = 0;
 
 	why[0] = '\0';
 	if (!ta || !tb) {
@@ -105,126 +131,56 @@ int qe_compare_task(const cJSON *a, const cJSON *b, const char *task, char *why,
 		return 0;
 	}
 	if (strcmp(type, qe_results_task_type(tb)) != 0)
-		why_add(why, cap, "task type %s vs %s", qe_results_task_type(tb), type);
-	if (!same_num(ta, tb, "n_items"))
-		why_add(why, cap, "%s items vs %s", qe_fmt_count(x, B, qe_results_num(tb, "n_items")),
-			qe_fmt_count(y, B, qe_results_num(ta, "n_items")));
+		qe_compare_why(&c, "task type %s vs %s", qe_results_task_type(tb), type);
+	if (!qe_compare_same_num(ta, tb, "n_items"))
+		qe_compare_why(&c, "%s items vs %s", qe_fmt_count(x, B, qe_json_num(tb, "n_items", NAN)),
+			       qe_fmt_count(y, B, qe_json_num(ta, "n_items", NAN)));
 	if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ta, "settings"), cJSON_GetObjectItemCaseSensitive(tb, "settings"),
 			   1)) {
 		settings_diff(cJSON_GetObjectItemCaseSensitive(ta, "settings"), cJSON_GetObjectItemCaseSensitive(tb, "settings"),
 			      diff, sizeof(diff));
-		why_add(why, cap, "settings differ (%s)", diff[0] ? diff : "settings present in one run only");
+		qe_compare_why(&c, "settings differ (%s)", diff[0] ? diff : "settings present in one run only");
 	}
-	if (strcmp(type, "speed") != 0 &&
-	    (!same_num(ra, rb, "limit") || qe_results_bool(ra, "partial", 0) != qe_results_bool(rb, "partial", 0)))
-		why_add(why, cap, "--limit %s vs %s", qe_fmt_count(x, B, qe_results_num(rb, "limit")),
-			qe_fmt_count(y, B, qe_results_num(ra, "limit")));
-	cJSON_ArrayForEach(lb, cJSON_GetObjectItemCaseSensitive(tb, "levels")) {
-		la = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ta, "levels"), lb->string);
-		if (!cJSON_IsObject(la) || !cJSON_IsObject(lb))
-			continue;
-		if (why[0] && strcmp(type, "speed") != 0)
-			break; /* per-level counts add nothing to a difference already named */
-		if (qe_task_type_is_mc(type) && !same_num(la, lb, "n")) {
-			why_add(why, cap, "at %s %s items vs %s", lb->string, qe_fmt_count(x, B, qe_results_num(lb, "n")),
-				qe_fmt_count(y, B, qe_results_num(la, "n")));
-		} else if (!strcmp(type, "pairs") && !same_num(la, lb, "n_pairs")) {
-			why_add(why, cap, "at %s %s pairs vs %s", lb->string, qe_fmt_count(x, B, qe_results_num(lb, "n_pairs")),
-				qe_fmt_count(y, B, qe_results_num(la, "n_pairs")));
-		} else if (!strcmp(type, "speed")) {
-			const cJSON *t;
-			int same = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(la, "tests")) ==
-				   cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(lb, "tests"));
-			cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(lb, "tests")) {
-				const cJSON *u, *hit = NULL;
-				cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(la, "tests"))
-					if (qe_results_str(u, "name") && qe_results_str(t, "name") &&
-					    !strcmp(qe_results_str(u, "name"), qe_results_str(t, "name")))
-						hit = u;
-				if (!hit || !same_num(t, hit, "n_prompt") || !same_num(t, hit, "n_gen") || !same_num(t, hit, "reps"))
-					same = 0;
-			}
-			/* one mention each is enough: name the first level where it shows */
-			if (!same && !tests_named) {
-				why_add(why, cap, "the speed tests differ (names, lengths or repetitions; first at %s)",
-					lb->string);
-				tests_named = 1;
-			}
-			if (!same_num(la, lb, "threads") && !threads_named) {
-				why_add(why, cap, "at %s %s threads vs %s", lb->string,
-					qe_fmt_count(x, B, qe_results_num(lb, "threads")),
-					qe_fmt_count(y, B, qe_results_num(la, "threads")));
-				threads_named = 1;
-			}
-		}
-	}
-	if (!strcmp(type, "speed")) {
-		const char *ca = qe_results_str(cJSON_GetObjectItemCaseSensitive(a, "machine"), "cpu");
-		const char *cb = qe_results_str(cJSON_GetObjectItemCaseSensitive(b, "machine"), "cpu");
-		if (!ca || !cb || strcmp(ca, cb) != 0)
-			why_add(why, cap, "measured on another CPU ('%s' vs '%s')", cb ? cb : "?", ca ? ca : "?");
-	}
+	if (v && v->comparable)
+		v->comparable(&c);
+	else
+		qe_compare_limit(&c);
 	return why[0] == '\0';
 }
 
 /* ---- the document ---- */
 
-enum col_kind { K_PCT_CI, K_POINTS_CI, K_PCT, K_FIX4, K_FIX3, K_SIG3, K_TPS };
-enum col_delta { D_NONE, D_POINTS, D_DIFF4, D_RATIO };
+#define MAX_COLS 24
 
-struct col {
-	char path[96];
-	char head[96];
-	int kind, delta;
-	const char *ci; /* array path of the interval for *_CI kinds */
-};
-
-/* The key metrics shown for a task type; returns the count. */
-static size_t task_cols(const cJSON *const *res, size_t n, const char *task, const char *type, struct col *c,
-			size_t cap)
+/* A task's columns: its view's fixed metrics for compare, then those its
+ * blocks name (union over the runs' levels, first-seen order); at most cap. */
+static size_t task_cols(const cJSON *const *res, size_t n, const char *task, const struct qe_view *v,
+			struct qe_view_metric *c, size_t cap)
 {
 	size_t k = 0;
 
-	if (qe_task_type_is_mc(type)) {
-		c[k++] = (struct col){ "acc", "Accuracy % [95% CI]", K_PCT_CI, D_POINTS, "acc_ci95" };
-		c[k++] = (struct col){ "vs_ref.delta_acc", "\xce\x94 vs own reference, points [95% CI]", K_POINTS_CI, D_NONE,
-				       "vs_ref.delta_ci95" };
-		c[k++] = (struct col){ "flip_rate", "Flip rate", K_PCT, D_NONE, NULL };
-		c[k++] = (struct col){ "vs_ref.kl_mean", "KL mean", K_SIG3, D_NONE, NULL };
-	} else if (!strcmp(type, "pairs")) {
-		c[k++] = (struct col){ "drift.cos_mean", "Mean cos to own reference", K_FIX4, D_DIFF4, NULL };
-		c[k++] = (struct col){ "sts.spearman", "Spearman", K_FIX4, D_DIFF4, NULL };
-		c[k++] = (struct col){ "retrieval.ndcg@10", "NDCG@10", K_FIX3, D_DIFF4, NULL };
-	} else if (!strcmp(type, "speed")) {
-		/* one column per test that reports tokens/s, over all runs */
-		for (size_t i = 0; i < n && k < cap; i++) {
-			const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task);
-			const cJSON *blk, *x;
-			cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(t, "levels"))
-				cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(blk, "tests")) {
-					const char *nm = qe_results_str(x, "name");
-					char path[96];
-					size_t j;
-					if (!nm || !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, "tps_mean")))
-						continue;
-					snprintf(path, sizeof(path), "tests.%s.tps_mean", nm);
-					for (j = 0; j < k && strcmp(c[j].path, path); j++)
-						;
-					if (j < k || k == cap)
-						continue;
-					snprintf(c[k].path, sizeof(c[k].path), "%s", path);
-					snprintf(c[k].head, sizeof(c[k].head), "%s tok/s", nm);
-					c[k].kind = K_TPS;
-					c[k].delta = D_RATIO;
-					c[k].ci = NULL;
-					k++;
-				}
+	for (const struct qe_view_metric *m = v ? v->metrics : NULL; m && m->path[0] && k < cap; m++)
+		if (m->use & QE_VIEW_COMPARE)
+			c[k++] = *m;
+	for (size_t i = 0; i < n && v && v->block_metrics && k < cap; i++) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task);
+		const cJSON *blk;
+		cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
+			struct qe_view_metric more[MAX_COLS];
+			size_t nm = v->block_metrics(blk, QE_VIEW_COMPARE, more, MAX_COLS);
+			for (size_t j = 0; j < nm; j++) {
+				size_t e;
+				for (e = 0; e < k && strcmp(c[e].path, more[j].path); e++)
+					;
+				if (e == k && k < cap)
+					c[k++] = more[j];
+			}
 		}
 	}
 	return k;
 }
 
-static void fmt_value(const cJSON *res, const char *task, const char *level, const struct col *c, char *out,
+static void fmt_value(const cJSON *res, const char *task, const char *level, const struct qe_view_metric *c, char *out,
 		      size_t cap)
 {
 	char a[B], b[B], x[B], ci0[128], ci1[128];
@@ -232,7 +188,7 @@ static void fmt_value(const cJSON *res, const char *task, const char *level, con
 
 	if (qe_metric_get(res, task, level, c->path, &v) != QE_METRIC_OK)
 		v = NAN;
-	if (c->ci) {
+	if (c->ci[0]) {
 		snprintf(ci0, sizeof(ci0), "%s[0]", c->ci);
 		snprintf(ci1, sizeof(ci1), "%s[1]", c->ci);
 		if (qe_metric_get(res, task, level, ci0, &lo) != QE_METRIC_OK)
@@ -240,29 +196,29 @@ static void fmt_value(const cJSON *res, const char *task, const char *level, con
 		if (qe_metric_get(res, task, level, ci1, &hi) != QE_METRIC_OK)
 			hi = NAN;
 	}
-	switch (c->kind) {
-	case K_PCT_CI:
+	switch (c->fmt) {
+	case QE_VF_PCT_CI:
 		snprintf(out, cap, "%s [%s, %s]", qe_fmt_fixed(x, B, 100 * v, 2, 0), qe_fmt_fixed(a, B, 100 * lo, 2, 0),
 			 qe_fmt_fixed(b, B, 100 * hi, 2, 0));
 		if (isnan(v))
 			snprintf(out, cap, "%s", QE_DASH);
 		break;
-	case K_POINTS_CI:
+	case QE_VF_POINTS_CI:
 		snprintf(out, cap, "%s [%s, %s]", qe_fmt_points(x, B, v, 2), qe_fmt_points(a, B, lo, 2), qe_fmt_points(b, B, hi, 2));
 		if (isnan(v))
 			snprintf(out, cap, "%s", QE_DASH);
 		break;
-	case K_PCT: snprintf(out, cap, "%s", qe_fmt_pct(x, B, v, 2)); break;
-	case K_FIX4: snprintf(out, cap, "%s", qe_fmt_fixed(x, B, v, 4, 0)); break;
-	case K_FIX3: snprintf(out, cap, "%s", qe_fmt_fixed(x, B, v, 3, 0)); break;
-	case K_SIG3: snprintf(out, cap, "%s", qe_fmt_sig(x, B, v, 3)); break;
+	case QE_VF_PCT: snprintf(out, cap, "%s", qe_fmt_pct(x, B, v, 2)); break;
+	case QE_VF_FIX4: snprintf(out, cap, "%s", qe_fmt_fixed(x, B, v, 4, 0)); break;
+	case QE_VF_FIX3: snprintf(out, cap, "%s", qe_fmt_fixed(x, B, v, 3, 0)); break;
+	case QE_VF_SIG3: snprintf(out, cap, "%s", qe_fmt_sig(x, B, v, 3)); break;
 	default: snprintf(out, cap, "%s", qe_fmt_fixed(x, B, v, 1, 0)); break;
 	}
 }
 
 static const char *run_str(const cJSON *res, const char *obj, const char *key)
 {
-	const char *s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, obj), key);
+	const char *s = qe_json_str(cJSON_GetObjectItemCaseSensitive(res, obj), key, NULL);
 	return s && *s ? s : QE_DASH;
 }
 
@@ -288,31 +244,108 @@ static void runs_table(const cJSON *const *res, const char *const *labels, size_
 		qe_doc_td(tb, r, 3, 0, "%.12s", run_str(res[i], "model", "sha256"));
 		qe_doc_td(tb, r, 4, 0, "%s", run_str(res[i], "engine", "version"));
 		qe_doc_td(tb, r, 5, 0, "%s", run_str(res[i], "machine", "cpu"));
-		qe_doc_td(tb, r, 6, 0, "%s", qe_results_str(res[i], "created") ? qe_results_str(res[i], "created") : QE_DASH);
+		qe_doc_td(tb, r, 6, 0, "%s", qe_json_str(res[i], "created", QE_DASH));
 		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res[i], "levels")) {
-			const char *st = qe_results_str(lv, "status");
-			qe_text_printf(&t, "%s%s", k++ ? ", " : "", qe_results_str(lv, "name") ? qe_results_str(lv, "name") : "?");
+			const char *st = qe_json_str(lv, "status", NULL);
+			qe_text_printf(&t, "%s%s", k++ ? ", " : "", qe_json_str(lv, "name", "?"));
 			if (st && strcmp(st, "ok"))
 				qe_text_printf(&t, " (%s)", st);
 		}
 		qe_doc_td(tb, r, 7, 0, "%s", qe_text_str(&t));
 		qe_text_release(&t);
-		if (qe_results_bool(run, "partial", 0))
-			qe_doc_td(tb, r, 8, QE_MARK_BAD, "partial (--limit %s)", qe_fmt_count(a, B, qe_results_num(run, "limit")));
+		if (qe_json_bool(run, "partial", 0))
+			qe_doc_td(tb, r, 8, QE_MARK_BAD, "partial (--limit %s)", qe_fmt_count(a, B, qe_json_num(run, "limit", NAN)));
 		else
-			qe_doc_td(tb, r, 8, 0, "full%s", qe_results_bool(run, "complete", 1) ? "" : ", incomplete");
+			qe_doc_td(tb, r, 8, 0, "full%s", qe_json_bool(run, "complete", 1) ? "" : ", incomplete");
+	}
+}
+
+/* The header of a task's table: run, level, bits/weight, each column, then a
+ * difference column for each column that has one. */
+static void task_head(struct qe_block *tb, const struct qe_view_metric *cols, size_t nc, const char *base_label)
+{
+	char h[160];
+
+	qe_doc_th(tb, 0, 0, "Run");
+	qe_doc_th(tb, 1, 0, "Level");
+	qe_doc_th(tb, 2, 1, "Bits/weight");
+	for (size_t k = 0, j = 0; k < nc; k++) {
+		char *p;
+		qe_doc_th(tb, 3 + k, 1, cols[k].label);
+		if (cols[k].delta == QE_VD_NONE)
+			continue;
+		snprintf(h, sizeof(h), "%s %s vs %s%s", cols[k].delta == QE_VD_RATIO ? "\xc3\x97" : "\xce\x94", cols[k].label,
+			 base_label, cols[k].delta == QE_VD_POINTS ? ", points" : "");
+		/* the interval belongs to the value, not to the difference */
+		if ((p = strstr(h, " [95% CI]")))
+			memmove(p, p + 9, strlen(p + 9) + 1);
+		qe_doc_th(tb, 3 + nc + j++, 1, h);
+	}
+}
+
+/* Run i's difference to the baseline in column c at level nm. */
+static void delta_cell(const cJSON *const *res, size_t i, size_t base, int comparable, const char *task,
+		       const char *nm, const struct qe_view_metric *c, struct qe_block *tb, size_t r, size_t col)
+{
+	char a[B];
+	double v, w;
+
+	if (i == base) {
+		qe_doc_td(tb, r, col, QE_MARK_MUTED, "baseline");
+	} else if (!comparable) {
+		qe_doc_td(tb, r, col, QE_MARK_MUTED, "not comparable");
+	} else if (qe_metric_get(res[i], task, nm, c->path, &v) != QE_METRIC_OK ||
+		   qe_metric_get(res[base], task, nm, c->path, &w) != QE_METRIC_OK) {
+		qe_doc_td(tb, r, col, QE_MARK_MUTED, "%s", QE_DASH);
+	} else if (c->delta == QE_VD_POINTS) {
+		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_points(a, B, v - w, 2));
+	} else if (c->delta == QE_VD_DIFF4) {
+		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_fixed(a, B, v - w, 4, 1));
+	} else {
+		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_ratio(a, B, w != 0 ? v / w : NAN));
+	}
+}
+
+/* Run i's rows of a task's table, one per level. */
+static void task_rows(const cJSON *const *res, size_t i, size_t base, int comparable, const char *task,
+		      const char *label, const struct qe_view_metric *cols, size_t nc, size_t nd, struct qe_block *tb)
+{
+	const cJSON *lv;
+	char a[B], cell[200];
+
+	cJSON_ArrayForEach(lv, qe_results_levels(res[i])) {
+		const char *nm = qe_json_str(lv, "name", NULL), *st = qe_json_str(lv, "status", NULL);
+		const cJSON *blk = qe_results_block(res[i], task, nm);
+		size_t r = qe_doc_row(tb);
+		qe_doc_td(tb, r, 0, 0, "%s", label);
+		qe_doc_td(tb, r, 1, 0, "%s", nm ? nm : "?");
+		qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
+		if (!blk) {
+			for (size_t k = 3; k < 3 + nc + nd; k++)
+				qe_doc_td(tb, r, k, QE_MARK_MUTED, "%s", QE_DASH);
+			qe_doc_td(tb, r, 3, st && !strcmp(st, "failed") ? QE_MARK_BAD : QE_MARK_MUTED, "%s",
+				  st && strcmp(st, "ok") ? st : "no results");
+			continue;
+		}
+		for (size_t k = 0, j = 0; k < nc; k++) {
+			fmt_value(res[i], task, nm, &cols[k], cell, sizeof(cell));
+			qe_doc_td(tb, r, 3 + k, 0, "%s", cell);
+			if (cols[k].delta != QE_VD_NONE)
+				delta_cell(res, i, base, comparable, task, nm, &cols[k], tb, r, 3 + nc + j++);
+		}
 	}
 }
 
 static void task_section(const cJSON *const *res, const char *const *labels, size_t n, const char *task,
 			 const char *type, struct qe_doc *d)
 {
-	struct col cols[24];
-	size_t nc = task_cols(res, n, task, type, cols, 24), nd = 0, base = 0;
+	const struct qe_view *v = qe_view_find(type);
+	const char *title = qe_view_title(task, type);
+	struct qe_view_metric cols[MAX_COLS];
+	size_t nc = task_cols(res, n, task, v, cols, MAX_COLS), nd = 0, base = 0;
 	int comparable[MAX_RUNS];
 	char why[MAX_RUNS][600];
 	struct qe_block *tb;
-	char h[160];
 	int have_base = 0;
 
 	/* the baseline is the first run that has the task */
@@ -325,7 +358,7 @@ static void task_section(const cJSON *const *res, const char *const *labels, siz
 	}
 	if (!have_base)
 		return;
-	qe_doc_heading(d, 1, qe_task_title(task, type));
+	qe_doc_heading(d, 1, title);
 	for (size_t i = 0; i < n; i++) {
 		comparable[i] = i == base || qe_compare_task(res[base], res[i], task, why[i], sizeof(why[i]));
 		if (i == base)
@@ -333,76 +366,83 @@ static void task_section(const cJSON *const *res, const char *const *labels, siz
 		else if (!comparable[i] && cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task))
 			qe_doc_note(d, "%s of %s was not measured on the same items and settings as %s's (%s): no "
 				       "difference to %s is shown for it",
-				    qe_task_title(task, type), labels[i], labels[base], why[i], labels[base]);
+				    title, labels[i], labels[base], why[i], labels[base]);
 	}
 	for (size_t k = 0; k < nc; k++)
-		nd += cols[k].delta != D_NONE;
+		nd += cols[k].delta != QE_VD_NONE;
 	tb = qe_doc_table(d, 3 + nc + nd, NULL);
-	qe_doc_th(tb, 0, 0, "Run");
-	qe_doc_th(tb, 1, 0, "Level");
-	qe_doc_th(tb, 2, 1, "Bits/weight");
-	for (size_t k = 0, j = 0; k < nc; k++) {
-		qe_doc_th(tb, 3 + k, 1, cols[k].head);
-		if (cols[k].delta == D_NONE)
-			continue;
-		snprintf(h, sizeof(h), "%s %s vs %s%s", cols[k].delta == D_RATIO ? "\xc3\x97" : "\xce\x94", cols[k].head,
-			 labels[base], cols[k].delta == D_POINTS ? ", points" : "");
-		/* the interval belongs to the value, not to the difference */
-		{
-			char *p = strstr(h, " [95% CI]");
-			if (p)
-				memmove(p, p + 9, strlen(p + 9) + 1);
-		}
-		qe_doc_th(tb, 3 + nc + j++, 1, h);
-	}
+	task_head(tb, cols, nc, labels[base]);
+	for (size_t i = 0; i < n; i++)
+		if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task))
+			task_rows(res, i, base, comparable[i], task, labels[i], cols, nc, nd, tb);
+}
+
+/* compare's chart of one task (t: the baseline's tasks.<name>): its view's
+ * trend, one line per run that is comparable with the baseline. */
+static void compare_chart(const cJSON *const *res, const char *const *labels, size_t n, const cJSON *t, int *headed,
+			  struct qe_doc *d)
+{
+	struct qe_chart_series s[MAX_RUNS];
+	struct qe_chart_point *pts[MAX_RUNS];
+	struct qe_chart_spec sp;
+	struct qe_view_ctx vc;
+	struct qe_view_trend tr;
+	char left_out[400], cap[700];
+	char *script;
+	size_t ns = 0;
+
+	qe_view_ctx_init(&vc, res[0], t);
+	memset(&tr, 0, sizeof(tr));
+	if (!vc.view || !vc.view->trend || !vc.view->trend(&vc, &tr))
+		return;
+	left_out[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task);
-		const cJSON *lv;
-		char a[B], cell[200];
-		if (!t)
+		const cJSON *lv, *levels = qe_results_levels(res[i]);
+		size_t k = 0;
+		char why[600];
+		if (i > 0 && !qe_compare_task(res[0], res[i], t->string, why, sizeof(why))) {
+			size_t len = strlen(left_out);
+			snprintf(left_out + len, sizeof(left_out) - len, "%s%s", len ? ", " : "", labels[i]);
 			continue;
-		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res[i], "levels")) {
-			const char *nm = qe_results_str(lv, "name"), *st = qe_results_str(lv, "status");
-			const cJSON *blk = qe_results_block(res[i], task, nm);
-			size_t r = qe_doc_row(tb);
-			qe_doc_td(tb, r, 0, 0, "%s", labels[i]);
-			qe_doc_td(tb, r, 1, 0, "%s", nm ? nm : "?");
-			qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_fixed(a, B, qe_results_num(lv, "bpw"), 2, 0));
-			if (!blk) {
-				for (size_t k = 3; k < 3 + nc + nd; k++)
-					qe_doc_td(tb, r, k, QE_MARK_MUTED, "%s", QE_DASH);
-				qe_doc_td(tb, r, 3, st && !strcmp(st, "failed") ? QE_MARK_BAD : QE_MARK_MUTED, "%s",
-					  st && strcmp(st, "ok") ? st : "no results");
-				continue;
-			}
-			for (size_t k = 0, j = 0; k < nc; k++) {
-				double v, w;
-				fmt_value(res[i], task, nm, &cols[k], cell, sizeof(cell));
-				qe_doc_td(tb, r, 3 + k, 0, "%s", cell);
-				if (cols[k].delta == D_NONE)
-					continue;
-				if (i == base) {
-					qe_doc_td(tb, r, 3 + nc + j++, QE_MARK_MUTED, "baseline");
-					continue;
-				}
-				if (!comparable[i]) {
-					qe_doc_td(tb, r, 3 + nc + j++, QE_MARK_MUTED, "not comparable");
-					continue;
-				}
-				if (qe_metric_get(res[i], task, nm, cols[k].path, &v) != QE_METRIC_OK ||
-				    qe_metric_get(res[base], task, nm, cols[k].path, &w) != QE_METRIC_OK) {
-					qe_doc_td(tb, r, 3 + nc + j++, QE_MARK_MUTED, "%s", QE_DASH);
-					continue;
-				}
-				if (cols[k].delta == D_POINTS)
-					qe_doc_td(tb, r, 3 + nc + j++, 0, "%s", qe_fmt_points(a, B, v - w, 2));
-				else if (cols[k].delta == D_DIFF4)
-					qe_doc_td(tb, r, 3 + nc + j++, 0, "%s", qe_fmt_fixed(a, B, v - w, 4, 1));
-				else
-					qe_doc_td(tb, r, 3 + nc + j++, 0, "%s", qe_fmt_ratio(a, B, w != 0 ? v / w : NAN));
-			}
 		}
+		pts[ns] = calloc((size_t)cJSON_GetArraySize(levels) + 1, sizeof(**pts));
+		if (!pts[ns])
+			break;
+		cJSON_ArrayForEach(lv, levels) {
+			double v;
+			const char *nm = qe_json_str(lv, "name", NULL);
+			if (qe_metric_get(res[i], t->string, nm, tr.path, &v) != QE_METRIC_OK)
+				continue;
+			pts[ns][k].x = qe_json_num(lv, "bpw", NAN);
+			pts[ns][k].y = (tr.scale ? tr.scale : 1) * v;
+			pts[ns][k].lo = pts[ns][k].hi = NAN;
+			pts[ns][k].label = i == 0 ? nm : NULL;
+			k++;
+		}
+		s[ns] = (struct qe_chart_series){ .title = labels[i], .pts = pts[ns], .n = k, .line = 1 };
+		ns++;
 	}
+	memset(&sp, 0, sizeof(sp));
+	sp.title = tr.title;
+	sp.xlabel = "bits/weight";
+	sp.ylabel = tr.ylabel;
+	sp.logx = 1;
+	script = qe_chart_script(&sp, s, ns);
+	if (script) {
+		if (!*headed) {
+			qe_doc_heading(d, 1, "Charts");
+			*headed = 1;
+		}
+		if (left_out[0])
+			snprintf(cap, sizeof(cap), "One line per run. Left out, because not measured on the same items "
+						   "and settings as %s: %s.", labels[0], left_out);
+		else
+			snprintf(cap, sizeof(cap), "One line per run.");
+		qe_doc_chart(d, cap, script);
+		free(script);
+	}
+	for (size_t i = 0; i < ns; i++)
+		free(pts[i]);
 }
 
 static void compare_charts(const cJSON *const *res, const char *const *labels, size_t n, struct qe_doc *d)
@@ -410,82 +450,8 @@ static void compare_charts(const cJSON *const *res, const char *const *labels, s
 	const cJSON *task;
 	int headed = 0;
 
-	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res[0], "tasks")) {
-		const char *type = qe_results_task_type(task);
-		struct qe_chart_series s[MAX_RUNS];
-		struct qe_chart_point *pts[MAX_RUNS];
-		struct qe_chart_spec sp;
-		const char *path = NULL;
-		char title[200], ylab[120], path_buf[120], left_out[400], cap[700];
-		char *script;
-		size_t ns = 0;
-
-		memset(&sp, 0, sizeof(sp));
-		if (qe_task_type_is_mc(type)) {
-			path = "acc";
-			snprintf(title, sizeof(title), "%s accuracy vs bits/weight", qe_task_title(task->string, type));
-			snprintf(ylab, sizeof(ylab), "accuracy, %%");
-		} else if (!strcmp(type, "speed")) {
-			const cJSON *blk = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(task, "levels"), 0), *t;
-			cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, "tests"))
-				if (qe_results_str(t, "name") && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "tps_mean")) &&
-				    (!path || !strcmp(qe_results_str(t, "name"), "tg128"))) {
-					snprintf(path_buf, sizeof(path_buf), "tests.%s.tps_mean", qe_results_str(t, "name"));
-					path = path_buf;
-					snprintf(title, sizeof(title), "%s tokens/s vs bits/weight", qe_results_str(t, "name"));
-				}
-			snprintf(ylab, sizeof(ylab), "tokens/s");
-		}
-		if (!path)
-			continue;
-		left_out[0] = '\0';
-		for (size_t i = 0; i < n; i++) {
-			const cJSON *lv, *levels = cJSON_GetObjectItemCaseSensitive(res[i], "levels");
-			size_t k = 0;
-			char why[600];
-			if (i > 0 && !qe_compare_task(res[0], res[i], task->string, why, sizeof(why))) {
-				size_t len = strlen(left_out);
-				snprintf(left_out + len, sizeof(left_out) - len, "%s%s", len ? ", " : "", labels[i]);
-				continue;
-			}
-			pts[ns] = calloc((size_t)cJSON_GetArraySize(levels) + 1, sizeof(**pts));
-			if (!pts[ns])
-				break;
-			cJSON_ArrayForEach(lv, levels) {
-				double v;
-				const char *nm = qe_results_str(lv, "name");
-				if (qe_metric_get(res[i], task->string, nm, path, &v) != QE_METRIC_OK)
-					continue;
-				pts[ns][k].x = qe_results_num(lv, "bpw");
-				pts[ns][k].y = strcmp(path, "acc") ? v : 100 * v;
-				pts[ns][k].lo = pts[ns][k].hi = NAN;
-				pts[ns][k].label = i == 0 ? nm : NULL;
-				k++;
-			}
-			s[ns] = (struct qe_chart_series){ .title = labels[i], .pts = pts[ns], .n = k, .line = 1 };
-			ns++;
-		}
-		sp.title = title;
-		sp.xlabel = "bits/weight";
-		sp.ylabel = ylab;
-		sp.logx = 1;
-		script = qe_chart_script(&sp, s, ns);
-		if (script) {
-			if (!headed) {
-				qe_doc_heading(d, 1, "Charts");
-				headed = 1;
-			}
-			if (left_out[0])
-				snprintf(cap, sizeof(cap), "One line per run. Left out, because not measured on the same items "
-							   "and settings as %s: %s.", labels[0], left_out);
-			else
-				snprintf(cap, sizeof(cap), "One line per run.");
-			qe_doc_chart(d, cap, script);
-			free(script);
-		}
-		for (size_t i = 0; i < ns; i++)
-			free(pts[i]);
-	}
+	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res[0], "tasks"))
+		compare_chart(res, labels, n, task, &headed, d);
 }
 
 int qe_compare_doc(const cJSON *const *res, const char *const *labels, size_t n, int with_charts, struct qe_doc *d,

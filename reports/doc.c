@@ -413,19 +413,12 @@ static void html_table(const struct qe_block *b, struct qe_text *o)
 	qe_text_put(o, "</tbody></table></div>\n");
 }
 
-int qe_doc_html(const struct qe_doc *d, const struct qe_html_opts *ho, struct qe_text *o, struct qe_html_result *res,
-		struct qe_err *err)
+/* The page up to the first block: head, styles, title, subtitle, and a
+ * table of contents when there are more than two sections. */
+static void html_start(const struct qe_doc *d, const struct qe_html_opts *ho, struct qe_text *o)
 {
-	struct qe_html_opts dflt = { 1, NULL, NULL };
-	int gp_dead = 0, drawn = 0, failed = 0, n_h2 = 0, div_open = 0;
-	char gp_why[QE_ERR_MSG] = "";
+	int n_h2 = 0;
 
-	if (!ho)
-		ho = &dflt;
-	if (res)
-		memset(res, 0, sizeof(*res));
-	if (d->oom)
-		return qe_fail(err, QE_ENOMEM, "out of memory building a report");
 	qe_text_put(o, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 		       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
 		       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -443,131 +436,156 @@ int qe_doc_html(const struct qe_doc *d, const struct qe_html_opts *ho, struct qe
 	}
 	for (size_t i = 0; i < d->n; i++)
 		n_h2 += d->blocks[i].kind == QE_BLK_HEADING && d->blocks[i].level == 1;
-	if (n_h2 > 2) {
-		qe_text_put(o, "<nav><ul>\n");
-		for (size_t i = 0; i < d->n; i++) {
-			const struct qe_block *b = &d->blocks[i];
-			if (b->kind != QE_BLK_HEADING || b->level != 1)
-				continue;
-			qe_text_put(o, "<li><a href=\"#");
-			qe_text_html(o, b->id);
-			qe_text_put(o, "\">");
-			qe_text_html(o, b->text);
-			qe_text_put(o, "</a></li>\n");
-		}
-		qe_text_put(o, "</ul></nav>\n");
-	}
+	if (n_h2 <= 2)
+		return;
+	qe_text_put(o, "<nav><ul>\n");
 	for (size_t i = 0; i < d->n; i++) {
 		const struct qe_block *b = &d->blocks[i];
-		int first_chart = b->kind == QE_BLK_CHART && (i == 0 || d->blocks[i - 1].kind != QE_BLK_CHART);
-		int last_chart = b->kind == QE_BLK_CHART && (i + 1 == d->n || d->blocks[i + 1].kind != QE_BLK_CHART);
+		if (b->kind != QE_BLK_HEADING || b->level != 1)
+			continue;
+		qe_text_put(o, "<li><a href=\"#");
+		qe_text_html(o, b->id);
+		qe_text_put(o, "\">");
+		qe_text_html(o, b->text);
+		qe_text_put(o, "</a></li>\n");
+	}
+	qe_text_put(o, "</ul></nav>\n");
+}
 
-		switch (b->kind) {
-		case QE_BLK_HEADING:
-			qe_text_printf(o, "<h%d id=\"", b->level + 1);
-			qe_text_html(o, b->id);
-			qe_text_put(o, "\">");
-			qe_text_html(o, b->text);
-			qe_text_printf(o, "</h%d>\n", b->level + 1);
-			break;
-		case QE_BLK_PARA:
-			qe_text_put(o, "<p>");
-			qe_text_html(o, b->text);
-			qe_text_put(o, "</p>\n");
-			break;
-		case QE_BLK_NOTE:
-			qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> ");
-			qe_text_html(o, b->text);
-			qe_text_put(o, "</p>\n");
-			break;
-		case QE_BLK_FACTS:
-			qe_text_put(o, "<dl class=\"facts\">\n");
-			for (size_t k = 0; k < b->n_items; k++) {
-				qe_text_put(o, "<dt>");
-				qe_text_html(o, b->items[2 * k]);
-				qe_text_put(o, "</dt><dd>");
-				qe_text_html(o, b->items[2 * k + 1]);
-				qe_text_put(o, "</dd>\n");
-			}
-			qe_text_put(o, "</dl>\n");
-			break;
-		case QE_BLK_LIST:
-			qe_text_put(o, "<ul>\n");
-			for (size_t k = 0; k < b->n_items; k++) {
-				qe_text_put(o, "<li>");
-				qe_text_html(o, b->items[k]);
-				qe_text_put(o, "</li>\n");
-			}
-			qe_text_put(o, "</ul>\n");
-			break;
-		case QE_BLK_TABLE:
-			html_table(b, o);
-			break;
-		case QE_BLK_CHART: {
-			struct qe_gnuplot_opts go = { ho->gnuplot, 640, 400, NULL };
-			struct qe_err cerr = { 0 };
-			char prefix[32], *svg = NULL;
+/* A block other than a chart. */
+static void html_block(const struct qe_block *b, struct qe_text *o)
+{
+	switch (b->kind) {
+	case QE_BLK_HEADING:
+		qe_text_printf(o, "<h%d id=\"", b->level + 1);
+		qe_text_html(o, b->id);
+		qe_text_put(o, "\">");
+		qe_text_html(o, b->text);
+		qe_text_printf(o, "</h%d>\n", b->level + 1);
+		break;
+	case QE_BLK_PARA:
+		qe_text_put(o, "<p>");
+		qe_text_html(o, b->text);
+		qe_text_put(o, "</p>\n");
+		break;
+	case QE_BLK_NOTE:
+		qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> ");
+		qe_text_html(o, b->text);
+		qe_text_put(o, "</p>\n");
+		break;
+	case QE_BLK_FACTS:
+		qe_text_put(o, "<dl class=\"facts\">\n");
+		for (size_t k = 0; k < b->n_items; k++) {
+			qe_text_put(o, "<dt>");
+			qe_text_html(o, b->items[2 * k]);
+			qe_text_put(o, "</dt><dd>");
+			qe_text_html(o, b->items[2 * k + 1]);
+			qe_text_put(o, "</dd>\n");
+		}
+		qe_text_put(o, "</dl>\n");
+		break;
+	case QE_BLK_LIST:
+		qe_text_put(o, "<ul>\n");
+		for (size_t k = 0; k < b->n_items; k++) {
+			qe_text_put(o, "<li>");
+			qe_text_html(o, b->items[k]);
+			qe_text_put(o, "</li>\n");
+		}
+		qe_text_put(o, "</ul>\n");
+		break;
+	case QE_BLK_TABLE:
+		html_table(b, o);
+		break;
+	}
+}
 
-			if (!ho->charts || gp_dead) {
-				if (first_chart && !ho->charts)
-					qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> charts were turned off "
-						       "for this report.</p>\n");
-				else if (first_chart)
-					qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> charts not shown: "
-						       "gnuplot is not available.</p>\n");
-				if (last_chart && div_open) {
-					qe_text_put(o, "</div>\n");
-					div_open = 0;
-				}
-				break;
-			}
-			if (first_chart) {
-				qe_text_put(o, "<div class=\"charts\">\n");
-				div_open = 1;
-			}
-			snprintf(prefix, sizeof(prefix), "c%zu_", i);
-			go.id_prefix = prefix;
-			if (qe_gnuplot_svg(&go, b->chart, &svg, &cerr)) {
-				if (cerr.code == QE_ENOTSUP) {
-					gp_dead = 1;
-					snprintf(gp_why, sizeof(gp_why), "%s", cerr.msg);
-					qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> the charts are not shown: "
-						       "gnuplot is not available (");
-					qe_text_html(o, gp_why);
-					qe_text_put(o, "). Install gnuplot (Debian: gnuplot-nox) and run "
-						       "'qeval report' again to draw them.</p>\n");
-				} else {
-					failed++;
-					qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> the chart '");
-					qe_text_html(o, b->text);
-					qe_text_put(o, "' could not be drawn: ");
-					qe_text_html(o, cerr.msg);
-					qe_text_put(o, "</p>\n");
-				}
-			} else {
-				qe_text_put(o, "<figure role=\"img\" aria-label=\"");
-				qe_text_html(o, b->text);
-				qe_text_put(o, "\">\n");
-				qe_text_put(o, svg);
-				qe_text_put(o, "\n<figcaption>");
-				qe_text_html(o, b->text);
-				qe_text_put(o, "</figcaption></figure>\n");
-				drawn++;
-			}
-			free(svg);
-			if (last_chart && div_open) {
-				qe_text_put(o, "</div>\n");
-				div_open = 0;
-			}
-			break;
+/* What drawing the charts has come to so far. */
+struct chart_state {
+	int gp_dead;           /* gnuplot could not be run: no more tries */
+	int drawn, failed;
+	int div_open;          /* inside <div class="charts"> */
+};
+
+/* Chart block i of a run of consecutive charts (first/last: it opens/ends
+ * the run): drawn as inline SVG, or a note saying why not. */
+static void html_chart(const struct qe_block *b, size_t i, int first, int last, const struct qe_html_opts *ho,
+		       struct chart_state *cs, struct qe_text *o)
+{
+	struct qe_gnuplot_opts go = { ho->gnuplot, 640, 400, NULL };
+	struct qe_err cerr = { 0 };
+	char prefix[32], *svg = NULL;
+
+	if (!ho->charts || cs->gp_dead) {
+		if (first && !ho->charts)
+			qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> charts were turned off for this report.</p>\n");
+		else if (first)
+			qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> charts not shown: gnuplot is not "
+				       "available.</p>\n");
+	} else {
+		if (first) {
+			qe_text_put(o, "<div class=\"charts\">\n");
+			cs->div_open = 1;
 		}
+		snprintf(prefix, sizeof(prefix), "c%zu_", i);
+		go.id_prefix = prefix;
+		if (qe_gnuplot_svg(&go, b->chart, &svg, &cerr) == 0) {
+			qe_text_put(o, "<figure role=\"img\" aria-label=\"");
+			qe_text_html(o, b->text);
+			qe_text_put(o, "\">\n");
+			qe_text_put(o, svg);
+			qe_text_put(o, "\n<figcaption>");
+			qe_text_html(o, b->text);
+			qe_text_put(o, "</figcaption></figure>\n");
+			cs->drawn++;
+		} else if (cerr.code == QE_ENOTSUP) {
+			cs->gp_dead = 1;
+			qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> the charts are not shown: "
+				       "gnuplot is not available (");
+			qe_text_html(o, cerr.msg);
+			qe_text_put(o, "). Install gnuplot (Debian: gnuplot-nox) and run "
+				       "'qeval report' again to draw them.</p>\n");
+		} else {
+			cs->failed++;
+			qe_text_put(o, "<p class=\"note\"><strong>Note:</strong> the chart '");
+			qe_text_html(o, b->text);
+			qe_text_put(o, "' could not be drawn: ");
+			qe_text_html(o, cerr.msg);
+			qe_text_put(o, "</p>\n");
 		}
+		free(svg);
+	}
+	if (last && cs->div_open) {
+		qe_text_put(o, "</div>\n");
+		cs->div_open = 0;
+	}
+}
+
+int qe_doc_html(const struct qe_doc *d, const struct qe_html_opts *ho, struct qe_text *o, struct qe_html_result *res,
+		struct qe_err *err)
+{
+	struct qe_html_opts dflt = { 1, NULL, NULL };
+	struct chart_state cs = { 0 };
+
+	if (!ho)
+		ho = &dflt;
+	if (res)
+		memset(res, 0, sizeof(*res));
+	if (d->oom)
+		return qe_fail(err, QE_ENOMEM, "out of memory building a report");
+	html_start(d, ho, o);
+	for (size_t i = 0; i < d->n; i++) {
+		const struct qe_block *b = &d->blocks[i];
+		if (b->kind == QE_BLK_CHART)
+			html_chart(b, i, i == 0 || d->blocks[i - 1].kind != QE_BLK_CHART,
+				   i + 1 == d->n || d->blocks[i + 1].kind != QE_BLK_CHART, ho, &cs, o);
+		else
+			html_block(b, o);
 	}
 	qe_text_put(o, "</body>\n</html>\n");
 	if (res) {
-		res->n_charts = drawn;
-		res->n_failed = failed;
-		res->gnuplot_missing = gp_dead;
+		res->n_charts = cs.drawn;
+		res->n_failed = cs.failed;
+		res->gnuplot_missing = cs.gp_dead;
 	}
 	return qe_text_ok(o, err);
 }

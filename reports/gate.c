@@ -1,5 +1,6 @@
 #include "reports/gate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,11 +195,11 @@ int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir,
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}
 	cJSON_ArrayForEach(r, rules) {
-		const char *task = qe_results_str(r, "task"), *metric = qe_results_str(r, "metric"), *op = qe_results_str(r, "op");
-		const char *missing = qe_results_str(r, "missing"), *rname = qe_results_str(r, "name");
+		const char *task = qe_json_str(r, "task", NULL), *metric = qe_json_str(r, "metric", NULL), *op = qe_json_str(r, "op", NULL);
+		const char *missing = qe_json_str(r, "missing", NULL), *rname = qe_json_str(r, "name", NULL);
 		const cJSON *lvsel = cJSON_GetObjectItemCaseSensitive(r, "levels"), *lv;
-		int incl = qe_results_bool(r, "include_reference", 0), skip_missing = missing && !strcmp(missing, "skip");
-		double thr = qe_results_num(r, "value");
+		int incl = qe_json_bool(r, "include_reference", 0), skip_missing = missing && !strcmp(missing, "skip");
+		double thr = qe_json_num(r, "value", NAN);
 		const char *names[256];
 		size_t nn = 0;
 		char defname[512], thr_s[32];
@@ -217,7 +218,7 @@ int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir,
 			names[nn++] = lvsel->valuestring;
 		} else {
 			cJSON_ArrayForEach(lv, run_levels) {
-				const char *nm = qe_results_str(lv, "name");
+				const char *nm = qe_json_str(lv, "name", NULL);
 				if (nm && (incl || !ref || strcmp(nm, ref)) && nn < 256)
 					names[nn++] = nm;
 			}
@@ -241,7 +242,7 @@ int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir,
 			}
 			if (st == QE_METRIC_NO_BLOCK) {
 				const cJSON *l = qe_results_level(res, names[k]);
-				const char *ls = qe_results_str(l, "status"), *le = qe_results_str(l, "error");
+				const char *ls = qe_json_str(l, "status", NULL), *le = qe_json_str(l, "error", NULL);
 				if (ls && strcmp(ls, "ok") != 0)
 					snprintf(msg, sizeof(msg), "%s%s at %s: the level %s%s%s%s", where, metric, names[k],
 						 ls, le ? " (" : "", le ? le : "", le ? ")" : "");
@@ -322,7 +323,7 @@ int qe_gate_run(const char *run_dir, const char *rules_path, const char *junit_p
 		qe_text_release(&t);
 	}
 	if (!rc && n_failed)
-		*n_failed = (int)qe_results_num(out, "n_failed");
+		*n_failed = (int)qe_json_num(out, "n_failed", NAN);
 done:
 	if (!rc && outcome) {
 		*outcome = out;
@@ -345,13 +346,13 @@ void qe_gate_print(const cJSON *outcome, FILE *f)
 	const cJSON *c;
 
 	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(outcome, "checks")) {
-		const char *st = qe_results_str(c, "status");
+		const char *st = qe_json_str(c, "status", NULL);
 		fprintf(f, "%-4s  rule %.0f: %s @ %s: %s\n", st && !strcmp(st, "pass") ? "ok" : st && !strcmp(st, "skip") ? "skip" : "FAIL",
-			qe_results_num(c, "rule"), qe_results_str(c, "name") ? qe_results_str(c, "name") : "?",
-			qe_results_str(c, "level") ? qe_results_str(c, "level") : "?",
-			qe_results_str(c, "message") ? qe_results_str(c, "message") : "");
+			qe_json_num(c, "rule", NAN), qe_json_str(c, "name", "?"),
+			qe_json_str(c, "level", "?"),
+			qe_json_str(c, "message", ""));
 	}
 	fprintf(f, "gate %s: %.0f checks, %.0f passed, %.0f failed, %.0f skipped\n",
-		qe_results_bool(outcome, "passed", 0) ? "passed" : "FAILED", qe_results_num(outcome, "n_checks"),
-		qe_results_num(outcome, "n_passed"), qe_results_num(outcome, "n_failed"), qe_results_num(outcome, "n_skipped"));
+		qe_json_bool(outcome, "passed", 0) ? "passed" : "FAILED", qe_json_num(outcome, "n_checks", NAN),
+		qe_json_num(outcome, "n_passed", NAN), qe_json_num(outcome, "n_failed", NAN), qe_json_num(outcome, "n_skipped", NAN));
 }

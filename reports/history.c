@@ -13,15 +13,11 @@
 #include "reports/fmt.h"
 #include "reports/report_impl.h"
 #include "reports/results.h"
+#include "reports/view.h"
 
 #define B QE_FMT_CAP
 
 /* ---- one line ---- */
-
-/* Key metrics of a task type, recorded for every level. */
-static const char *const mc_keys[] = { "acc", "vs_ref.delta_acc", "vs_ref.delta_ci95[0]", "flip_rate", "vs_ref.kl_mean",
-				       NULL };
-static const char *const pairs_keys[] = { "drift.cos_mean", "sts.spearman", "retrieval.ndcg@10", NULL };
 
 static void put_metric(cJSON *obj, const cJSON *res, const char *task, const char *level, const char *path)
 {
@@ -35,6 +31,33 @@ static void put_metric(cJSON *obj, const cJSON *res, const char *task, const cha
 		cJSON_AddNullToObject(obj, path);
 }
 
+#define MAX_BLOCK_METRICS 128
+
+/* metrics[task][level]: the headline metrics of the task's view that history
+ * records, and whatever the gate looked at, so its failures can be drawn. */
+static void put_level(cJSON *lm, const cJSON *res, const cJSON *gate, const cJSON *task, const char *nm)
+{
+	const struct qe_view *v = qe_view_find(qe_results_task_type(task));
+	const cJSON *blk = qe_results_block(res, task->string, nm), *c;
+
+	for (const struct qe_view_metric *m = v ? v->metrics : NULL; m && m->path[0]; m++)
+		if (m->use & QE_VIEW_HISTORY)
+			put_metric(lm, res, task->string, nm, m->path);
+	if (v && v->block_metrics) {
+		struct qe_view_metric more[MAX_BLOCK_METRICS];
+		size_t n = v->block_metrics(blk, QE_VIEW_HISTORY, more, MAX_BLOCK_METRICS);
+		for (size_t k = 0; k < n; k++)
+			put_metric(lm, res, task->string, nm, more[k].path);
+	}
+	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gate, "checks")) {
+		const char *ct = qe_json_str(c, "task", NULL), *cl = qe_json_str(c, "level", NULL);
+		const char *cm = qe_json_str(c, "metric", NULL);
+		if (ct && cl && cm && !strcmp(ct, task->string) && !strcmp(cl, nm) && strncmp(cm, "level.", 6) &&
+		    !qe_metric_path_check(cm, NULL))
+			put_metric(lm, res, task->string, nm, cm);
+	}
+}
+
 int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, const char *commit, const char *date,
 		     cJSON **out, struct qe_err *err)
 {
@@ -43,46 +66,42 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(res, "qeval");
 	cJSON *e = cJSON_CreateObject(), *metrics;
 	char machine[300];
-	const char *s;
 
 	*out = NULL;
 	if (!e)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	cJSON_AddStringToObject(e, "schema", "qeval-history");
 	cJSON_AddNumberToObject(e, "version", QE_HISTORY_VERSION);
-	cJSON_AddStringToObject(e, "date", date ? date : (s = qe_results_str(res, "created")) ? s : "");
-	cJSON_AddStringToObject(e, "commit", commit ? commit : (s = qe_results_str(q, "git")) ? s : "");
-	snprintf(machine, sizeof(machine), "%s (%s)", qe_results_str(mach, "host") ? qe_results_str(mach, "host") : "?",
-		 qe_results_str(mach, "cpu") ? qe_results_str(mach, "cpu") : "?");
+	cJSON_AddStringToObject(e, "date", date ? date : qe_json_str(res, "created", ""));
+	cJSON_AddStringToObject(e, "commit", commit ? commit : qe_json_str(q, "git", ""));
+	snprintf(machine, sizeof(machine), "%s (%s)", qe_json_str(mach, "host", "?"), qe_json_str(mach, "cpu", "?"));
 	cJSON_AddStringToObject(e, "machine", machine);
 	cJSON_AddStringToObject(e, "run", run_dir ? run_dir : "");
-	cJSON_AddStringToObject(e, "model", (s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "source")) ? s : "");
-	cJSON_AddStringToObject(e, "model_sha256",
-				(s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "sha256")) ? s : "");
-	cJSON_AddStringToObject(e, "engine",
-				(s = qe_results_str(cJSON_GetObjectItemCaseSensitive(res, "engine"), "version")) ? s : "");
-	cJSON_AddBoolToObject(e, "complete", qe_results_bool(run, "complete", 0));
-	cJSON_AddBoolToObject(e, "partial", qe_results_bool(run, "partial", 0));
-	cJSON_AddNumberToObject(e, "limit", isnan(qe_results_num(run, "limit")) ? 0 : qe_results_num(run, "limit"));
+	cJSON_AddStringToObject(e, "model", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "source", ""));
+	cJSON_AddStringToObject(e, "model_sha256", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "model"), "sha256", ""));
+	cJSON_AddStringToObject(e, "engine", qe_json_str(cJSON_GetObjectItemCaseSensitive(res, "engine"), "version", ""));
+	cJSON_AddBoolToObject(e, "complete", qe_json_bool(run, "complete", 0));
+	cJSON_AddBoolToObject(e, "partial", qe_json_bool(run, "partial", 0));
+	cJSON_AddNumberToObject(e, "limit", qe_json_num(run, "limit", 0));
 	if (gate) {
 		cJSON *g = cJSON_AddObjectToObject(e, "gate"), *failed;
-		cJSON_AddBoolToObject(g, "passed", qe_results_bool(gate, "passed", 0));
-		cJSON_AddNumberToObject(g, "n_checks", qe_results_num(gate, "n_checks"));
-		cJSON_AddNumberToObject(g, "n_failed", qe_results_num(gate, "n_failed"));
+		cJSON_AddBoolToObject(g, "passed", qe_json_bool(gate, "passed", 0));
+		cJSON_AddNumberToObject(g, "n_checks", qe_json_num(gate, "n_checks", NAN));
+		cJSON_AddNumberToObject(g, "n_failed", qe_json_num(gate, "n_failed", NAN));
 		failed = cJSON_AddArrayToObject(g, "failed");
 		cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gate, "checks")) {
-			const char *st = qe_results_str(c, "status");
+			const char *st = qe_json_str(c, "status", NULL);
 			cJSON *f;
 			if (!st || strcmp(st, "fail") != 0)
 				continue;
 			f = cJSON_CreateObject();
-			cJSON_AddNumberToObject(f, "rule", qe_results_num(c, "rule"));
-			if (qe_results_str(c, "task"))
-				cJSON_AddStringToObject(f, "task", qe_results_str(c, "task"));
+			cJSON_AddNumberToObject(f, "rule", qe_json_num(c, "rule", NAN));
+			if (qe_json_str(c, "task", NULL))
+				cJSON_AddStringToObject(f, "task", qe_json_str(c, "task", NULL));
 			else
 				cJSON_AddNullToObject(f, "task");
-			cJSON_AddStringToObject(f, "level", (s = qe_results_str(c, "level")) ? s : "");
-			cJSON_AddStringToObject(f, "metric", (s = qe_results_str(c, "metric")) ? s : "");
+			cJSON_AddStringToObject(f, "level", qe_json_str(c, "level", ""));
+			cJSON_AddStringToObject(f, "metric", qe_json_str(c, "metric", ""));
 			cJSON_AddItemToArray(failed, f);
 		}
 	} else {
@@ -90,39 +109,11 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 	}
 	metrics = cJSON_AddObjectToObject(e, "metrics");
 	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
-		const char *type = qe_results_task_type(task);
 		cJSON *tm = cJSON_AddObjectToObject(metrics, task->string);
-		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res, "levels")) {
-			const char *nm = qe_results_str(lv, "name");
-			const cJSON *blk = nm ? qe_results_block(res, task->string, nm) : NULL;
-			const char *const *keys = qe_task_type_is_mc(type) ? mc_keys : !strcmp(type, "pairs") ? pairs_keys : NULL;
-			cJSON *lm;
-			if (!nm)
-				continue;
-			lm = cJSON_AddObjectToObject(tm, nm);
-			for (; keys && *keys; keys++)
-				put_metric(lm, res, task->string, nm, *keys);
-			if (!strcmp(type, "speed")) {
-				const cJSON *t, *sp;
-				char path[160];
-				cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, "tests"))
-					if (qe_results_str(t, "name") && cJSON_GetObjectItemCaseSensitive(t, "tps_mean")) {
-						snprintf(path, sizeof(path), "tests.%s.tps_mean", qe_results_str(t, "name"));
-						put_metric(lm, res, task->string, nm, path);
-					}
-				cJSON_ArrayForEach(sp, cJSON_GetObjectItemCaseSensitive(blk, "speedup")) {
-					snprintf(path, sizeof(path), "speedup.%s", sp->string);
-					put_metric(lm, res, task->string, nm, path);
-				}
-			}
-			/* and whatever the gate looked at, so its failures can be drawn */
-			cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gate, "checks")) {
-				const char *ct = qe_results_str(c, "task"), *cl = qe_results_str(c, "level");
-				const char *cm = qe_results_str(c, "metric");
-				if (ct && cl && cm && !strcmp(ct, task->string) && !strcmp(cl, nm) && strncmp(cm, "level.", 6) &&
-				    !qe_metric_path_check(cm, NULL))
-					put_metric(lm, res, task->string, nm, cm);
-			}
+		cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+			const char *nm = qe_json_str(lv, "name", NULL);
+			if (nm)
+				put_level(cJSON_AddObjectToObject(tm, nm), res, gate, task, nm);
 		}
 	}
 	if (!cJSON_GetObjectItemCaseSensitive(e, "metrics")) {
@@ -213,7 +204,7 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 		if (nl == p)
 			continue;
 		e = cJSON_ParseWithLength(p, (size_t)(nl - p));
-		schema = qe_results_str(e, "schema");
+		schema = qe_json_str(e, "schema", NULL);
 		if (!e || !schema || strcmp(schema, "qeval-history") || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "metrics"))) {
 			cJSON_Delete(e);
 			h->bad++;
@@ -242,7 +233,7 @@ static int gate_failed(const cJSON *e, const char *task, const char *level, cons
 {
 	const cJSON *f;
 	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(e, "gate"), "failed")) {
-		const char *t = qe_results_str(f, "task"), *l = qe_results_str(f, "level"), *m = qe_results_str(f, "metric");
+		const char *t = qe_json_str(f, "task", NULL), *l = qe_json_str(f, "level", NULL), *m = qe_json_str(f, "metric", NULL);
 		if (t && l && m && !strcmp(t, task) && !strcmp(l, level) && !strcmp(m, metric))
 			return 1;
 	}
@@ -294,22 +285,22 @@ static void runs_table(const struct hist *h, struct qe_doc *d)
 		const cJSON *e = h->e[i], *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
 		size_t r = qe_doc_row(tb);
 		qe_doc_td(tb, r, 0, 0, "%zu", i + 1);
-		qe_doc_td(tb, r, 1, 0, "%s", qe_results_str(e, "date") ? qe_results_str(e, "date") : QE_DASH);
-		qe_doc_td(tb, r, 2, 0, "%s", qe_results_str(e, "commit") ? qe_results_str(e, "commit") : QE_DASH);
-		qe_doc_td(tb, r, 3, 0, "%s", qe_results_str(e, "machine") ? qe_results_str(e, "machine") : QE_DASH);
-		qe_doc_td(tb, r, 4, 0, "%s", qe_results_str(e, "engine") ? qe_results_str(e, "engine") : QE_DASH);
-		if (qe_results_bool(e, "partial", 0))
-			qe_doc_td(tb, r, 5, 0, "partial (--limit %s)%s", qe_fmt_count(a, B, qe_results_num(e, "limit")),
-				  qe_results_bool(e, "complete", 1) ? "" : ", incomplete");
+		qe_doc_td(tb, r, 1, 0, "%s", qe_json_str(e, "date", QE_DASH));
+		qe_doc_td(tb, r, 2, 0, "%s", qe_json_str(e, "commit", QE_DASH));
+		qe_doc_td(tb, r, 3, 0, "%s", qe_json_str(e, "machine", QE_DASH));
+		qe_doc_td(tb, r, 4, 0, "%s", qe_json_str(e, "engine", QE_DASH));
+		if (qe_json_bool(e, "partial", 0))
+			qe_doc_td(tb, r, 5, 0, "partial (--limit %s)%s", qe_fmt_count(a, B, qe_json_num(e, "limit", NAN)),
+				  qe_json_bool(e, "complete", 1) ? "" : ", incomplete");
 		else
-			qe_doc_td(tb, r, 5, 0, "full%s", qe_results_bool(e, "complete", 1) ? "" : ", incomplete");
+			qe_doc_td(tb, r, 5, 0, "full%s", qe_json_bool(e, "complete", 1) ? "" : ", incomplete");
 		if (!cJSON_IsObject(g))
 			qe_doc_td(tb, r, 6, QE_MARK_MUTED, "no gate");
-		else if (qe_results_bool(g, "passed", 0))
-			qe_doc_td(tb, r, 6, QE_MARK_GOOD, "passed (%s checks)", qe_fmt_count(a, B, qe_results_num(g, "n_checks")));
+		else if (qe_json_bool(g, "passed", 0))
+			qe_doc_td(tb, r, 6, QE_MARK_GOOD, "passed (%s checks)", qe_fmt_count(a, B, qe_json_num(g, "n_checks", NAN)));
 		else
-			qe_doc_td(tb, r, 6, QE_MARK_BAD, "FAILED (%s of %s checks)", qe_fmt_count(a, B, qe_results_num(g, "n_failed")),
-				  qe_fmt_count(b, B, qe_results_num(g, "n_checks")));
+			qe_doc_td(tb, r, 6, QE_MARK_BAD, "FAILED (%s of %s checks)", qe_fmt_count(a, B, qe_json_num(g, "n_failed", NAN)),
+				  qe_fmt_count(b, B, qe_json_num(g, "n_checks", NAN)));
 	}
 }
 
@@ -333,7 +324,7 @@ static void latest_table(const struct hist *h, const char *task, const char *con
 				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(last, "metrics"), task), levels[l]);
 			const cJSON *pm = cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prev, "metrics"), task), levels[l]);
-			double v = qe_results_num(lm, metrics[m]), w = qe_results_num(pm, metrics[m]);
+			double v = qe_json_num(lm, metrics[m], NAN), w = qe_json_num(pm, metrics[m], NAN);
 			size_t r;
 			if (!cJSON_GetObjectItemCaseSensitive(lm, metrics[m]) || (isnan(v) && isnan(w)))
 				continue;
@@ -374,7 +365,7 @@ static void task_charts(const struct hist *h, const char *task, const char *cons
 				const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
 					cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h->e[i], "metrics"), task),
 					levels[l]);
-				double v = qe_results_num(lm, metrics[m]);
+				double v = qe_json_num(lm, metrics[m], NAN);
 				if (isnan(v))
 					continue;
 				p[k].x = (double)i;
@@ -457,25 +448,24 @@ int qe_history_render(const char *history, const char *out_dir, const struct qe_
 	}
 	/* x labels: the date (its first 10 characters) of every k-th run */
 	for (size_t i = 0, every = h->n > 12 ? (h->n + 11) / 12 : 1; i < h->n; i++) {
-		const char *dt = qe_results_str(h->e[i], "date");
+		const char *dt = qe_json_str(h->e[i], "date", NULL);
 		if (i % every == 0 || i + 1 == h->n)
 			snprintf(xbuf[i], sizeof(xbuf[i]), "%.10s", dt && *dt ? dt : "?");
 		xcats[i] = xbuf[i];
 	}
-	snprintf(title, sizeof(title), "qeval history: %s", qe_results_str(h->e[h->n - 1], "model") ?
-								    qe_results_str(h->e[h->n - 1], "model") : "runs");
+	snprintf(title, sizeof(title), "qeval history: %s", qe_json_str(h->e[h->n - 1], "model", "runs"));
 	qe_doc_init(&d, title);
 	{
 		const cJSON *g = cJSON_GetObjectItemCaseSensitive(h->e[h->n - 1], "gate");
 		struct qe_block *f = qe_doc_facts(&d);
 		qe_doc_fact(f, "Runs", "%zu, from %s to %s", h->n,
-			    qe_results_str(h->e[0], "date") ? qe_results_str(h->e[0], "date") : "?",
-			    qe_results_str(h->e[h->n - 1], "date") ? qe_results_str(h->e[h->n - 1], "date") : "?");
+			    qe_json_str(h->e[0], "date", "?"),
+			    qe_json_str(h->e[h->n - 1], "date", "?"));
 		qe_doc_fact(f, "Latest", "commit %s on %s",
-			    qe_results_str(h->e[h->n - 1], "commit") ? qe_results_str(h->e[h->n - 1], "commit") : "?",
-			    qe_results_str(h->e[h->n - 1], "machine") ? qe_results_str(h->e[h->n - 1], "machine") : "?");
+			    qe_json_str(h->e[h->n - 1], "commit", "?"),
+			    qe_json_str(h->e[h->n - 1], "machine", "?"));
 		qe_doc_fact(f, "Latest gate", "%s", !cJSON_IsObject(g) ? "none" :
-						      qe_results_bool(g, "passed", 0) ? "passed" : "FAILED");
+						      qe_json_bool(g, "passed", 0) ? "passed" : "FAILED");
 		qe_doc_fact(f, "History file", "%s", history);
 	}
 	if (h->bad)

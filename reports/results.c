@@ -61,14 +61,19 @@ int qe_results_load(const char *run_dir, cJSON **out, struct qe_err *err)
 	return rc;
 }
 
+const cJSON *qe_results_levels(const cJSON *res)
+{
+	return cJSON_GetObjectItemCaseSensitive(res, "levels");
+}
+
 const cJSON *qe_results_level(const cJSON *res, const char *name)
 {
 	const cJSON *lv;
 
 	if (!name)
 		return NULL;
-	cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res, "levels")) {
-		const char *n = qe_results_str(lv, "name");
+	cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+		const char *n = qe_json_str(lv, "name", NULL);
 		if (n && !strcmp(n, name))
 			return lv;
 	}
@@ -77,7 +82,7 @@ const cJSON *qe_results_level(const cJSON *res, const char *name)
 
 const char *qe_results_ref(const cJSON *res)
 {
-	return qe_results_str(res, "reference");
+	return qe_json_str(res, "reference", NULL);
 }
 
 const cJSON *qe_results_block(const cJSON *res, const char *task, const char *level)
@@ -90,44 +95,74 @@ const cJSON *qe_results_block(const cJSON *res, const char *task, const char *le
 
 const char *qe_results_task_type(const cJSON *task)
 {
-	const char *s = qe_results_str(task, "task");
-	return s ? s : "";
+	return qe_json_str(task, "task", "");
 }
 
-int qe_task_type_is_mc(const char *type)
+const char *qe_results_level_name(const cJSON *lv)
 {
-	return type && (!strcmp(type, "mmlu") || !strcmp(type, "ceval"));
+	return qe_json_str(lv, "name", "?");
 }
 
-const char *qe_task_title(const char *name, const char *type)
+const char *qe_results_level_status(const cJSON *lv)
 {
-	if (name && type && !strcmp(name, type)) {
-		if (!strcmp(type, "mmlu"))
-			return "MMLU";
-		if (!strcmp(type, "ceval"))
-			return "C-Eval";
-		if (!strcmp(type, "speed"))
-			return "Speed";
+	return qe_json_str(lv, "status", "pending");
+}
+
+int qe_results_level_is_ref(const cJSON *res, const cJSON *lv)
+{
+	const char *ref = qe_results_ref(res);
+	return (ref && !strcmp(ref, qe_results_level_name(lv))) || qe_json_bool(lv, "reference", 0);
+}
+
+const cJSON *qe_results_first_block(const cJSON *task)
+{
+	const cJSON *blk;
+
+	cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(task, "levels"))
+		if (cJSON_IsObject(blk))
+			return blk;
+	return NULL;
+}
+
+/* a [lo, hi] pair: each NaN unless a has exactly two elements and that one is a number */
+static void pair_of(const cJSON *a, double *lo, double *hi)
+{
+	*lo = *hi = NAN;
+	if (cJSON_GetArraySize(a) == 2) {
+		const cJSON *x = cJSON_GetArrayItem(a, 0), *y = cJSON_GetArrayItem(a, 1);
+		if (cJSON_IsNumber(x))
+			*lo = x->valuedouble;
+		if (cJSON_IsNumber(y))
+			*hi = y->valuedouble;
 	}
-	return name ? name : "";
 }
 
-double qe_results_num(const cJSON *obj, const char *key)
+void qe_results_pair(const cJSON *obj, const char *key, double *lo, double *hi)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+	pair_of(cJSON_GetObjectItemCaseSensitive(obj, key), lo, hi);
 }
 
-const char *qe_results_str(const cJSON *obj, const char *key)
+size_t qe_results_union_keys(const cJSON *task, const char *key, const char *const *skip, const char **out, size_t cap)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
+	const cJSON *blk;
+	size_t n = 0;
 
-int qe_results_bool(const cJSON *obj, const char *key, int dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : dflt;
+	cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(task, "levels")) {
+		const cJSON *it;
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(blk, key)) {
+			size_t k;
+			int skipped = 0;
+			for (const char *const *s = skip; s && *s; s++)
+				skipped |= !strcmp(*s, it->string);
+			if (skipped)
+				continue;
+			for (k = 0; k < n && strcmp(out[k], it->string); k++)
+				;
+			if (k == n && n < cap)
+				out[n++] = it->string;
+		}
+	}
+	return n;
 }
 
 /* ---- metric paths ---- */
@@ -180,7 +215,7 @@ static const cJSON *walk(const cJSON *node, const char *path)
 		} else if (cJSON_IsArray(node)) {
 			const cJSON *e, *hit = NULL;
 			cJSON_ArrayForEach(e, node) {
-				const char *nm = qe_results_str(e, "name");
+				const char *nm = qe_json_str(e, "name", NULL);
 				if (nm && !strcmp(nm, key)) {
 					hit = e;
 					break;
@@ -228,10 +263,10 @@ int qe_metric_get(const cJSON *res, const char *task, const char *level, const c
 	blk = qe_results_block(res, task, level);
 	if (!blk)
 		return QE_METRIC_NO_BLOCK;
-	if (!strcmp(path, "flip_rate")) {
+	if (!strcmp(path, QE_METRIC_FLIP_RATE)) {
 		const cJSON *vs = cJSON_GetObjectItemCaseSensitive(blk, "vs_ref");
-		double a = qe_results_num(vs, "ref_right_level_wrong"), b = qe_results_num(vs, "ref_wrong_level_right");
-		double n = qe_results_num(vs, "n_paired");
+		double a = qe_json_num(vs, "ref_right_level_wrong", NAN), b = qe_json_num(vs, "ref_wrong_level_right", NAN);
+		double n = qe_json_num(vs, "n_paired", NAN);
 		if (!vs)
 			return QE_METRIC_ABSENT;
 		if (cJSON_IsNull(vs) || isnan(a) || isnan(b) || !(n > 0))
@@ -239,10 +274,10 @@ int qe_metric_get(const cJSON *res, const char *task, const char *level, const c
 		*out = (a + b) / n;
 		return QE_METRIC_OK;
 	}
-	if (!strcmp(path, "pct_of_ref")) {
+	if (!strcmp(path, QE_METRIC_PCT_OF_REF)) {
 		const char *ref = qe_results_ref(res);
 		const cJSON *rb = ref ? qe_results_block(res, task, ref) : NULL;
-		double a = qe_results_num(blk, "acc"), r = qe_results_num(rb, "acc");
+		double a = qe_json_num(blk, "acc", NAN), r = qe_json_num(rb, "acc", NAN);
 		if (!cJSON_GetObjectItemCaseSensitive(blk, "acc"))
 			return QE_METRIC_ABSENT;
 		if (isnan(a) || isnan(r) || r == 0)
@@ -251,6 +286,22 @@ int qe_metric_get(const cJSON *res, const char *task, const char *level, const c
 		return QE_METRIC_OK;
 	}
 	return leaf(walk(blk, path), out);
+}
+
+int qe_metric_pair(const cJSON *res, const char *task, const char *level, const char *path, double *lo, double *hi)
+{
+	const cJSON *blk = qe_results_block(res, task, level), *a;
+
+	*lo = *hi = NAN;
+	if (!qe_results_level(res, level))
+		return QE_METRIC_NO_LEVEL;
+	if (!blk)
+		return QE_METRIC_NO_BLOCK;
+	a = walk(blk, path);
+	if (!a)
+		return QE_METRIC_ABSENT;
+	pair_of(a, lo, hi);
+	return 0;
 }
 
 const char *qe_metric_status_text(int status)

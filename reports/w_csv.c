@@ -4,8 +4,9 @@
  *   metric  a metric path (docs/reports.md), the same name `qeval gate` takes;
  *           rows with an empty task are facts of the level ("level.bpw").
  *   value   the number exactly as results.json holds it (shortest round-trip
- *           form); empty for null. Derived metrics (flip_rate, pct_of_ref)
- *           follow a task's own rows.
+ *           form); empty for null. The derived metrics that apply to the
+ *           task (its view's `derived`: flip_rate, pct_of_ref) follow its
+ *           own rows.
  * Every numeric leaf of a per-level block is a row, except the raw samples
  * (names ending in "_samples"). Elements of an array of named objects (the
  * speed tests) are named by their "name": tests.pp512.tps_mean.
@@ -15,6 +16,7 @@
 #include <string.h>
 
 #include "reports/results.h"
+#include "reports/view.h"
 
 static const char header[] = "task,task_type,level,reference,status,metric,value\n";
 
@@ -71,7 +73,7 @@ static void flatten(const struct row_ctx *rc, const cJSON *node, char *path, siz
 		}
 	} else if (cJSON_IsArray(node)) {
 		cJSON_ArrayForEach(it, node) {
-			const char *nm = qe_results_str(it, "name");
+			const char *nm = qe_json_str(it, "name", NULL);
 			int n = nm ? snprintf(path + len, cap - len, "%s%s", len ? "." : "", nm)
 				   : snprintf(path + len, cap - len, "[%zu]", i);
 			if (n > 0 && (size_t)n < cap - len)
@@ -94,7 +96,7 @@ static int csv_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 
 	qe_text_put(&out, header);
 	cJSON_ArrayForEach(lv, levels) {
-		struct row_ctx rcx = { &out, "", "", qe_results_str(lv, "name"), qe_results_str(lv, "status"), 0 };
+		struct row_ctx rcx = { &out, "", "", qe_json_str(lv, "name", NULL), qe_json_str(lv, "status", NULL), 0 };
 		if (!rcx.level)
 			continue;
 		rcx.is_ref = ref && !strcmp(ref, rcx.level);
@@ -108,24 +110,22 @@ static int csv_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 	}
 	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(ctx->res, "tasks")) {
 		const char *type = qe_results_task_type(task);
+		const struct qe_view *v = qe_view_find(type);
 		cJSON_ArrayForEach(lv, levels) {
-			struct row_ctx rcx = { &out, task->string, type, qe_results_str(lv, "name"), qe_results_str(lv, "status"), 0 };
+			struct row_ctx rcx = { &out, task->string, type, qe_json_str(lv, "name", NULL), qe_json_str(lv, "status", NULL), 0 };
 			const cJSON *blk = rcx.level ? qe_results_block(ctx->res, task->string, rcx.level) : NULL;
-			double v;
+			double x;
 			if (!blk)
 				continue;
 			rcx.is_ref = ref && !strcmp(ref, rcx.level);
 			metric[0] = '\0';
 			flatten(&rcx, blk, metric, 0, sizeof(metric));
-			if (qe_task_type_is_mc(type)) {
-				static const char *const derived[] = { "flip_rate", "pct_of_ref" };
-				for (size_t k = 0; k < 2; k++) {
-					cJSON *num = NULL;
-					if (qe_metric_get(ctx->res, task->string, rcx.level, derived[k], &v) == QE_METRIC_OK)
-						num = cJSON_CreateNumber(v);
-					row(&rcx, derived[k], num);
-					cJSON_Delete(num);
-				}
+			for (const char *const *dm = v ? v->derived : NULL; dm && *dm; dm++) {
+				cJSON *num = NULL;
+				if (qe_metric_get(ctx->res, task->string, rcx.level, *dm, &x) == QE_METRIC_OK)
+					num = cJSON_CreateNumber(x);
+				row(&rcx, *dm, num);
+				cJSON_Delete(num);
 			}
 		}
 	}

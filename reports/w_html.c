@@ -13,12 +13,12 @@ static int html_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 	struct qe_text out = { 0 };
 	struct qe_doc d;
 	char path[4096], sub[256];
-	const char *created = qe_results_str(ctx->res, "created");
+	const char *created = qe_json_str(ctx->res, "created", NULL);
 	const cJSON *q = cJSON_GetObjectItemCaseSensitive(ctx->res, "qeval");
 	int rc;
 
 	snprintf(sub, sizeof(sub), "results of %s, written by qeval %s", created ? created : "an unknown date",
-		 qe_results_str(q, "version") ? qe_results_str(q, "version") : "?");
+		 qe_json_str(q, "version", "?"));
 	ho.subtitle = sub;
 	rc = qe_run_doc_build(ctx->res, ctx->gate, 1, &d, err);
 	if (!rc)

@@ -102,7 +102,7 @@ static int items_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 		qe_file_safe(safe, sizeof(safe), task->string);
 		snprintf(fname, sizeof(fname), "records-%s.jsonl", task->string);
 		for (i = 0; i < n_lv && !rc; i++) {
-			const char *name = qe_results_str(cJSON_GetArrayItem(levels, i), "name");
+			const char *name = qe_json_str(cJSON_GetArrayItem(levels, i), "name", NULL);
 			const cJSON *r;
 			if (!name || level_dir(ctx->run_dir, i, name, dir, sizeof(dir)))
 				continue;
@@ -140,7 +140,7 @@ static int items_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 			for (i = 0; i < n_lv; i++) {
 				const cJSON *r;
 				cJSON_ArrayForEach(r, recs[i]) {
-					qe_text_csv(&out, qe_results_str(cJSON_GetArrayItem(levels, i), "name"));
+					qe_text_csv(&out, qe_json_str(cJSON_GetArrayItem(levels, i), "name", NULL));
 					for (size_t k = 0; k < n_keys; k++) {
 						qe_text_putc(&out, ',');
 						cell(&out, cJSON_GetObjectItemCaseSensitive(r, keys[k]));

@@ -7,6 +7,7 @@
  */
 #include "reports/report_impl.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "reports/results.h"
@@ -26,12 +27,12 @@ static void counts(struct qe_text *o, int tests, int failures, int skipped)
 void qe_junit_from_gate(const cJSON *gate, struct qe_text *o)
 {
 	const cJSON *checks = cJSON_GetObjectItemCaseSensitive(gate, "checks"), *c;
-	const char *rules = qe_results_str(gate, "rules"), *base;
+	const char *rules = qe_json_str(gate, "rules", NULL), *base;
 	int n = 0, nf = 0, ns = 0;
 	char suite[512];
 
 	cJSON_ArrayForEach(c, checks) {
-		const char *st = qe_results_str(c, "status");
+		const char *st = qe_json_str(c, "status", NULL);
 		n++;
 		nf += st && !strcmp(st, "fail");
 		ns += st && !strcmp(st, "skip");
@@ -47,12 +48,12 @@ void qe_junit_from_gate(const cJSON *gate, struct qe_text *o)
 	counts(o, n, nf, ns);
 	qe_text_put(o, ">\n");
 	cJSON_ArrayForEach(c, checks) {
-		const char *st = qe_results_str(c, "status"), *msg = qe_results_str(c, "message");
-		const char *task = qe_results_str(c, "task"), *name = qe_results_str(c, "name");
+		const char *st = qe_json_str(c, "status", NULL), *msg = qe_json_str(c, "message", NULL);
+		const char *task = qe_json_str(c, "task", NULL), *name = qe_json_str(c, "name", NULL);
 		char cls[300], tc[600];
 		snprintf(cls, sizeof(cls), "qeval.gate.%s", task && *task ? task : "level");
-		snprintf(tc, sizeof(tc), "rule %.0f: %s @ %s", qe_results_num(c, "rule"), name ? name : "?",
-			 qe_results_str(c, "level") ? qe_results_str(c, "level") : "?");
+		snprintf(tc, sizeof(tc), "rule %.0f: %s @ %s", qe_json_num(c, "rule", NAN), name ? name : "?",
+			 qe_json_str(c, "level", "?"));
 		qe_text_put(o, "    <testcase");
 		attr(o, "classname", cls);
 		attr(o, "name", tc);
@@ -93,8 +94,8 @@ static void junit_from_run(const cJSON *res, struct qe_text *o)
 		}
 		cJSON_ArrayForEach(task, tasks) {
 			cJSON_ArrayForEach(lv, levels) {
-				const char *name = qe_results_str(lv, "name"), *st = qe_results_str(lv, "status");
-				const char *e = qe_results_str(lv, "error");
+				const char *name = qe_json_str(lv, "name", NULL), *st = qe_json_str(lv, "status", NULL);
+				const char *e = qe_json_str(lv, "error", NULL);
 				int failed = st && !strcmp(st, "failed"), pending = !st || !strcmp(st, "pending");
 				int missing = !failed && !pending && !qe_results_block(res, task->string, name);
 				char cls[300], msg[600];

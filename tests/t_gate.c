@@ -91,7 +91,7 @@ static void test_bad_rules(void)
 static int check_status(const cJSON *out, int i, const char *level, const char *status)
 {
 	const cJSON *c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), i);
-	const char *l = qe_results_str(c, "level"), *s = qe_results_str(c, "status");
+	const char *l = qe_json_str(c, "level", NULL), *s = qe_json_str(c, "status", NULL);
 	return l && s && !strcmp(l, level) && !strcmp(s, status);
 }
 
@@ -133,11 +133,11 @@ static void test_eval(void)
 	TQ_CHECK(check_status(out, 14, "Q8_0", "fail"));
 	/* rule 5: a task the run lacks */
 	TQ_CHECK(check_status(out, 15, "Q8_0", "fail"));
-	TQ_EQ_INT((int)qe_results_num(out, "n_checks"), 16);
-	TQ_EQ_INT((int)qe_results_num(out, "n_skipped"), 1);
-	TQ_CHECK(strstr(qe_results_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 3), "message"),
+	TQ_EQ_INT((int)qe_json_num(out, "n_checks", NAN), 16);
+	TQ_EQ_INT((int)qe_json_num(out, "n_skipped", NAN), 1);
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 3), "message", NULL),
 			"the level failed (engine aborted (signal 6))") != NULL);
-	TQ_CHECK(strstr(qe_results_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 14), "message"),
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 14), "message", NULL),
 			"not in the task's block") != NULL);
 	cJSON_Delete(out);
 	cJSON_Delete(rules);

@@ -25,22 +25,22 @@ static void test_add_and_render(void)
 	text = slurp(hist);
 	TQ_EQ_INT(count_lines(text), 2);
 	e = text ? cJSON_Parse(text) : NULL; /* the first line */
-	TQ_EQ_STR(qe_results_str(e, "schema"), "qeval-history");
-	TQ_EQ_STR(qe_results_str(e, "commit"), "abc1234");
-	TQ_EQ_STR(qe_results_str(e, "date"), "2026-11-20T03:00:00Z");
-	TQ_EQ_STR(qe_results_str(e, "machine"), "ci-1 (AMD EPYC 7B13)");
+	TQ_EQ_STR(qe_json_str(e, "schema", NULL), "qeval-history");
+	TQ_EQ_STR(qe_json_str(e, "commit", NULL), "abc1234");
+	TQ_EQ_STR(qe_json_str(e, "date", NULL), "2026-11-20T03:00:00Z");
+	TQ_EQ_STR(qe_json_str(e, "machine", NULL), "ci-1 (AMD EPYC 7B13)");
 	TQ_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "gate"), "passed")));
 	TQ_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "gate"), "failed")), 3);
-	TQ_NEAR(qe_results_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "mmlu"), "Q4_K_M"),
-			       "acc"), 0.435, 0.0);
-	TQ_NEAR(qe_results_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "speed"), "Q8_0"),
-			       "tests.tg128.tps_mean"), 21.5, 0.0);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "mmlu"), "Q4_K_M"),
+			       "acc", NAN), 0.435, 0.0);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(e, "metrics"), "speed"), "Q8_0"),
+			       "tests.tg128.tps_mean", NAN), 21.5, 0.0);
 	cJSON_Delete(e);
 	line2 = text ? strchr(text, '\n') : NULL;
 	e = line2 ? cJSON_Parse(line2 + 1) : NULL;
 	/* defaults from results.json; no gate.json -> null */
-	TQ_EQ_STR(qe_results_str(e, "commit"), "a1b2c3d");
-	TQ_EQ_STR(qe_results_str(e, "date"), "2026-11-22T07:30:00Z");
+	TQ_EQ_STR(qe_json_str(e, "commit", NULL), "a1b2c3d");
+	TQ_EQ_STR(qe_json_str(e, "date", NULL), "2026-11-22T07:30:00Z");
 	TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItem(e, "gate")));
 	TQ_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(e, "partial")));
 	cJSON_Delete(e);

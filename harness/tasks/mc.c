@@ -13,6 +13,7 @@
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
+#include "harness/tasks/mc_keys.h"
 #include "harness/tasks/task.h"
 #include "datasets/mc.h"
 #include "metrics/mc.h"
@@ -602,46 +603,46 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 		rc = qe_mc_summarize(&L, &tx, &sm, err);
 		if (rc)
 			break;
-		cJSON_AddNumberToObject(b, "n", (double)s->set.n_items);
-		cJSON_AddNumberToObject(b, "n_scored", (double)sm.n_scored);
-		cJSON_AddNumberToObject(b, "n_failed", (double)A[l].n_failed);
-		cJSON_AddNumberToObject(b, "n_no_gold", (double)s->n_no_gold);
-		cJSON_AddNumberToObject(b, "n_truncated", (double)A[l].n_truncated);
-		qe_json_add_num(b, "acc", sm.acc_micro);
-		qe_json_add_num(b, "acc_stderr", sm.micro.se);
-		cJSON_AddItemToObject(b, "acc_ci95", pair(sm.micro.lo, sm.micro.hi));
-		qe_json_add_num(b, "acc_macro", sm.acc_macro);
-		o = cJSON_AddObjectToObject(b, "categories");
+		cJSON_AddNumberToObject(b, QE_MC_N, (double)s->set.n_items);
+		cJSON_AddNumberToObject(b, QE_MC_N_SCORED, (double)sm.n_scored);
+		cJSON_AddNumberToObject(b, QE_MC_N_FAILED, (double)A[l].n_failed);
+		cJSON_AddNumberToObject(b, QE_MC_N_NO_GOLD, (double)s->n_no_gold);
+		cJSON_AddNumberToObject(b, QE_MC_N_TRUNCATED, (double)A[l].n_truncated);
+		qe_json_add_num(b, QE_MC_ACC, sm.acc_micro);
+		qe_json_add_num(b, QE_MC_ACC_STDERR, sm.micro.se);
+		cJSON_AddItemToObject(b, QE_MC_ACC_CI95, pair(sm.micro.lo, sm.micro.hi));
+		qe_json_add_num(b, QE_MC_ACC_MACRO, sm.acc_macro);
+		o = cJSON_AddObjectToObject(b, QE_MC_CATEGORIES);
 		for (uint32_t c = 0; c < nc; c++) {
 			cJSON *g = cJSON_AddObjectToObject(o, cats[c]);
-			qe_json_add_num(g, "acc", sm.categories[c].acc);
-			cJSON_AddNumberToObject(g, "n", (double)sm.categories[c].n);
-			qe_json_add_num(g, "acc_macro", sm.categories[c].acc_macro);
+			qe_json_add_num(g, QE_MC_ACC, sm.categories[c].acc);
+			cJSON_AddNumberToObject(g, QE_MC_N, (double)sm.categories[c].n);
+			qe_json_add_num(g, QE_MC_ACC_MACRO, sm.categories[c].acc_macro);
 		}
 		if (!strcmp(s->kind, "ceval")) {
 			size_t k = 0, nn = 0;
-			cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, "groups"), "ceval-hard");
+			cJSON *g = cJSON_AddObjectToObject(cJSON_AddObjectToObject(b, QE_MC_GROUPS), QE_MC_GROUP_CEVAL_HARD);
 			for (size_t j = 0; j < s->set.n_subjects; j++)
 				if (s->set.subjects[j].hard) {
 					k += sm.subjects[j].n_correct;
 					nn += sm.subjects[j].n;
 				}
-			qe_json_add_num(g, "acc", nn ? (double)k / (double)nn : NAN);
-			cJSON_AddNumberToObject(g, "n", (double)nn);
+			qe_json_add_num(g, QE_MC_ACC, nn ? (double)k / (double)nn : NAN);
+			cJSON_AddNumberToObject(g, QE_MC_N, (double)nn);
 		}
-		o = cJSON_AddObjectToObject(b, "subjects");
+		o = cJSON_AddObjectToObject(b, QE_MC_SUBJECTS);
 		for (size_t j = 0; j < s->set.n_subjects; j++) {
 			cJSON *g;
 			if (s->set.subjects[j].count == 0)
 				continue;
 			g = cJSON_AddObjectToObject(o, s->set.subjects[j].name);
-			qe_json_add_num(g, "acc", sm.subjects[j].acc);
-			qe_json_add_num(g, "acc_stderr", prop_se(sm.subjects[j].n_correct, sm.subjects[j].n));
-			cJSON_AddNumberToObject(g, "n", (double)sm.subjects[j].n);
-			cJSON_AddStringToObject(g, "category", cats[cat_of[j]]);
+			qe_json_add_num(g, QE_MC_ACC, sm.subjects[j].acc);
+			qe_json_add_num(g, QE_MC_ACC_STDERR, prop_se(sm.subjects[j].n_correct, sm.subjects[j].n));
+			cJSON_AddNumberToObject(g, QE_MC_N, (double)sm.subjects[j].n);
+			cJSON_AddStringToObject(g, QE_MC_CATEGORY, cats[cat_of[j]]);
 		}
 		if (l == lv->ref || !lv->ok[lv->ref]) {
-			cJSON_AddNullToObject(b, "vs_ref");
+			cJSON_AddNullToObject(b, QE_MC_VS_REF);
 		} else {
 			struct qe_mc_compare cmp;
 			rc = qe_mc_compare(&L, &R, &bp, &cmp, err);
@@ -649,26 +650,26 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 				qe_mc_summary_release(&sm);
 				break;
 			}
-			o = cJSON_AddObjectToObject(b, "vs_ref");
-			cJSON_AddNumberToObject(o, "n_paired", (double)cmp.n_paired);
-			qe_json_add_num(o, "delta_acc", cmp.delta);
-			cJSON_AddItemToObject(o, "delta_ci95", pair(cmp.delta_lo, cmp.delta_hi));
-			qe_json_add_num(o, "mcnemar_p", cmp.mcnemar_p);
-			cJSON_AddNumberToObject(o, "ref_right_level_wrong", (double)cmp.n_lost);
-			cJSON_AddNumberToObject(o, "ref_wrong_level_right", (double)cmp.n_gained);
-			qe_json_add_num(o, "same_answer_rate", cmp.same_answer);
-			qe_json_add_num(o, "kl_mean", cmp.kl_mean);
-			qe_json_add_num(o, "kl_max", cmp.kl_max);
-			qe_json_add_num(o, "top_changed_rate", cmp.top_changed);
+			o = cJSON_AddObjectToObject(b, QE_MC_VS_REF);
+			cJSON_AddNumberToObject(o, QE_MC_N_PAIRED, (double)cmp.n_paired);
+			qe_json_add_num(o, QE_MC_DELTA_ACC, cmp.delta);
+			cJSON_AddItemToObject(o, QE_MC_DELTA_CI95, pair(cmp.delta_lo, cmp.delta_hi));
+			qe_json_add_num(o, QE_MC_MCNEMAR_P, cmp.mcnemar_p);
+			cJSON_AddNumberToObject(o, QE_MC_LOST, (double)cmp.n_lost);
+			cJSON_AddNumberToObject(o, QE_MC_GAINED, (double)cmp.n_gained);
+			qe_json_add_num(o, QE_MC_SAME_ANSWER, cmp.same_answer);
+			qe_json_add_num(o, QE_MC_KL_MEAN, cmp.kl_mean);
+			qe_json_add_num(o, QE_MC_KL_MAX, cmp.kl_max);
+			qe_json_add_num(o, QE_MC_TOP_CHANGED, cmp.top_changed);
 		}
-		th = cJSON_AddObjectToObject(b, "throughput");
+		th = cJSON_AddObjectToObject(b, QE_MC_THROUGHPUT);
 		wall = qe_task_level_wall(lv, l, s->name);
-		cJSON_AddNumberToObject(th, "prompt_tokens", A[l].prompt_tok);
-		cJSON_AddNumberToObject(th, "prompt_tokens_evaluated", A[l].eval_tok);
-		cJSON_AddNumberToObject(th, "tokens_saved_by_reuse", A[l].prompt_tok - A[l].eval_tok);
-		qe_json_add_num(th, "prompt_tokens_per_s", wall > 0 ? A[l].eval_tok / wall : NAN);
-		qe_json_add_num(th, "items_per_s", wall > 0 ? (double)sm.n_scored / wall : NAN);
-		qe_json_add_num(th, "wall_s", wall);
+		cJSON_AddNumberToObject(th, QE_MC_PROMPT_TOKENS, A[l].prompt_tok);
+		cJSON_AddNumberToObject(th, QE_MC_PROMPT_EVALUATED, A[l].eval_tok);
+		cJSON_AddNumberToObject(th, QE_MC_TOKENS_SAVED, A[l].prompt_tok - A[l].eval_tok);
+		qe_json_add_num(th, QE_MC_PROMPT_TPS, wall > 0 ? A[l].eval_tok / wall : NAN);
+		qe_json_add_num(th, QE_MC_ITEMS_PER_S, wall > 0 ? (double)sm.n_scored / wall : NAN);
+		qe_json_add_num(th, QE_MC_WALL_S, wall);
 		qe_mc_summary_release(&sm);
 	}
 	for (size_t l = 0; l < lv->n; l++)
@@ -720,6 +721,7 @@ const struct qe_task qe_task_mmlu = {
 	.summarize = mc_summarize,
 	.describe = mc_describe,
 	.release = mc_release,
+	.view = &qe_view_mmlu,
 };
 
 const struct qe_task qe_task_ceval = {
@@ -733,4 +735,5 @@ const struct qe_task qe_task_ceval = {
 	.summarize = mc_summarize,
 	.describe = mc_describe,
 	.release = mc_release,
+	.view = &qe_view_ceval,
 };

@@ -40,6 +40,7 @@
 #include "harness/base/json.h"
 #include "harness/base/sys.h"
 #include "harness/base/hash.h"
+#include "harness/tasks/pairs_keys.h"
 #include "harness/tasks/task.h"
 #include "datasets/pairs.h"
 #include "metrics/pairs.h"
@@ -949,89 +950,89 @@ static void emit_block(const struct pairs_state *s, cJSON *b, const struct lvl_e
 		n_ok += !strcmp(st, "ok");
 		n_err += !strncmp(st, "error", 5);
 	}
-	cJSON_AddNumberToObject(b, "n_pairs", (double)s->set.n_pairs);
-	cJSON_AddNumberToObject(b, "n_sentences", (double)s->set.n_sents);
-	cJSON_AddStringToObject(b, "label_kind", kind_name(s->set.kind));
-	cJSON_AddItemToObject(b, "n_scored", q ? cJSON_CreateNumber((double)r->n_scored) : cJSON_CreateNull());
-	cJSON_AddItemToObject(b, "n_failed", e->v ? cJSON_CreateNumber((double)(s->set.n_pairs - r->n_scored)) : cJSON_CreateNull());
-	cJSON_AddItemToObject(b, "n_failed_sentences", e->v ? cJSON_CreateNumber((double)e->n_bad) : cJSON_CreateNull());
-	cJSON_AddItemToObject(b, "n_truncated", e->v ? cJSON_CreateNumber((double)e->n_truncated) : cJSON_CreateNull());
-	cJSON_AddNumberToObject(b, "n_records", (double)(n_ok + n_err));
-	cJSON_AddItemToObject(b, "dim", e->v ? cJSON_CreateNumber((double)e->dim) : cJSON_CreateNull());
+	cJSON_AddNumberToObject(b, QE_PAIRS_N_PAIRS, (double)s->set.n_pairs);
+	cJSON_AddNumberToObject(b, QE_PAIRS_N_SENTENCES, (double)s->set.n_sents);
+	cJSON_AddStringToObject(b, QE_PAIRS_LABEL_KIND, kind_name(s->set.kind));
+	cJSON_AddItemToObject(b, QE_PAIRS_N_SCORED, q ? cJSON_CreateNumber((double)r->n_scored) : cJSON_CreateNull());
+	cJSON_AddItemToObject(b, QE_PAIRS_N_FAILED, e->v ? cJSON_CreateNumber((double)(s->set.n_pairs - r->n_scored)) : cJSON_CreateNull());
+	cJSON_AddItemToObject(b, QE_PAIRS_N_FAILED_SENTENCES, e->v ? cJSON_CreateNumber((double)e->n_bad) : cJSON_CreateNull());
+	cJSON_AddItemToObject(b, QE_PAIRS_N_TRUNCATED, e->v ? cJSON_CreateNumber((double)e->n_truncated) : cJSON_CreateNull());
+	cJSON_AddNumberToObject(b, QE_PAIRS_N_RECORDS, (double)(n_ok + n_err));
+	cJSON_AddItemToObject(b, QE_PAIRS_DIM, e->v ? cJSON_CreateNumber((double)e->dim) : cJSON_CreateNull());
 	if (r->why[0])
-		cJSON_AddStringToObject(b, "error", r->why);
+		cJSON_AddStringToObject(b, QE_PAIRS_ERROR, r->why);
 
 	if (d) {
-		o = cJSON_AddObjectToObject(b, "drift");
-		qe_json_add_num(o, "cos_mean", d->cos_mean);
-		qe_json_add_num(o, "cos_p5", d->cos_p5);
-		qe_json_add_num(o, "cos_p1", d->cos_p1);
-		qe_json_add_num(o, "cos_min", d->cos_min);
-		qe_json_add_num(o, "one_minus_cos_mean", d->dist_mean);
-		qe_json_add_num(o, "pair_sim_drift_mean", d->pair_mean);
-		qe_json_add_num(o, "pair_sim_drift_p95", d->pair_p95);
-		qe_json_add_num(o, "pair_sim_drift_max", d->pair_max);
-		cJSON_AddNumberToObject(o, "n_sentences", (double)d->n_sent);
+		o = cJSON_AddObjectToObject(b, QE_PAIRS_DRIFT);
+		qe_json_add_num(o, QE_PAIRS_COS_MEAN, d->cos_mean);
+		qe_json_add_num(o, QE_PAIRS_COS_P5, d->cos_p5);
+		qe_json_add_num(o, QE_PAIRS_COS_P1, d->cos_p1);
+		qe_json_add_num(o, QE_PAIRS_COS_MIN, d->cos_min);
+		qe_json_add_num(o, QE_PAIRS_ONE_MINUS_COS_MEAN, d->dist_mean);
+		qe_json_add_num(o, QE_PAIRS_SIM_DRIFT_MEAN, d->pair_mean);
+		qe_json_add_num(o, QE_PAIRS_SIM_DRIFT_P95, d->pair_p95);
+		qe_json_add_num(o, QE_PAIRS_SIM_DRIFT_MAX, d->pair_max);
+		cJSON_AddNumberToObject(o, QE_PAIRS_N_SENTENCES, (double)d->n_sent);
 	} else {
-		cJSON_AddNullToObject(b, "drift");
+		cJSON_AddNullToObject(b, QE_PAIRS_DRIFT);
 	}
 
-	o = cJSON_AddObjectToObject(b, "sts");
-	qe_json_add_num(o, "spearman", q ? q->spearman : NAN);
-	qe_json_add_num(o, "pearson", q ? q->pearson : NAN);
-	qe_json_add_num(b, "pos_cos_mean", q ? q->pos_mean : NAN);
-	qe_json_add_num(b, "neg_cos_mean", q ? q->neg_mean : NAN);
-	qe_json_add_num(b, "pos_neg_gap", q ? q->gap : NAN);
-	cJSON_AddItemToObject(b, "n_pos", q ? cJSON_CreateNumber((double)q->n_pos) : cJSON_CreateNull());
-	cJSON_AddItemToObject(b, "n_neg", q ? cJSON_CreateNumber((double)q->n_neg) : cJSON_CreateNull());
+	o = cJSON_AddObjectToObject(b, QE_PAIRS_STS);
+	qe_json_add_num(o, QE_PAIRS_SPEARMAN, q ? q->spearman : NAN);
+	qe_json_add_num(o, QE_PAIRS_PEARSON, q ? q->pearson : NAN);
+	qe_json_add_num(b, QE_PAIRS_POS_COS_MEAN, q ? q->pos_mean : NAN);
+	qe_json_add_num(b, QE_PAIRS_NEG_COS_MEAN, q ? q->neg_mean : NAN);
+	qe_json_add_num(b, QE_PAIRS_POS_NEG_GAP, q ? q->gap : NAN);
+	cJSON_AddItemToObject(b, QE_PAIRS_N_POS, q ? cJSON_CreateNumber((double)q->n_pos) : cJSON_CreateNull());
+	cJSON_AddItemToObject(b, QE_PAIRS_N_NEG, q ? cJSON_CreateNumber((double)q->n_neg) : cJSON_CreateNull());
 
-	o = cJSON_AddObjectToObject(b, "retrieval");
-	cJSON_AddItemToObject(o, "n_queries", q ? cJSON_CreateNumber((double)q->n_queries) : cJSON_CreateNull());
-	cJSON_AddItemToObject(o, "n_corpus", q ? cJSON_CreateNumber((double)q->n_corpus) : cJSON_CreateNull());
+	o = cJSON_AddObjectToObject(b, QE_PAIRS_RETRIEVAL);
+	cJSON_AddItemToObject(o, QE_PAIRS_N_QUERIES, q ? cJSON_CreateNumber((double)q->n_queries) : cJSON_CreateNull());
+	cJSON_AddItemToObject(o, QE_PAIRS_N_CORPUS, q ? cJSON_CreateNumber((double)q->n_corpus) : cJSON_CreateNull());
 	for (size_t j = 0; j < s->mp.n_ks; j++) {
-		snprintf(key, sizeof(key), "recall@%u", s->mp.ks[j]);
+		snprintf(key, sizeof(key), "%s%u", QE_PAIRS_RECALL_AT, s->mp.ks[j]);
 		qe_json_add_num(o, key, q ? q->recall[j] : NAN);
 	}
 	for (size_t j = 0; j < s->mp.n_ks; j++) {
-		snprintf(key, sizeof(key), "ndcg@%u", s->mp.ks[j]);
+		snprintf(key, sizeof(key), "%s%u", QE_PAIRS_NDCG_AT, s->mp.ks[j]);
 		qe_json_add_num(o, key, q ? q->ndcg[j] : NAN);
 	}
-	snprintf(key, sizeof(key), "mrr@%u", s->mp.mrr_k);
+	snprintf(key, sizeof(key), "%s%u", QE_PAIRS_MRR_AT, s->mp.mrr_k);
 	qe_json_add_num(o, key, q ? q->mrr : NAN);
 
 	if (d) {
-		o = cJSON_AddObjectToObject(b, "topk_overlap");
+		o = cJSON_AddObjectToObject(b, QE_PAIRS_TOPK_OVERLAP);
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
-			snprintf(key, sizeof(key), "@%u", s->mp.ks[j]);
+			snprintf(key, sizeof(key), "%s%u", QE_PAIRS_OVERLAP_AT, s->mp.ks[j]);
 			qe_json_add_num(o, key, d->overlap_at[j]);
 		}
 	} else {
-		cJSON_AddNullToObject(b, "topk_overlap");
+		cJSON_AddNullToObject(b, QE_PAIRS_TOPK_OVERLAP);
 	}
 
 	if (q && rq && ref != r) {
-		o = cJSON_AddObjectToObject(b, "vs_ref");
-		qe_json_add_num(o, "spearman_delta", q->spearman - rq->spearman);
-		qe_json_add_num(o, "pearson_delta", q->pearson - rq->pearson);
+		o = cJSON_AddObjectToObject(b, QE_PAIRS_VS_REF);
+		qe_json_add_num(o, QE_PAIRS_SPEARMAN QE_PAIRS_DELTA, q->spearman - rq->spearman);
+		qe_json_add_num(o, QE_PAIRS_PEARSON QE_PAIRS_DELTA, q->pearson - rq->pearson);
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
-			snprintf(key, sizeof(key), "recall@%u_delta", s->mp.ks[j]);
+			snprintf(key, sizeof(key), "%s%u%s", QE_PAIRS_RECALL_AT, s->mp.ks[j], QE_PAIRS_DELTA);
 			qe_json_add_num(o, key, q->recall[j] - rq->recall[j]);
 		}
 		for (size_t j = 0; j < s->mp.n_ks; j++) {
-			snprintf(key, sizeof(key), "ndcg@%u_delta", s->mp.ks[j]);
+			snprintf(key, sizeof(key), "%s%u%s", QE_PAIRS_NDCG_AT, s->mp.ks[j], QE_PAIRS_DELTA);
 			qe_json_add_num(o, key, q->ndcg[j] - rq->ndcg[j]);
 		}
-		snprintf(key, sizeof(key), "mrr@%u_delta", s->mp.mrr_k);
+		snprintf(key, sizeof(key), "%s%u%s", QE_PAIRS_MRR_AT, s->mp.mrr_k, QE_PAIRS_DELTA);
 		qe_json_add_num(o, key, q->mrr - rq->mrr);
-		qe_json_add_num(o, "pos_neg_gap_delta", q->gap - rq->gap);
+		qe_json_add_num(o, QE_PAIRS_POS_NEG_GAP QE_PAIRS_DELTA, q->gap - rq->gap);
 	} else {
-		cJSON_AddNullToObject(b, "vs_ref");
+		cJSON_AddNullToObject(b, QE_PAIRS_VS_REF);
 	}
 
-	o = cJSON_AddObjectToObject(b, "throughput");
-	qe_json_add_num(o, "sentences_per_s", e->v && wall > 0 ? (double)s->set.n_sents / wall : NAN);
-	qe_json_add_num(o, "wall_s", wall);
-	qe_json_add_num(o, "embed_s", e->v ? e->embed_s : NAN);
+	o = cJSON_AddObjectToObject(b, QE_PAIRS_THROUGHPUT);
+	qe_json_add_num(o, QE_PAIRS_SENTENCES_PER_S, e->v && wall > 0 ? (double)s->set.n_sents / wall : NAN);
+	qe_json_add_num(o, QE_PAIRS_WALL_S, wall);
+	qe_json_add_num(o, QE_PAIRS_EMBED_S, e->v ? e->embed_s : NAN);
 }
 
 /* quality (and drift against ref when given) of level e */
@@ -1118,4 +1119,5 @@ const struct qe_task qe_task_pairs = {
 	.summarize = pairs_summarize,
 	.describe = pairs_describe,
 	.release = pairs_release,
+	.view = &qe_view_pairs,
 };

@@ -1,6 +1,8 @@
-/* qeval — the task registry. Adding a task: one file + one line here. */
+/* qeval — the task registry. Adding a task: its file, its view's file and one
+ * line here. */
 #include "harness/tasks/task.h"
 #include "harness/base/json.h"
+#include "reports/view.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -26,6 +28,14 @@ const struct qe_task *qe_task_find(const char *name)
 		if (!strcmp((*t)->name, name))
 			return *t;
 	return NULL;
+}
+
+/* The views are reached through their tasks: a type's view is its task's. */
+const struct qe_view *qe_view_find(const char *type)
+{
+	const struct qe_task *t = type ? qe_task_find(type) : NULL;
+
+	return t ? t->view : NULL;
 }
 
 double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char *task)

@@ -24,6 +24,7 @@
  * speedup over the reference level, and the level's load time, peak memory,
  * size and settings (from the driver's level.json where present).
  */
+#include "harness/tasks/speed_keys.h"
 #include "harness/tasks/task.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
@@ -434,13 +435,13 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 		goto done;
 	}
 
-	cJSON_AddStringToObject(out, "name", name);
-	cJSON_AddNumberToObject(out, "n_prompt", n_prompt);
-	cJSON_AddNumberToObject(out, "n_gen", n_gen);
-	cJSON_AddNumberToObject(out, "reps", (double)n);
-	cJSON_AddNumberToObject(out, "n_failed", (double)n_failed);
+	cJSON_AddStringToObject(out, QE_SPEED_NAME, name);
+	cJSON_AddNumberToObject(out, QE_SPEED_N_PROMPT, n_prompt);
+	cJSON_AddNumberToObject(out, QE_SPEED_N_GEN, n_gen);
+	cJSON_AddNumberToObject(out, QE_SPEED_REPS, (double)n);
+	cJSON_AddNumberToObject(out, QE_SPEED_N_FAILED, (double)n_failed);
 	if (first_error)
-		cJSON_AddStringToObject(out, "error", first_error);
+		cJSON_AddStringToObject(out, QE_SPEED_ERROR, first_error);
 
 	/* tokens/s per repetition, llama-bench's convention: the tokens of the
 	 * test over the timed seconds (prompt + generation for the combined test) */
@@ -453,9 +454,9 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 		goto done;
 	for (size_t i = 0; i < n; i++)
 		v[i] = (double)ntok[i] / v[i];
-	add_samples(out, "tps_samples", v, n);
-	qe_json_add_num(out, "tps_mean", n ? sum.mean : NAN);
-	qe_json_add_num(out, "tps_sd", n > 1 ? sum.sd : NAN);
+	add_samples(out, QE_SPEED_TPS_SAMPLES, v, n);
+	qe_json_add_num(out, QE_SPEED_TPS_MEAN, n ? sum.mean : NAN);
+	qe_json_add_num(out, QE_SPEED_TPS_SD, n > 1 ? sum.sd : NAN);
 	*mean_out = n ? sum.mean : NAN;
 
 	if (n_prompt > 0 && n_gen > 0) {
@@ -467,9 +468,9 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 			goto done;
 		for (size_t i = 0; i < n; i++)
 			v[i] *= 1e3;
-		add_samples(out, "ttft_ms_samples", v, n);
-		qe_json_add_num(out, "ttft_ms_mean", n ? sum.mean : NAN);
-		qe_json_add_num(out, "ttft_ms_sd", n > 1 ? sum.sd : NAN);
+		add_samples(out, QE_SPEED_TTFT_SAMPLES, v, n);
+		qe_json_add_num(out, QE_SPEED_TTFT_MEAN, n ? sum.mean : NAN);
+		qe_json_add_num(out, QE_SPEED_TTFT_SD, n > 1 ? sum.sd : NAN);
 		/* per later token: the rest of the generation over n_gen - 1 tokens */
 		if (n_gen > 1) {
 			for (size_t i = 0; i < n; i++) {
@@ -481,12 +482,12 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 				goto done;
 			for (size_t i = 0; i < n; i++)
 				v[i] *= 1e3;
-			add_samples(out, "tpot_ms_samples", v, n);
-			qe_json_add_num(out, "tpot_ms_mean", n ? sum.mean : NAN);
-			qe_json_add_num(out, "tpot_ms_sd", n > 1 ? sum.sd : NAN);
+			add_samples(out, QE_SPEED_TPOT_SAMPLES, v, n);
+			qe_json_add_num(out, QE_SPEED_TPOT_MEAN, n ? sum.mean : NAN);
+			qe_json_add_num(out, QE_SPEED_TPOT_SD, n > 1 ? sum.sd : NAN);
 		} else {
-			cJSON_AddNullToObject(out, "tpot_ms_mean");
-			cJSON_AddNullToObject(out, "tpot_ms_sd");
+			cJSON_AddNullToObject(out, QE_SPEED_TPOT_MEAN);
+			cJSON_AddNullToObject(out, QE_SPEED_TPOT_SD);
 		}
 	}
 done:
@@ -580,7 +581,7 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 			continue;
 		}
 		blk = cJSON_AddObjectToObject(levels, lname);
-		tests = cJSON_AddArrayToObject(blk, "tests");
+		tests = cJSON_AddArrayToObject(blk, QE_SPEED_TESTS);
 		for (size_t k = 0; k < n_names && rc == 0; k++) {
 			cJSON *t = cJSON_CreateObject();
 			int r = summarize_test(lv->records[l], names[k], t, &means[l * n_names + k], err);
@@ -594,28 +595,28 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 		}
 
 		lj = lv->info ? lv->info[l] : NULL;
-		copy_num(blk, "load_s", lj, "load_s");
-		copy_num(blk, "peak_rss_bytes", lj, "peak_rss_bytes");
-		copy_num(blk, "file_bytes", lj, "file_bytes");
-		copy_num(blk, "n_params", lj, "n_params");
-		copy_num(blk, "bpw", lj, "bpw");
-		qe_json_add_num(blk, "size_ratio", lj && l != lv->ref ? ref_bytes / num_or_nan(lj, "file_bytes") : NAN);
+		copy_num(blk, QE_SPEED_LOAD_S, lj, "load_s");
+		copy_num(blk, QE_SPEED_PEAK_RSS, lj, "peak_rss_bytes");
+		copy_num(blk, QE_SPEED_FILE_BYTES, lj, "file_bytes");
+		copy_num(blk, QE_SPEED_N_PARAMS, lj, "n_params");
+		copy_num(blk, QE_SPEED_BPW, lj, "bpw");
+		qe_json_add_num(blk, QE_SPEED_SIZE_RATIO, lj && l != lv->ref ? ref_bytes / num_or_nan(lj, "file_bytes") : NAN);
 		/* settings: what the records say they ran with, else level.json */
 		{
 			double th = record_setting(lv->records[l], "threads", &mixed);
 			double thb = record_setting(lv->records[l], "threads_batch", &mixed);
 			double ngl = record_setting(lv->records[l], "n_gpu_layers", &mixed);
-			qe_json_add_num(blk, "threads", !isnan(th) || mixed ? th : lj ? num_or_nan(lj, "threads") : NAN);
-			qe_json_add_num(blk, "threads_batch", !isnan(thb) || mixed ? thb : lj ? num_or_nan(lj, "threads_batch") : NAN);
+			qe_json_add_num(blk, QE_SPEED_THREADS, !isnan(th) || mixed ? th : lj ? num_or_nan(lj, "threads") : NAN);
+			qe_json_add_num(blk, QE_SPEED_THREADS_BATCH, !isnan(thb) || mixed ? thb : lj ? num_or_nan(lj, "threads_batch") : NAN);
 			int bmixed = 0; /* an encoder's tests each take their whole length */
 			double nb = record_setting(lv->records[l], "n_batch", &bmixed);
 			double nub = record_setting(lv->records[l], "n_ubatch", &bmixed);
-			qe_json_add_num(blk, "n_batch", nb);
-			qe_json_add_num(blk, "n_ubatch", nub);
-			qe_json_add_num(blk, "n_gpu_layers", !isnan(ngl) || mixed ? ngl : lj ? num_or_nan(lj, "n_gpu_layers") : NAN);
+			qe_json_add_num(blk, QE_SPEED_N_BATCH, nb);
+			qe_json_add_num(blk, QE_SPEED_N_UBATCH, nub);
+			qe_json_add_num(blk, QE_SPEED_N_GPU_LAYERS, !isnan(ngl) || mixed ? ngl : lj ? num_or_nan(lj, "n_gpu_layers") : NAN);
 		}
 		if (mixed)
-			cJSON_AddStringToObject(blk, "warning",
+			cJSON_AddStringToObject(blk, QE_SPEED_WARNING,
 						"repetitions ran with different thread or GPU-layer settings (a resumed run?)");
 	}
 
@@ -627,10 +628,10 @@ static int speed_summarize(void *state, const struct qe_task_levels *lv, cJSON *
 		if (!cJSON_IsObject(blk))
 			continue;
 		if (l == lv->ref || lv->ref >= lv->n) {
-			cJSON_AddNullToObject(blk, "speedup");
+			cJSON_AddNullToObject(blk, QE_SPEED_SPEEDUP);
 			continue;
 		}
-		sp = cJSON_AddObjectToObject(blk, "speedup");
+		sp = cJSON_AddObjectToObject(blk, QE_SPEED_SPEEDUP);
 		for (size_t k = 0; k < n_names; k++) {
 			double m = means[l * n_names + k], r = means[lv->ref * n_names + k];
 			if (has[l * n_names + k])
@@ -657,4 +658,5 @@ const struct qe_task qe_task_speed = {
 	.summarize = speed_summarize,
 	.describe = speed_describe,
 	.release = speed_release,
+	.view = &qe_view_speed,
 };

@@ -8,7 +8,9 @@
  *             journal, skipping items already done (resume);
  * then in the parent, after all levels:
  *   summarize records of every level -> the task's block of results.json.
- * Adding a task = one file + one line in harness/tasks/registry.c.
+ * The reports read that block through the task's view (reports/view.h).
+ * Adding a task = its file, its view's file and one line in
+ * harness/tasks/registry.c (docs/extending.md).
  */
 #ifndef QE_TASK_H
 #define QE_TASK_H
@@ -24,6 +26,7 @@
 
 struct qe_journal;
 struct qe_progress;
+struct qe_view;
 
 /* What one level's run of a task gets. */
 struct qe_task_level {
@@ -98,6 +101,8 @@ struct qe_task {
 	void (*describe)(void *state, cJSON *out);
 	/* required */
 	void (*release)(void *state);
+	/* optional: how the reports show the task's block (reports/view.h); NULL = generically */
+	const struct qe_view *view;
 };
 
 /* The registry, NULL-terminated (harness/tasks/registry.c). */

@@ -1,0 +1,377 @@
+/* qeval — the view of the multiple-choice tasks (mmlu, ceval): how the
+ * reports show their per-level block (harness/tasks/mc_keys.h). Both tasks
+ * write the same block, so they share every function here; their views
+ * differ only in title and lm-eval task names. */
+#include "harness/tasks/mc_keys.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "reports/compare.h"
+#include "reports/fmt.h"
+#include "reports/results.h"
+#include "reports/summary.h"
+#include "reports/view.h"
+
+#define B QE_FMT_CAP
+#define VS QE_MC_VS_REF "."
+
+/* ---- headline metrics, charts ---- */
+
+static const struct qe_view_metric mc_metrics[] = {
+	{ QE_MC_ACC, "Accuracy % [95% CI]", QE_VF_PCT_CI, QE_VD_POINTS, QE_MC_ACC_CI95, QE_VIEW_COMPARE | QE_VIEW_HISTORY },
+	{ VS QE_MC_DELTA_ACC, "\xce\x94 vs own reference, points [95% CI]", QE_VF_POINTS_CI, QE_VD_NONE,
+	  VS QE_MC_DELTA_CI95, QE_VIEW_COMPARE | QE_VIEW_HISTORY },
+	{ VS QE_MC_DELTA_CI95 "[0]", "", 0, QE_VD_NONE, "", QE_VIEW_HISTORY },
+	{ QE_METRIC_FLIP_RATE, "Flip rate", QE_VF_PCT, QE_VD_NONE, "", QE_VIEW_COMPARE | QE_VIEW_HISTORY },
+	{ VS QE_MC_KL_MEAN, "KL mean", QE_VF_SIG3, QE_VD_NONE, "", QE_VIEW_COMPARE | QE_VIEW_HISTORY },
+	{ "", "", 0, 0, "", 0 },
+};
+
+static const char *const mc_derived[] = { QE_METRIC_FLIP_RATE, QE_METRIC_PCT_OF_REF, NULL };
+
+static size_t mc_series(const struct qe_view_ctx *c, struct qe_view_series *out, size_t cap)
+{
+	static const struct qe_view_series tab[] = {
+		{ QE_CHART_ACCURACY, QE_MC_ACC, QE_MC_ACC_CI95, "", "", 0, 100 },
+		{ QE_CHART_DELTA, VS QE_MC_DELTA_ACC, VS QE_MC_DELTA_CI95, "", "", 0, 100 },
+		{ QE_CHART_DRIFT, VS QE_MC_KL_MEAN, "", "", "mean KL", 0, 1 },
+	};
+	size_t n = sizeof(tab) / sizeof(tab[0]);
+
+	if (n > cap)
+		n = cap;
+	memcpy(out, tab, n * sizeof(*out));
+	return n;
+}
+
+static int mc_trend(const struct qe_view_ctx *c, struct qe_view_trend *t)
+{
+	snprintf(t->path, sizeof(t->path), "%s", QE_MC_ACC);
+	snprintf(t->title, sizeof(t->title), "%s accuracy vs bits/weight", c->title);
+	snprintf(t->ylabel, sizeof(t->ylabel), "accuracy, %%");
+	t->scale = 100;
+	return 1;
+}
+
+static void mc_comparable(struct qe_compare_ctx *c)
+{
+	qe_compare_limit(c);
+	qe_compare_counts(c, QE_MC_N, "items");
+}
+
+/* ---- the run's report ---- */
+
+static void mc_notes(const struct qe_view_ctx *c, struct qe_doc *d)
+{
+	const cJSON *lv;
+	char a[B], b[B];
+
+	cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
+		const char *name = qe_results_level_name(lv);
+		const cJSON *blk = qe_results_block(c->res, c->name, name);
+		double nf = qe_json_num(blk, QE_MC_N_FAILED, NAN);
+		if (nf > 0)
+			qe_doc_note(d, "%s at %s: %s of %s items could not be scored; its numbers are over the %s scored items",
+				    c->title, name, qe_fmt_count(a, B, nf), qe_fmt_count(b, B, qe_json_num(blk, QE_MC_N, NAN)),
+				    qe_fmt_count((char[B]){ 0 }, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)));
+	}
+}
+
+/* "MMLU −0.4 points (95% CI −1.2 to +0.4), 99.1% of F16" */
+static void mc_verdict(const struct qe_view_ctx *c, const char *level, struct qe_verdict *v)
+{
+	const cJSON *vs = cJSON_GetObjectItemCaseSensitive(qe_results_block(c->res, c->name, level), QE_MC_VS_REF);
+	double d = qe_json_num(vs, QE_MC_DELTA_ACC, NAN), lo, hi, pct;
+	struct qe_text *t;
+	char a[B], b[B];
+
+	if (isnan(d))
+		return;
+	t = qe_verdict_part(v);
+	qe_text_printf(t, "%s %s points", c->title, qe_fmt_points(a, B, d, 1));
+	qe_results_pair(vs, QE_MC_DELTA_CI95, &lo, &hi);
+	if (!isnan(lo) && !isnan(hi))
+		qe_text_printf(t, " (95%% CI %s to %s)", qe_fmt_points(a, B, lo, 1), qe_fmt_points(b, B, hi, 1));
+	if (qe_metric_get(c->res, c->name, level, QE_METRIC_PCT_OF_REF, &pct) == QE_METRIC_OK)
+		qe_text_printf(t, ", %s of %s", qe_fmt_pct(a, B, pct, 1), c->ref);
+}
+
+/* The comparison cells (5..11) of a level's row: vs_ref, or why there is none. */
+static void vs_ref_cells(const struct qe_view_ctx *c, const cJSON *lv, const cJSON *vs, struct qe_block *tb, size_t r)
+{
+	char a[B], b[B], x[B];
+	double lo, hi, fr;
+	int mark;
+
+	if (!cJSON_IsObject(vs)) {
+		for (size_t k = 5; k <= 11; k++)
+			qe_doc_td(tb, r, k, QE_MARK_MUTED, "%s",
+				  k == 5 && qe_results_level_is_ref(c->res, lv) ? "reference" : QE_DASH);
+		return;
+	}
+	qe_results_pair(vs, QE_MC_DELTA_CI95, &lo, &hi);
+	mark = hi < 0 ? QE_MARK_BAD : lo > 0 ? QE_MARK_GOOD : 0;
+	qe_doc_td(tb, r, 5, mark, "%s [%s, %s]", qe_fmt_points(a, B, qe_json_num(vs, QE_MC_DELTA_ACC, NAN), 2),
+		  qe_fmt_points(b, B, lo, 2), qe_fmt_points(x, B, hi, 2));
+	qe_doc_td(tb, r, 6, 0, "%s", qe_fmt_p(a, B, qe_json_num(vs, QE_MC_MCNEMAR_P, NAN)));
+	qe_doc_td(tb, r, 7, 0, "%s / %s", qe_fmt_count(a, B, qe_json_num(vs, QE_MC_LOST, NAN)),
+		  qe_fmt_count(b, B, qe_json_num(vs, QE_MC_GAINED, NAN)));
+	if (qe_metric_get(c->res, c->name, qe_results_level_name(lv), QE_METRIC_FLIP_RATE, &fr) != QE_METRIC_OK)
+		fr = NAN;
+	qe_doc_td(tb, r, 8, 0, "%s", qe_fmt_pct(a, B, fr, 2));
+	qe_doc_td(tb, r, 9, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_SAME_ANSWER, NAN), 2));
+	qe_doc_td(tb, r, 10, 0, "%s", qe_fmt_sig(a, B, qe_json_num(vs, QE_MC_KL_MEAN, NAN), 3));
+	qe_doc_td(tb, r, 11, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_TOP_CHANGED, NAN), 2));
+}
+
+/* The main table: one row per level. */
+static void mc_level_table(const struct qe_view_ctx *c, struct qe_doc *d)
+{
+	static const char *const head[] = { "Level", "Size", "Bits/weight", "Items", "Accuracy % [95% CI]", NULL,
+					    "McNemar p", "Flips lost / gained", "Flip rate", "Same answer", "KL mean",
+					    "Top changed", "Prompt tok/s" };
+	const cJSON *lv;
+	struct qe_block *tb;
+	char a[B], b[B], x[B], dh[128];
+
+	snprintf(dh, sizeof(dh), "\xce\x94 vs %s, points [95%% CI]", c->ref);
+	tb = qe_doc_table(d, 13, NULL);
+	for (size_t k = 0; k < 13; k++)
+		qe_doc_th(tb, k, k >= 1, head[k] ? head[k] : dh);
+	cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
+		const cJSON *blk = qe_results_block(c->res, c->name, qe_results_level_name(lv));
+		const cJSON *tp = cJSON_GetObjectItemCaseSensitive(blk, QE_MC_THROUGHPUT);
+		size_t r = qe_doc_row(tb);
+		double lo, hi;
+
+		if (!qe_run_row_start(c->res, lv, blk, tb, r))
+			continue;
+		if (qe_json_num(blk, QE_MC_N_FAILED, NAN) > 0)
+			qe_doc_td(tb, r, 3, 0, "%s of %s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)),
+				  qe_fmt_count(b, B, qe_json_num(blk, QE_MC_N, NAN)));
+		else
+			qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)));
+		qe_results_pair(blk, QE_MC_ACC_CI95, &lo, &hi);
+		qe_doc_td(tb, r, 4, 0, "%s [%s, %s]", qe_fmt_fixed(a, B, 100 * qe_json_num(blk, QE_MC_ACC, NAN), 2, 0),
+			  qe_fmt_fixed(b, B, 100 * lo, 2, 0), qe_fmt_fixed(x, B, 100 * hi, 2, 0));
+		vs_ref_cells(c, lv, cJSON_GetObjectItemCaseSensitive(blk, QE_MC_VS_REF), tb, r);
+		qe_doc_td(tb, r, 12, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(tp, QE_MC_PROMPT_TPS, NAN), 1, 0));
+	}
+}
+
+/* The tables of groups x levels, after the main table. */
+struct group_table {
+	const char *key;        /* the block's object of groups */
+	const char *what;       /* "category": heading "MMLU by category" */
+	const char *head;       /* first column's head */
+	int with_category;      /* 1 = a column with each group's category */
+	int macro_row;          /* 1 = a last row with the block's macro average */
+};
+
+static const struct group_table group_tables[] = {
+	{ QE_MC_CATEGORIES, "category", "Category", 0, 1 },
+	{ QE_MC_GROUPS, "group", "Group", 0, 0 },
+	{ QE_MC_SUBJECTS, "subject", "Subject", 1, 0 },
+};
+
+/* groups[name] of the task's block at level lv */
+static const cJSON *group_at(const struct qe_view_ctx *c, const cJSON *lv, const char *key, const char *name)
+{
+	const cJSON *blk = qe_results_block(c->res, c->name, qe_results_level_name(lv));
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(blk, key), name);
+}
+
+static void group_table(const struct qe_view_ctx *c, const struct group_table *g, struct qe_doc *d)
+{
+	const char *names[512];
+	const cJSON *levels = qe_results_levels(c->res), *lv;
+	const cJSON *refblk = qe_results_block(c->res, c->name, c->ref);
+	size_t n = qe_results_union_keys(c->task, g->key, NULL, names, 512), n_lv = (size_t)cJSON_GetArraySize(levels);
+	size_t col0 = g->with_category ? 3 : 2, col;
+	struct qe_block *tb;
+	char a[B], title[256];
+
+	if (!n)
+		return;
+	snprintf(title, sizeof(title), "%s by %s", c->title, g->what);
+	qe_doc_heading(d, 2, title);
+	tb = qe_doc_table(d, col0 + n_lv, NULL);
+	qe_doc_th(tb, 0, 0, g->head);
+	if (g->with_category)
+		qe_doc_th(tb, 1, 0, "Category");
+	qe_doc_th(tb, col0 - 1, 1, "n");
+	col = col0;
+	cJSON_ArrayForEach(lv, levels)
+		qe_doc_th(tb, col++, 1, qe_results_level_name(lv));
+	for (size_t i = 0; i < n; i++) {
+		size_t r = qe_doc_row(tb);
+		const cJSON *g0 = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(refblk, g->key), names[i]);
+		double n0 = qe_json_num(g0, QE_MC_N, NAN);
+		const char *cat = qe_json_str(g0, QE_MC_CATEGORY, NULL);
+		/* n and category from the reference, else the first level that has the group */
+		cJSON_ArrayForEach(lv, levels) {
+			const cJSON *gl = group_at(c, lv, g->key, names[i]);
+			if (isnan(n0))
+				n0 = qe_json_num(gl, QE_MC_N, NAN);
+			if (!cat)
+				cat = qe_json_str(gl, QE_MC_CATEGORY, NULL);
+		}
+		qe_doc_td(tb, r, 0, 0, "%s", names[i]);
+		if (g->with_category)
+			qe_doc_td(tb, r, 1, 0, "%s", cat ? cat : QE_DASH);
+		qe_doc_td(tb, r, col0 - 1, 0, "%s", qe_fmt_count(a, B, n0));
+		col = col0;
+		cJSON_ArrayForEach(lv, levels) {
+			const cJSON *gl = group_at(c, lv, g->key, names[i]);
+			double gn = qe_json_num(gl, QE_MC_N, NAN);
+			if (!gl)
+				qe_doc_td(tb, r, col, QE_MARK_MUTED, "%s", QE_DASH);
+			else if (!isnan(gn) && gn != n0)
+				qe_doc_td(tb, r, col, 0, "%s (n %s)", qe_fmt_pct(a, B, qe_json_num(gl, QE_MC_ACC, NAN), 2),
+					  qe_fmt_count((char[B]){ 0 }, B, gn));
+			else
+				qe_doc_td(tb, r, col, 0, "%s", qe_fmt_pct(a, B, qe_json_num(gl, QE_MC_ACC, NAN), 2));
+			col++;
+		}
+	}
+	if (g->macro_row) {
+		size_t r = qe_doc_row(tb);
+		qe_doc_td(tb, r, 0, QE_MARK_MUTED, "macro average of subjects");
+		qe_doc_td(tb, r, col0 - 1, 0, "%s", QE_DASH);
+		col = col0;
+		cJSON_ArrayForEach(lv, levels) {
+			const cJSON *blk = qe_results_block(c->res, c->name, qe_results_level_name(lv));
+			qe_doc_td(tb, r, col++, blk ? 0 : QE_MARK_MUTED, "%s",
+				  qe_fmt_pct(a, B, qe_json_num(blk, QE_MC_ACC_MACRO, NAN), 2));
+		}
+	}
+}
+
+static void mc_section(const struct qe_view_ctx *c, struct qe_doc *d)
+{
+	char a[B];
+
+	qe_doc_heading(d, 1, c->title);
+	qe_doc_para(d, "%s items. Accuracy with its 95%% interval; %s = level %s %s in percentage points with the paired "
+		       "95%% interval; McNemar p tests the discordant pairs; flips lost = items %s got right and the level "
+		       "got wrong, gained = the other way; flip rate = flips / paired items; KL = mean KL(%s %s level) "
+		       "over the choice distributions; top changed = share of items whose top choice changed.",
+		    qe_fmt_count(a, B, qe_json_num(c->task, "n_items", NAN)), "\xce\x94", QE_MINUS, c->ref, c->ref, c->ref,
+		    "\xe2\x80\x96");
+	mc_level_table(c, d);
+	for (size_t k = 0; k < sizeof(group_tables) / sizeof(group_tables[0]); k++)
+		group_table(c, &group_tables[k], d);
+}
+
+/* ---- the table `qeval run` prints ---- */
+
+static void mc_summary(const cJSON *t, FILE *out)
+{
+	const cJSON *l;
+	char b1[32], b2[32], b3[32], b4[32];
+
+	fprintf(out, "%-10s %7s %16s %8s %9s %6s %6s %8s %8s %9s\n", "level", "acc%", "delta pts (95% CI)", "McNemar",
+		"same-ans", "lost", "won", "KL", "top-chg", "tok/s");
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, QE_MC_VS_REF);
+		const cJSON *th = cJSON_GetObjectItemCaseSensitive(l, QE_MC_THROUGHPUT);
+		char ci[64] = "(reference)";
+		if (cJSON_IsObject(v) && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, QE_MC_DELTA_ACC))) {
+			snprintf(ci, sizeof(ci), "-");
+		} else if (cJSON_IsObject(v)) {
+			const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, QE_MC_DELTA_CI95);
+			snprintf(ci, sizeof(ci), "%+.2f (%+.2f,%+.2f)", 100 * qe_json_num(v, QE_MC_DELTA_ACC, NAN),
+				 100 * (cJSON_GetArrayItem(c, 0) ? cJSON_GetArrayItem(c, 0)->valuedouble : NAN),
+				 100 * (cJSON_GetArrayItem(c, 1) ? cJSON_GetArrayItem(c, 1)->valuedouble : NAN));
+		}
+		fprintf(out, "%-10s %7s %16s", l->string, qe_summary_pct(b1, sizeof(b1), l, QE_MC_ACC), ci);
+		if (cJSON_IsObject(v)) {
+			char p[32] = "-";
+			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, QE_MC_MCNEMAR_P)))
+				snprintf(p, sizeof(p), "%.3g", qe_json_num(v, QE_MC_MCNEMAR_P, NAN));
+			fprintf(out, " %8s %9s %6.0f %6.0f %8s %8s", p, qe_summary_pct(b2, sizeof(b2), v, QE_MC_SAME_ANSWER),
+				qe_json_num(v, QE_MC_LOST, 0), qe_json_num(v, QE_MC_GAINED, 0),
+				qe_summary_num(b4, sizeof(b4), v, QE_MC_KL_MEAN, 4),
+				qe_summary_pct(b3, sizeof(b3), v, QE_MC_TOP_CHANGED));
+		} else {
+			fprintf(out, " %8s %9s %6s %6s %8s %8s", "", "", "", "", "", "");
+		}
+		fprintf(out, " %9.0f\n", qe_json_num(th, QE_MC_PROMPT_TPS, NAN));
+	}
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels"))
+		if (qe_json_num(l, QE_MC_N_FAILED, 0) > 0)
+			fprintf(out, "%s: %.0f of %.0f items failed (their reasons: levels/*-%s/records-%s.jsonl)\n", l->string,
+				qe_json_num(l, QE_MC_N_FAILED, 0), qe_json_num(l, QE_MC_N, 0), l->string, t->string);
+}
+
+/* ---- the lm-evaluation-harness-shaped export ---- */
+
+/* lm.<level>.results.<task> and .<prefix>_<subject>: {"acc,none", "acc_stderr,none"} */
+static void lm_eval_add(cJSON *lm, const char *level, const char *task, const char *prefix, const cJSON *blk)
+{
+	cJSON *lvl = cJSON_GetObjectItemCaseSensitive(lm, level), *res, *o;
+	const cJSON *s;
+
+	if (!lvl) {
+		lvl = cJSON_AddObjectToObject(lm, level);
+		cJSON_AddObjectToObject(lvl, "results");
+	}
+	res = cJSON_GetObjectItemCaseSensitive(lvl, "results");
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(blk, QE_MC_ACC)))
+		return;
+	o = cJSON_AddObjectToObject(res, task);
+	cJSON_AddNumberToObject(o, "acc,none", qe_json_num(blk, QE_MC_ACC, 0));
+	cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(blk, QE_MC_ACC_STDERR, 0));
+	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(blk, QE_MC_SUBJECTS)) {
+		char key[256];
+		if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, QE_MC_ACC)))
+			continue;
+		snprintf(key, sizeof(key), "%s_%s", prefix, s->string);
+		o = cJSON_AddObjectToObject(res, key);
+		cJSON_AddNumberToObject(o, "acc,none", qe_json_num(s, QE_MC_ACC, 0));
+		cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(s, QE_MC_ACC_STDERR, 0));
+	}
+}
+
+/* lm-eval's names of the subject tasks: mmlu_<subject>, ceval-valid_<subject> */
+static void mmlu_lm_eval(cJSON *lm, const char *level, const char *task, const cJSON *blk)
+{
+	lm_eval_add(lm, level, task, "mmlu", blk);
+}
+
+static void ceval_lm_eval(cJSON *lm, const char *level, const char *task, const cJSON *blk)
+{
+	lm_eval_add(lm, level, task, "ceval-valid", blk);
+}
+
+/* ---- the views ---- */
+
+const struct qe_view qe_view_mmlu = {
+	.title = "MMLU",
+	.metrics = mc_metrics,
+	.derived = mc_derived,
+	.notes = mc_notes,
+	.verdict = mc_verdict,
+	.section = mc_section,
+	.series = mc_series,
+	.comparable = mc_comparable,
+	.trend = mc_trend,
+	.summary = mc_summary,
+	.lm_eval = mmlu_lm_eval,
+};
+
+const struct qe_view qe_view_ceval = {
+	.title = "C-Eval",
+	.metrics = mc_metrics,
+	.derived = mc_derived,
+	.notes = mc_notes,
+	.verdict = mc_verdict,
+	.section = mc_section,
+	.series = mc_series,
+	.comparable = mc_comparable,
+	.trend = mc_trend,
+	.summary = mc_summary,
+	.lm_eval = ceval_lm_eval,
+};
