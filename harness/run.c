@@ -432,27 +432,14 @@ static cJSON *machine_json(void)
 	return j;
 }
 
-static int summarize(struct run *r, struct qe_err *err)
+/* level.json of every level (a placeholder "pending" one where there is
+ * none); *complete = 0 when one is not done; *wall = their wall times. */
+static void read_levels(const struct run *r, cJSON **lvj, int *complete, double *wall)
 {
-	cJSON *res = cJSON_CreateObject(), *levels, *tasks, *lm, *runj, *q, *lvj[256] = { 0 };
-	char when[32], path[4400];
-	double wall = 0;
-	int complete = 1, rc = 0;
-	const cJSON *refj;
+	char path[4400];
 
-	if (r->n_levels > 256)
-		return qe_fail(err, QE_EINVAL, "at most 256 levels in one run");
-	cJSON_AddStringToObject(res, "schema", "qeval-results");
-	cJSON_AddNumberToObject(res, "version", 1);
-	q = cJSON_AddObjectToObject(res, "qeval");
-	cJSON_AddStringToObject(q, "version", QE_VERSION);
-	cJSON_AddStringToObject(q, "git", QE_GIT);
-	iso_time(when, sizeof(when));
-	cJSON_AddStringToObject(res, "created", when);
-	runj = cJSON_AddObjectToObject(res, "run");
-	cJSON_AddItemToObject(res, "machine", machine_json());
-
-	levels = cJSON_CreateArray();
+	*complete = 1;
+	*wall = 0;
 	for (int i = 0; i < r->n_levels; i++) {
 		snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
 		if (qe_json_read_file(path, &lvj[i], NULL) != 0) {
@@ -460,26 +447,34 @@ static int summarize(struct run *r, struct qe_err *err)
 			set_str(lvj[i], "status", "pending");
 		}
 		if (strcmp(qe_json_str(lvj[i], "status", ""), "ok") != 0 || !level_complete(r, i))
-			complete = 0;
-		wall += qe_json_num(lvj[i], "wall_s", 0);
+			*complete = 0;
+		*wall += qe_json_num(lvj[i], "wall_s", 0);
 	}
-	refj = lvj[r->ref];
-	{
-		/* the accelerators the engine used: its devices other than the CPU */
-		const char *dv = qe_json_str(refj, "devices", "");
-		char gpu[256] = "";
-		char tmp[256];
-		snprintf(tmp, sizeof(tmp), "%s", dv);
-		for (char *tok = strtok(tmp, ";"); tok; tok = strtok(NULL, ";")) {
-			while (*tok == ' ')
-				tok++;
-			if (strncmp(tok, "CPU", 3) != 0)
-				snprintf(gpu + strlen(gpu), sizeof(gpu) - strlen(gpu), "%s%s", gpu[0] ? "; " : "", tok);
-		}
-		cJSON *m = cJSON_GetObjectItemCaseSensitive(res, "machine");
-		cJSON_DeleteItemFromObjectCaseSensitive(m, "gpu");
-		cJSON_AddStringToObject(m, "gpu", gpu);
+}
+
+/* results.json's machine.gpu: the reference level's devices other than the CPU */
+static void machine_gpu(cJSON *res, const cJSON *refj)
+{
+	const char *dv = qe_json_str(refj, "devices", "");
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(res, "machine");
+	char gpu[256] = "", tmp[256], *save = NULL;
+
+	snprintf(tmp, sizeof(tmp), "%s", dv);
+	for (char *tok = strtok_r(tmp, ";", &save); tok; tok = strtok_r(NULL, ";", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (strncmp(tok, "CPU", 3) != 0)
+			snprintf(gpu + strlen(gpu), sizeof(gpu) - strlen(gpu), "%s%s", gpu[0] ? "; " : "", tok);
 	}
+	cJSON_DeleteItemFromObjectCaseSensitive(m, "gpu");
+	cJSON_AddStringToObject(m, "gpu", gpu);
+}
+
+/* results.json's levels: each level.json with the facts across levels */
+static cJSON *levels_block(const struct run *r, cJSON *const *lvj, const cJSON *refj)
+{
+	cJSON *levels = cJSON_CreateArray();
+
 	for (int i = 0; i < r->n_levels; i++) {
 		cJSON *l = cJSON_Duplicate(lvj[i], 1);
 		double rb = qe_json_num(refj, "file_bytes", 0), lb = qe_json_num(l, "file_bytes", 0);
@@ -508,13 +503,12 @@ static int summarize(struct run *r, struct qe_err *err)
 		}
 		cJSON_AddItemToArray(levels, l);
 	}
-	cJSON_AddStringToObject(runj, "dir", r->out);
-	cJSON_AddBoolToObject(runj, "complete", complete);
-	cJSON_AddBoolToObject(runj, "partial", r->plan->limit > 0);
-	cJSON_AddNumberToObject(runj, "limit", (double)r->plan->limit);
-	cJSON_AddNumberToObject(runj, "seed", (double)r->plan->seed);
-	cJSON_AddNumberToObject(runj, "wall_s", wall);
-	cJSON_AddItemToObject(runj, "plan", cJSON_Duplicate(r->plan->json, 1));
+	return levels;
+}
+
+/* results.json's engine and model blocks */
+static void engine_and_model(const struct run *r, cJSON *res, const cJSON *refj)
+{
 	{
 		cJSON *eng = cJSON_AddObjectToObject(res, "engine");
 		cJSON_AddStringToObject(eng, "runtime", r->rtp.runtime);
@@ -536,63 +530,110 @@ static int summarize(struct run *r, struct qe_err *err)
 		cJSON_AddStringToObject(m, "arch", qe_json_str(refj, "arch", ""));
 		cJSON_AddNumberToObject(m, "n_params", qe_json_num(refj, "n_params", 0));
 	}
+}
+
+/* One task's block of results.json (and its lm-eval export): the records of
+ * every level through the task's summarize. */
+static int task_block(struct run *r, struct task_inst *ti, cJSON *const *lvj, cJSON *tasks, cJSON *lm,
+		      struct qe_err *err)
+{
+	size_t n = (size_t)r->n_levels;
+	cJSON **recs = calloc(n, sizeof(*recs)), *tj, *tlv;
+	int *ok = calloc(n, sizeof(*ok)), rc = 0;
+	const char **dirs = calloc(n, sizeof(*dirs));
+	struct qe_level *lvs = calloc(n, sizeof(*lvs));
+	struct qe_task_levels tlv_in;
+	const cJSON *b;
+	char path[4400];
+
+	if (!recs || !ok || !dirs || !lvs)
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	for (int i = 0; rc == 0 && i < r->n_levels; i++) {
+		snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], ti->name);
+		snprintf(lvs[i].name, sizeof(lvs[i].name), "%s", r->names[i]);
+		snprintf(lvs[i].path, sizeof(lvs[i].path), "%s", qe_json_str(lvj[i], "path", ""));
+		dirs[i] = r->dirs[i];
+		rc = qe_journal_load(path, &recs[i], err);
+		ok[i] = !strcmp(qe_json_str(lvj[i], "status", ""), "ok");
+	}
+	if (rc == 0) {
+		tj = cJSON_AddObjectToObject(tasks, ti->name);
+		cJSON_AddStringToObject(tj, "task", ti->task->name);
+		if (ti->task->describe)
+			ti->task->describe(ti->state, cJSON_AddObjectToObject(tj, "settings"));
+		cJSON_AddNumberToObject(tj, "n_items", (double)ti->n_items);
+		tlv = cJSON_AddObjectToObject(tj, "levels");
+		tlv_in.n = n;
+		tlv_in.ref = (size_t)r->ref;
+		tlv_in.levels = lvs;
+		tlv_in.dirs = dirs;
+		tlv_in.records = recs;
+		tlv_in.ok = ok;
+		tlv_in.info = (const cJSON *const *)lvj;
+		rc = ti->task->summarize(ti->state, &tlv_in, tlv, err);
+		if (rc)
+			qe_err_wrap(err, "summarizing task '%s'", ti->name);
+		/* the lm-evaluation-harness-shaped block, where the task's view makes one */
+		cJSON_ArrayForEach(b, tlv)
+			if (ti->task->view && ti->task->view->lm_eval)
+				ti->task->view->lm_eval(lm, b->string, ti->name, b);
+	}
+	for (size_t i = 0; recs && i < n; i++)
+		cJSON_Delete(recs[i]);
+	free(recs);
+	free(ok);
+	free(dirs);
+	free(lvs);
+	return rc;
+}
+
+/* results.json, recomputed from every level's level.json and records */
+static int summarize(struct run *r, struct qe_err *err)
+{
+	cJSON *res = cJSON_CreateObject(), *tasks, *lm, *runj, *q, **lvj;
+	char when[32], path[4400];
+	double wall;
+	int complete, rc = 0;
+	const cJSON *refj;
+
+	if (!(lvj = calloc((size_t)r->n_levels, sizeof(*lvj)))) {
+		cJSON_Delete(res);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	cJSON_AddStringToObject(res, "schema", "qeval-results");
+	cJSON_AddNumberToObject(res, "version", 1);
+	q = cJSON_AddObjectToObject(res, "qeval");
+	cJSON_AddStringToObject(q, "version", QE_VERSION);
+	cJSON_AddStringToObject(q, "git", QE_GIT);
+	iso_time(when, sizeof(when));
+	cJSON_AddStringToObject(res, "created", when);
+	runj = cJSON_AddObjectToObject(res, "run");
+	cJSON_AddItemToObject(res, "machine", machine_json());
+	read_levels(r, lvj, &complete, &wall);
+	refj = lvj[r->ref];
+	machine_gpu(res, refj);
+	cJSON_AddStringToObject(runj, "dir", r->out);
+	cJSON_AddBoolToObject(runj, "complete", complete);
+	cJSON_AddBoolToObject(runj, "partial", r->plan->limit > 0);
+	cJSON_AddNumberToObject(runj, "limit", (double)r->plan->limit);
+	cJSON_AddNumberToObject(runj, "seed", (double)r->plan->seed);
+	cJSON_AddNumberToObject(runj, "wall_s", wall);
+	cJSON_AddItemToObject(runj, "plan", cJSON_Duplicate(r->plan->json, 1));
+	engine_and_model(r, res, refj);
 	cJSON_AddStringToObject(res, "reference", r->names[r->ref]);
-	cJSON_AddItemToObject(res, "levels", levels);
+	cJSON_AddItemToObject(res, "levels", levels_block(r, lvj, refj));
 
 	tasks = cJSON_AddObjectToObject(res, "tasks");
 	lm = cJSON_AddObjectToObject(res, "lm_eval");
-	for (int t = 0; t < r->n_tasks && rc == 0; t++) {
-		struct task_inst *ti = &r->tasks[t];
-		cJSON *recs[256] = { 0 }, *tj, *tlv;
-		int ok[256] = { 0 };
-		const char *dirs[256];
-		struct qe_level lvs[256];
-		struct qe_task_levels tlv_in;
-		const cJSON *b;
-
-		memset(lvs, 0, sizeof(lvs[0]) * (size_t)r->n_levels);
-		for (int i = 0; i < r->n_levels; i++) {
-			snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], ti->name);
-			snprintf(lvs[i].name, sizeof(lvs[i].name), "%s", r->names[i]);
-			snprintf(lvs[i].path, sizeof(lvs[i].path), "%s", qe_json_str(lvj[i], "path", ""));
-			dirs[i] = r->dirs[i];
-			rc = qe_journal_load(path, &recs[i], err);
-			if (rc)
-				break;
-			ok[i] = !strcmp(qe_json_str(lvj[i], "status", ""), "ok");
-		}
-		if (rc == 0) {
-			tj = cJSON_AddObjectToObject(tasks, ti->name);
-			cJSON_AddStringToObject(tj, "task", ti->task->name);
-			if (ti->task->describe)
-				ti->task->describe(ti->state, cJSON_AddObjectToObject(tj, "settings"));
-			cJSON_AddNumberToObject(tj, "n_items", (double)ti->n_items);
-			tlv = cJSON_AddObjectToObject(tj, "levels");
-			tlv_in.n = (size_t)r->n_levels;
-			tlv_in.ref = (size_t)r->ref;
-			tlv_in.levels = lvs;
-			tlv_in.dirs = dirs;
-			tlv_in.records = recs;
-			tlv_in.ok = ok;
-			tlv_in.info = (const cJSON *const *)lvj;
-			rc = ti->task->summarize(ti->state, &tlv_in, tlv, err);
-			if (rc)
-				qe_err_wrap(err, "summarizing task '%s'", ti->name);
-			/* the lm-evaluation-harness-shaped block, where the task's view makes one */
-			cJSON_ArrayForEach(b, tlv) {
-				if (ti->task->view && ti->task->view->lm_eval)
-					ti->task->view->lm_eval(lm, b->string, ti->name, b);
-			}
-		}
-		for (int i = 0; i < r->n_levels; i++)
-			cJSON_Delete(recs[i]);
-	}
+	for (int t = 0; t < r->n_tasks && rc == 0; t++)
+		rc = task_block(r, &r->tasks[t], lvj, tasks, lm, err);
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "%s/results.json", r->out);
 		rc = qe_json_write_file(path, res, err);
 	}
 	for (int i = 0; i < r->n_levels; i++)
 		cJSON_Delete(lvj[i]);
+	free(lvj);
 	cJSON_Delete(res);
 	return rc;
 }
