@@ -113,7 +113,8 @@ static void test_demo_results_unchanged(void)
 	const cJSON *e1, *e2;
 
 	snprintf(gold, sizeof(gold), "%s/tests/golden/demo.before.results.json", src && *src ? src : ".");
-	snprintf(args, sizeof(args), "demo --out %s/demo -q", g_tmp);
+	/* the golden run had 2 threads (results.json records them) */
+	snprintf(args, sizeof(args), "demo --out %s/demo -q -t 2 --threads-batch 2", g_tmp);
 	if (tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_errtxt, sizeof(g_errtxt)) != 0) {
 		TQ_FAILF("qeval demo failed: %s", g_errtxt);
 		return;
