@@ -198,6 +198,21 @@ static void info_to_json(cJSON *j, const struct qe_rt_info *in)
 	cJSON_AddStringToObject(j, "devices", in->devices);
 }
 
+/* The describe() facts info_to_json writes, copied from an earlier level.json
+ * (a level process of its own keeps the facts of the scoring one) */
+static void copy_facts(cJSON *j, const cJSON *old)
+{
+	static const char *const keys[] = { "arch", "ftype", "file_bytes", "tensor_bytes", "n_params", "bpw", "types",
+					    "threads", "threads_batch", "n_gpu_layers", "n_ctx", "n_batch", "n_ubatch",
+					    "engine_version", "engine_build", "devices", NULL };
+
+	for (int k = 0; keys[k]; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(old, keys[k]);
+		if (v)
+			cJSON_AddItemToObject(j, keys[k], cJSON_Duplicate(v, 1));
+	}
+}
+
 static void set_num(cJSON *o, const char *k, double v)
 {
 	cJSON *old = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -217,7 +232,31 @@ static void set_str(cJSON *o, const char *k, const char *v)
 }
 
 /* Runs level i; returns the exit status for the child. */
-static int run_level(struct run *r, int i)
+/* 1 when task t runs in the level process `group` (-1: the shared one) */
+static int in_group(const struct run *r, int t, int group)
+{
+	return group < 0 ? !r->tasks[t].task->own_process : t == group;
+}
+
+/* tasks_done of the old level.json, less the tasks this process runs again */
+static cJSON *done_elsewhere(const struct run *r, const cJSON *old, int group)
+{
+	cJSON *done = cJSON_CreateArray();
+	const cJSON *d;
+
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(old, "tasks_done")) {
+		int t;
+		for (t = 0; t < r->n_tasks && strcmp(r->tasks[t].name, d->valuestring ? d->valuestring : ""); t++)
+			;
+		if (t < r->n_tasks && !in_group(r, t, group))
+			cJSON_AddItemToArray(done, cJSON_CreateString(d->valuestring));
+	}
+	return done;
+}
+
+/* The tasks of one level process (group: -1 the tasks that share one, else
+ * the index of a task that runs alone, own_process), in the child. */
+static int run_level(struct run *r, int i, int group)
 {
 	struct qe_err err = { 0 };
 	struct qe_level lv;
@@ -239,6 +278,7 @@ static int run_level(struct run *r, int i)
 		goto fail;
 	qe_level_rt_params(&lv, &p); /* the level's runtime, model file or endpoint */
 	p.level = r->names[i];
+	p.engine_graphs = group >= 0; /* see qe_task.own_process */
 	snprintf(crash, sizeof(crash), "%s/engine.log", r->dirs[i]);
 	unlink(crash); /* this session's last words only */
 	p.crash_log = crash;
@@ -248,14 +288,17 @@ static int run_level(struct run *r, int i)
 		goto fail;
 	set_num(lj, "load_s", qe_now() - tl0);
 	qe_runtime_describe(rt, &info);
-	info_to_json(lj, &info);
+	if (group < 0 || !cJSON_GetObjectItemCaseSensitive(old, "arch"))
+		info_to_json(lj, &info); /* the facts of the scoring process, when there is one */
+	else
+		copy_facts(lj, old);
 	set_str(lj, "status", "running");
 	qe_json_write_file(path, lj, NULL);
 
 	task_wall = cJSON_GetObjectItemCaseSensitive(old, "task_wall_s");
 	task_wall = task_wall ? cJSON_Duplicate(task_wall, 1) : cJSON_CreateObject();
 	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
-	done = cJSON_CreateArray();
+	done = done_elsewhere(r, old, group);
 	cJSON_AddItemToObject(lj, "tasks_done", done);
 	prog = qe_progress_new(r->total_items, r->quiet);
 	for (int t = 0; t < r->n_tasks; t++) {
@@ -265,6 +308,8 @@ static int run_level(struct run *r, int i)
 		double ts = qe_now();
 		char jp[4400];
 
+		if (!in_group(r, t, group))
+			continue;
 		if ((ti->task->needs & qe_runtime_caps(rt)) != ti->task->needs) {
 			fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[i],
 				p.runtime, ti->name);
@@ -300,8 +345,14 @@ static int run_level(struct run *r, int i)
 	set_num(lj, "wall_s", qe_json_num(old, "wall_s", 0) + (qe_now() - t0));
 	if (rc)
 		goto fail;
-	set_str(lj, "status", "ok");
-	set_str(lj, "error", NULL);
+	if (cJSON_GetArraySize(done) == r->n_tasks) {
+		set_str(lj, "status", "ok");
+		set_str(lj, "error", NULL);
+	} else if (!strcmp(qe_json_str(old, "status", ""), "failed")) {
+		/* another process of this level failed: it stays failed, with its reason */
+		set_str(lj, "status", "failed");
+		set_str(lj, "error", qe_json_str(old, "error", NULL));
+	}
 	rc = qe_json_write_file(path, lj, &err);
 	cJSON_Delete(lj);
 	cJSON_Delete(old);
@@ -642,6 +693,46 @@ static int summarize(struct run *r, struct qe_err *err)
  * Entry points
  * ====================================================================== */
 
+/* Every process of level i (the shared one, then one per own_process task),
+ * each a child unless the plan says not to isolate. Non-zero when one failed;
+ * an aborted child's level.json says why. */
+static int run_level_processes(struct run *r, int i)
+{
+	int failed = 0;
+
+	for (int group = -1; group < r->n_tasks; group++) {
+		int any = 0;
+		pid_t pid;
+		int status = 0;
+
+		for (int t = 0; t < r->n_tasks; t++)
+			any |= in_group(r, t, group);
+		if (!any || (group >= 0 && !r->tasks[group].task->own_process))
+			continue;
+		if (!r->isolate) {
+			failed |= run_level(r, i, group) != 0;
+			continue;
+		}
+		fflush(stdout);
+		fflush(stderr);
+		pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "qeval run: cannot start a process for level %s: %s\n", r->names[i], strerror(errno));
+			return 1;
+		}
+		if (pid == 0)
+			_exit(run_level(r, i, group));
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			failed = 1;
+			if (!WIFEXITED(status))
+				mark_aborted(r, i, status);
+		}
+	}
+	return failed;
+}
+
 int qe_run_plan(cJSON *json, int resume, struct qe_run_status *st, struct qe_err *err)
 {
 	struct qe_plan plan;
@@ -714,30 +805,8 @@ int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, str
 				fprintf(stderr, "qeval run: level %s already complete\n", r.names[i]);
 			continue;
 		}
-		if (!r.isolate) {
-			if (run_level(&r, i) != 0)
-				st->n_levels_failed++;
-			continue;
-		}
-		fflush(stdout);
-		fflush(stderr);
-		{
-			pid_t pid = fork();
-			int status = 0;
-			if (pid < 0) {
-				run_release(&r);
-				return qe_fail(err, QE_ERUNTIME, "cannot start a process for level %s: %s", r.names[i], strerror(errno));
-			}
-			if (pid == 0)
-				_exit(run_level(&r, i));
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-				st->n_levels_failed++;
-				if (!WIFEXITED(status))
-					mark_aborted(&r, i, status);
-			}
-		}
+		if (run_level_processes(&r, i) != 0)
+			st->n_levels_failed++;
 	}
 	rc = summarize(&r, err);
 	run_release(&r);

@@ -225,6 +225,10 @@ static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	rc = qe_gguf_read_info(p->model, &gi, err);
 	if (rc != 0)
 		return rc;
+	/* ggml reads this once, at its first CUDA graph, for the whole process:
+	 * set before any compute (a level process is opened once) */
+	if (!p->engine_graphs)
+		setenv("GGML_CUDA_DISABLE_GRAPHS", "1", 1);
 	pthread_once(&g_once, engine_init);
 	if (p->verbose)
 		atomic_store(&g_verbose, 1);

@@ -12,6 +12,7 @@ struct qe_rt_params qe_rt_default_params(void)
 	memset(&p, 0, sizeof(p));
 	p.runtime = "llamacpp";
 	p.pooling = QE_POOL_MODEL;
+	p.engine_graphs = 1;
 	return p;
 }
 

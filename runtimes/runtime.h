@@ -51,6 +51,11 @@ struct qe_rt_params {
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
 	int verbose;           /* 1 = pass the engine's log to stderr */
 	int no_prefix_reuse;   /* 1 = score every context from an empty cache (benchmarks) */
+	int engine_graphs;     /* 1 (default) = the engine may capture and replay compute
+				* graphs (llamacpp: CUDA graphs, as llama-bench runs);
+				* 0 = not, process-wide from the first open: on CUDA,
+				* scoring's varying decodes with graphs ended in "an
+				* illegal instruction" (docs/tasks.md) */
 	const char *crash_log; /* a file the engine's last words are appended to when it
 				* aborts the process ("abort: MESSAGE", then "log: LINE"
 				* for its recent log lines); NULL = none. Process-wide:

@@ -651,6 +651,7 @@ const struct qe_task qe_task_speed = {
 	.name = "speed",
 	.summary = "tokens/s of prompt processing and generation, first-token latency (llama-bench's method)",
 	.needs = QE_RT_SPEED,
+	.own_process = 1,
 	.options = speed_options,
 	.options_size = sizeof(struct speed_opts),
 	.prepare = speed_prepare,

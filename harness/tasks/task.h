@@ -81,6 +81,10 @@ struct qe_task {
 	const char *name;
 	const char *summary;
 	unsigned needs;              /* QE_RT_* capabilities the runtime must have */
+	int own_process;             /* 1 = runs in a level process of its own, with the engine as
+				      * its own tool runs it (speed: CUDA graphs on, as llama-bench);
+				      * the other tasks share one process with the engine's
+				      * capture-and-replay of graphs off (docs/tasks.md) */
 	/* required: the task's options, declared once: plan keys, types, defaults,
 	 * flags (--TASK-KEY, QE_OF_MAIN: --TASK) and help; filled into a struct of
 	 * options_size bytes that prepare reads as ts->opts */
