@@ -329,6 +329,8 @@ static int ll_tokenize(struct qe_runtime *rt, const char *text, int add_special,
 		return qe_fail(err, QE_EINPUT, "text of %zu bytes is too long to tokenize", len);
 	if (n >= 0)
 		return n;
+	if (cap == 0 || !tokens) /* a count: -n tokens needed */
+		return -n;
 	/* buffer too small: -n tokens needed; return the count, first cap written */
 	{
 		int32_t need = -n;
