@@ -222,8 +222,6 @@ static void ll_close(struct qe_runtime *rt)
 	if (c->pctx)
 		llama_free(c->pctx);
 	llama_model_free(c->model);
-	free(c->cache_tok);
-	free(c->logp);
 	score_state_release(c);
 	free(c);
 	rt->ctx = NULL;
@@ -433,14 +431,22 @@ static void prefix_free(struct prefix_tok *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Free the scoring state but the context itself; the pointers are NULL after. */
 static void score_state_release(struct lctx *c)
 {
 	for (size_t i = 0; c->prefixes && i < PREFIX_CACHE; i++)
 		prefix_free(&c->prefixes[i]);
 	free(c->prefixes);
 	free(c->s_rows);
+	free(c->cache_tok);
+	free(c->logp);
 	if (c->s_batch.token)
 		llama_batch_free(c->s_batch);
+	c->prefixes = NULL;
+	c->s_rows = NULL;
+	c->cache_tok = NULL;
+	c->logp = NULL;
+	memset(&c->s_batch, 0, sizeof(c->s_batch));
 }
 
 /* Sequence ids the scoring context needs for n_seq requests per decode: seq
@@ -487,8 +493,12 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 	c->s_rows = malloc((size_t)c->s_n_batch * sizeof(*c->s_rows));
 	c->prefixes = calloc(PREFIX_CACHE, sizeof(*c->prefixes));
 	c->s_batch = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
-	if (!c->cache_tok || !c->logp || !c->s_rows || !c->prefixes || !c->s_batch.token)
+	if (!c->cache_tok || !c->logp || !c->s_rows || !c->prefixes || !c->s_batch.token) {
+		score_state_release(c);
+		llama_free(c->sctx); /* the next call tries again */
+		c->sctx = NULL;
 		return qe_fail(err, QE_ENOMEM, "out of memory for the scoring context");
+	}
 	c->s_batch.n_tokens = 0;
 	c->n_cache = 0;
 	return 0;

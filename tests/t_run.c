@@ -405,6 +405,50 @@ static void test_kill9_inside_a_group_then_resume(void)
 	TQ_CHECK(records_equal(rec_whole, rec, &diff));
 }
 
+/* Tokens by parts (the few-shot prefix's kept, a question's own text
+ * tokenized after the prefix's anchor) equal lm-eval's whole tokenization on
+ * the first questions of every MMLU and C-Eval subject, with the Llama-2 and
+ * the mc-memorizer vocabularies (QEVAL_VERIFY_TOKENS=1 fails a question
+ * whose tokens differ). */
+static void test_real_sets_tokens_by_parts_equal_whole(void)
+{
+	static const char *const models[] = { "llama-2-tiny-random", "mc-memorizer-6L-256-f16" };
+	char args[2048], dir[400], rec[500], path[600], mmlu[300], ceval[300];
+
+	snprintf(mmlu, sizeof(mmlu), "%s/datasets/mmlu", tq_shared());
+	snprintf(ceval, sizeof(ceval), "%s/datasets/ceval", tq_shared());
+	if (access(mmlu, R_OK) != 0 || access(ceval, R_OK) != 0)
+		TQ_SKIP("%s absent", mmlu);
+	setenv("QEVAL_VERIFY_TOKENS", "1", 1);
+	for (int m = 0; m < 2; m++) {
+		snprintf(path, sizeof(path), "%s/models/%s.gguf", tq_shared(), models[m]);
+		if (access(path, R_OK) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/tok-%d", g_tmp, m);
+		snprintf(args, sizeof(args), "run -q --model %s --levels F16=%s --mmlu %s --ceval %s --limit 2 --out %s",
+			 path, path, mmlu, ceval, dir);
+		TQ_EQ_INT(qeval(args), 0);
+		for (int t = 0; t < 2; t++) {
+			cJSON *recs = NULL;
+			const cJSON *x;
+			int n = 0, ok = 0;
+			snprintf(rec, sizeof(rec), "%s/levels/00-F16/records-%s.jsonl", dir, t ? "ceval" : "mmlu");
+			TQ_EQ_INT(qe_journal_load(rec, &recs, NULL), 0);
+			cJSON_ArrayForEach(x, recs) {
+				n++;
+				ok += !strcmp(qe_json_str(x, "status", ""), "ok");
+				if (strcmp(qe_json_str(x, "status", ""), "ok") != 0)
+					fprintf(stderr, "  %s %s: %s\n", models[m], qe_json_str(x, "id", "?"),
+						qe_json_str(x, "status", "?"));
+			}
+			TQ_EQ_INT(n, t ? 2 * 52 : 2 * 57);
+			TQ_EQ_INT(ok, n);
+			cJSON_Delete(recs);
+		}
+	}
+	unsetenv("QEVAL_VERIFY_TOKENS");
+}
+
 static void test_bad_level_costs_only_itself(void)
 {
 	char dir[400], bad[400], args[2048];
@@ -606,6 +650,7 @@ int main(void)
 	TQ_RUN(test_results_equal_recount_from_records);
 	TQ_RUN(test_kill9_then_resume_equals_uninterrupted);
 	TQ_RUN(test_kill9_inside_a_group_then_resume);
+	TQ_RUN(test_real_sets_tokens_by_parts_equal_whole);
 	TQ_RUN(test_bad_level_costs_only_itself);
 	TQ_RUN(test_nonfinite_level_items_fail_with_reason);
 	TQ_RUN(test_same_types_as_is_reported);
