@@ -158,6 +158,11 @@ static const char *ll_version(void);
  * Handle state
  * ====================================================================== */
 
+struct out_row;
+struct prefix_tok;
+struct lctx;
+static void score_state_release(struct lctx *c);
+
 struct lctx {
 	struct llama_model *model;
 	const struct llama_vocab *vocab;
@@ -169,11 +174,22 @@ struct lctx {
 
 	/* scoring */
 	struct llama_context *sctx;
-	uint32_t s_n_ctx, s_n_batch;
-	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache */
+	uint32_t s_window;        /* tokens one request may take (context + continuation): the
+				   * context window in use, what describe calls n_ctx */
+	uint32_t s_n_kv;          /* KV cells: a window (the declared prefix) + a decode's tokens */
+	uint32_t s_n_batch;       /* tokens per llama_decode */
+	uint32_t s_n_seq;         /* requests per decode, at most */
+	uint32_t s_n_seq_max;     /* sequence ids of sctx (seq 0 + requests + continuations) */
+	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache, [s_window] */
 	int32_t n_cache;
 	int cache_is_segment;     /* cache_tok is a declared prefix, evaluated alone from an empty cache */
 	double *logp;             /* [n_vocab] scratch: log-softmax of one row */
+	struct llama_batch s_batch; /* [s_n_batch] tokens of the decode being filled */
+	struct out_row *s_rows;   /* [s_n_batch]: what each token of s_batch with logits scores */
+	struct prefix_tok *prefixes; /* [PREFIX_CACHE] declared prefixes' tokens, by their bytes */
+	uint64_t prefix_clock;    /* LRU stamp of the last prefix used */
+	int verify_tokens;        /* QEVAL_VERIFY_TOKENS=1: every request's tokens by parts are
+				   * checked against the whole tokenization (a diagnostic) */
 
 	/* embeddings */
 	struct llama_context *ectx;
@@ -273,8 +289,7 @@ static void ll_close(struct qe_runtime *rt)
 	if (c->pctx)
 		llama_free(c->pctx);
 	llama_model_free(c->model);
-	free(c->cache_tok);
-	free(c->logp);
+	score_state_release(c);
 	free(c);
 	rt->ctx = NULL;
 }
@@ -302,20 +317,30 @@ static uint32_t default_n_ctx(struct qe_runtime *rt)
 	return train < 4096 ? (uint32_t)train : 4096u;
 }
 
+/* Default tokens per scoring decode: room for many questions (each in its own
+ * sequence) per llama_decode, at least a window, at most four. */
+#define SCORE_BATCH 8192u
+
 /* The scoring context's tokens per decode call and per compute graph. A whole
- * prompt in one micro-batch by default: on CUDA, a prompt split into several
+ * decode in one micro-batch by default: on CUDA, a prompt split into several
  * made its log-likelihoods depend on what earlier prompts had left in the KV
- * cache (docs/benchmarks.md, MMLU acceptance). */
+ * cache (docs/benchmarks.md, MMLU acceptance), and big graphs are what a GPU
+ * is fast at. */
 static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *n_ubatch)
 {
-	uint32_t n_ctx = default_n_ctx(rt);
+	uint32_t w = default_n_ctx(rt);
+	uint32_t dflt = w >= SCORE_BATCH ? w : (w * 4 < SCORE_BATCH ? w * 4 : SCORE_BATCH);
 
-	*n_batch = rt->params.n_batch ? rt->params.n_batch : n_ctx;
-	if (*n_batch > n_ctx)
-		*n_batch = n_ctx;
+	*n_batch = rt->params.n_batch ? rt->params.n_batch : dflt;
 	*n_ubatch = rt->params.n_ubatch ? rt->params.n_ubatch : *n_batch;
 	if (*n_ubatch > *n_batch)
 		*n_ubatch = *n_batch;
+}
+
+/* Requests per scoring decode, at most (the sequence ids also bound it). */
+static uint32_t score_n_seq(struct qe_runtime *rt)
+{
+	return rt->params.n_seq ? rt->params.n_seq : 32;
 }
 
 /* Sequences the embedding context holds at once. */
@@ -369,6 +394,8 @@ static int ll_tokenize(struct qe_runtime *rt, const char *text, int add_special,
 		return qe_fail(err, QE_EINPUT, "text of %zu bytes is too long to tokenize", len);
 	if (n >= 0)
 		return n;
+	if (cap == 0 || !tokens) /* a count: -n tokens needed */
+		return -n;
 	/* buffer too small: -n tokens needed; return the count, first cap written */
 	{
 		int32_t need = -n;
@@ -420,12 +447,91 @@ static int32_t *tokenize_alloc(struct qe_runtime *rt, const char *text, int add_
 
 /* ======================================================================
  * Scoring
+ *
+ * Requests whose declared prefix (a subject's few-shot header) is a token
+ * prefix of their context are scored many per decode. The prefix is
+ * tokenized once (kept by its bytes) and evaluated once, alone, into seq 0
+ * from an empty cache; each request's own tokens go into a sequence of its
+ * own (1..k) that shares the prefix's cells (llama_memory_seq_cp), all in
+ * one llama_decode with logits only for each context's last token; the
+ * continuations' further tokens follow in one more decode, each in a
+ * sequence sharing its request's cells. Which requests share a decode
+ * depends only on the requests of the call and the context's sizes
+ * (group_end), and every decode starts from the same cache state (the prefix
+ * in cells 0..np-1, nothing else), so a call gives the same bits whatever
+ * came before it. Other requests, and every request under no_prefix_reuse,
+ * are scored one at a time in seq 0 (score_alone).
  * ====================================================================== */
+
+#define PREFIX_CACHE 8     /* declared prefixes whose tokens are kept */
+#define ANCHOR_MAX 128     /* bytes, at most, of text tokenized again before a seam */
+#define SEQ_LIMIT 256      /* llama.cpp's LLAMA_MAX_SEQ: sequence ids a context may have */
+
+/* What a token of the decode being filled scores, when it has logits. */
+struct out_row {
+	int32_t item;  /* index into the decode's requests */
+	int32_t cont;  /* -1: the context's last token (every continuation's first
+			* token); else continuation cont's token k + 1 */
+	int32_t k;
+};
+
+/* A declared prefix's tokens, kept by its bytes. */
+struct prefix_tok {
+	char *text;           /* the prefix, NUL-terminated; NULL = a free slot */
+	size_t len;           /* bytes */
+	int32_t *tok;         /* tokens(text), BOS included */
+	int32_t n_tok;
+	size_t anchor;        /* text + anchor: the tail tokenized again with a request's own text */
+	int32_t *anchor_tok;  /* tokens(text + anchor), no BOS */
+	int32_t n_anchor;
+	int split;            /* -1 not yet checked; 1 = a request's tokens by parts equal the
+			       * whole tokenization's (checked on the first request); 0 = they
+			       * did not: requests with this prefix are tokenized whole */
+	uint64_t used;        /* LRU stamp */
+};
+
+static void prefix_free(struct prefix_tok *p)
+{
+	free(p->text);
+	free(p->tok);
+	free(p->anchor_tok);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Free the scoring state but the context itself; the pointers are NULL after. */
+static void score_state_release(struct lctx *c)
+{
+	for (size_t i = 0; c->prefixes && i < PREFIX_CACHE; i++)
+		prefix_free(&c->prefixes[i]);
+	free(c->prefixes);
+	free(c->s_rows);
+	free(c->cache_tok);
+	free(c->logp);
+	if (c->s_batch.token)
+		llama_batch_free(c->s_batch);
+	c->prefixes = NULL;
+	c->s_rows = NULL;
+	c->cache_tok = NULL;
+	c->logp = NULL;
+	memset(&c->s_batch, 0, sizeof(c->s_batch));
+}
+
+/* Sequence ids the scoring context needs for n_seq requests per decode: seq
+ * 0, the requests, room for four multi-token continuations each (or one
+ * request's QE_MAX_CONTS); group_end keeps every decode within it. */
+static uint32_t score_seq_max(uint32_t n_seq)
+{
+	uint32_t tails = 4 * n_seq > QE_MAX_CONTS ? 4 * n_seq : QE_MAX_CONTS;
+	uint64_t want = 1ull + n_seq + tails;
+
+	return want < SEQ_LIMIT ? (uint32_t)want : SEQ_LIMIT;
+}
 
 static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
 	struct llama_context_params cp;
+	const char *verify = getenv("QEVAL_VERIFY_TOKENS");
 	int rc;
 
 	if (c->sctx)
@@ -433,20 +539,34 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 	if (c->non_causal)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
 	cp = base_cparams(rt);
-	cp.n_ctx = default_n_ctx(rt);
+	c->s_window = default_n_ctx(rt);
 	scoring_batches(rt, &cp.n_batch, &cp.n_ubatch);
-	cp.n_seq_max = QE_MAX_CONTS + 1;
-	cp.kv_unified = true;
+	cp.n_ctx = c->s_window + cp.n_batch; /* a prefix of up to a window + one decode */
+	c->s_n_seq = score_n_seq(rt);
+	cp.n_seq_max = score_seq_max(c->s_n_seq);
+	cp.kv_unified = true; /* sequences share the prefix's cells */
 	cp.embeddings = false;
 	rc = new_context(rt, cp, &c->sctx, "scoring", err);
 	if (rc)
 		return rc;
-	c->s_n_ctx = llama_n_ctx(c->sctx);
+	c->s_n_kv = llama_n_ctx(c->sctx);
 	c->s_n_batch = llama_n_batch(c->sctx);
-	c->cache_tok = malloc((size_t)c->s_n_ctx * sizeof(*c->cache_tok));
+	c->s_n_seq_max = llama_n_seq_max(c->sctx);
+	if (c->s_n_seq > c->s_n_seq_max - 1)
+		c->s_n_seq = c->s_n_seq_max - 1;
+	c->verify_tokens = verify && !strcmp(verify, "1");
+	c->cache_tok = malloc((size_t)c->s_window * sizeof(*c->cache_tok));
 	c->logp = malloc((size_t)c->n_vocab * sizeof(*c->logp));
-	if (!c->cache_tok || !c->logp)
+	c->s_rows = malloc((size_t)c->s_n_batch * sizeof(*c->s_rows));
+	c->prefixes = calloc(PREFIX_CACHE, sizeof(*c->prefixes));
+	c->s_batch = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
+	if (!c->cache_tok || !c->logp || !c->s_rows || !c->prefixes || !c->s_batch.token) {
+		score_state_release(c);
+		llama_free(c->sctx); /* the next call tries again */
+		c->sctx = NULL;
 		return qe_fail(err, QE_ENOMEM, "out of memory for the scoring context");
+	}
+	c->s_batch.n_tokens = 0;
 	c->n_cache = 0;
 	return 0;
 }
@@ -518,34 +638,7 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 	return rc;
 }
 
-/* Tokens of the request's declared prefix (context[0..prefix_len), BOS
- * included) when they are the first tokens of the whole context and leave
- * at least one token after them; 0 otherwise (no prefix, or the tokenizer
- * merged across its end); -1 on error. */
-static int32_t declared_prefix(struct qe_runtime *rt, const struct qe_score_req *rq, const int32_t *ctx_tok,
-			       int32_t n_ctx_tok, struct qe_err *err)
-{
-	char *pre;
-	int32_t np = 0, *pt;
-
-	if (rq->prefix_len == 0 || rq->prefix_len >= strlen(rq->context))
-		return 0;
-	pre = malloc(rq->prefix_len + 1);
-	if (!pre)
-		return qe_fail(err, QE_ENOMEM, "out of memory"), -1;
-	memcpy(pre, rq->context, rq->prefix_len);
-	pre[rq->prefix_len] = '\0';
-	pt = tokenize_alloc(rt, pre, 1, &np, err);
-	free(pre);
-	if (!pt)
-		return -1;
-	if (np >= n_ctx_tok || memcmp(pt, ctx_tok, (size_t)np * sizeof(int32_t)) != 0)
-		np = 0;
-	free(pt);
-	return np;
-}
-
-/* ---- one request, in four jobs: tokens, context, first tokens, tails ---- */
+/* ---- a request's tokens ------------------------------------------------ */
 
 /* A request's tokens with lm-evaluation-harness's split: the context's tokens
  * (BOS included) and, for each continuation, tokens(context + cont) past the
@@ -553,10 +646,13 @@ static int32_t declared_prefix(struct qe_runtime *rt, const struct qe_score_req 
 struct req_tokens {
 	int32_t *ctx;                 /* [n_ctx] */
 	int32_t n_ctx;
+	int32_t np;                   /* tokens of the declared prefix at the start of ctx
+				       * (np < n_ctx), 0 = none usable */
 	int32_t *cont[QE_MAX_CONTS];  /* [n_cont[j]] */
 	int32_t n_cont[QE_MAX_CONTS];
 	int32_t max_cont;             /* tokens of the longest continuation */
 	int32_t n_extra;              /* tokens of every continuation but its first: the tails */
+	int32_t n_tails;              /* continuations of more than one token */
 };
 
 static void req_tokens_release(struct req_tokens *t)
@@ -564,31 +660,34 @@ static void req_tokens_release(struct req_tokens *t)
 	for (size_t j = 0; j < QE_MAX_CONTS; j++)
 		free(t->cont[j]);
 	free(t->ctx);
+	memset(t, 0, sizeof(*t));
 }
 
-/* Continuation j's tokens into t->cont[j] / t->n_cont[j]: tokens(context +
- * cont) past the context's, or the continuation alone when it merged into
- * the context's last token. */
-static int cont_tokens(struct qe_runtime *rt, const struct qe_score_req *rq, size_t j, struct req_tokens *t,
-		       struct qe_err *err)
+/* Continuation j's tokens into t->cont[j] / t->n_cont[j], lm-eval's way on a
+ * base text of n_base tokens (add_special as it was tokenized): tokens(base +
+ * cont) past the base's, or the continuation alone when it merged into the
+ * base's last token. The base is the context (tokens_whole) or its last line
+ * (tokens_by_parts). */
+static int cont_tokens(struct qe_runtime *rt, const char *base, int32_t n_base, int add_special,
+		       const struct qe_score_req *rq, size_t j, struct req_tokens *t, struct qe_err *err)
 {
-	size_t lc = strlen(rq->context), lk = strlen(rq->conts[j]);
+	size_t lc = strlen(base), lk = strlen(rq->conts[j]);
 	char *whole = malloc(lc + lk + 1);
 	int32_t n_whole = 0, *wt;
 
 	if (!whole)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
-	memcpy(whole, rq->context, lc);
+	memcpy(whole, base, lc);
 	memcpy(whole + lc, rq->conts[j], lk + 1);
-	wt = tokenize_alloc(rt, whole, 1, &n_whole, err);
+	wt = tokenize_alloc(rt, whole, add_special, &n_whole, err);
 	free(whole);
 	if (!wt)
 		return err->code;
-	if (n_whole > t->n_ctx) {
-		t->n_cont[j] = n_whole - t->n_ctx;
+	if (n_whole > n_base) {
+		t->n_cont[j] = n_whole - n_base;
 		t->cont[j] = malloc((size_t)t->n_cont[j] * sizeof(int32_t));
 		if (t->cont[j])
-			memcpy(t->cont[j], wt + t->n_ctx, (size_t)t->n_cont[j] * sizeof(int32_t));
+			memcpy(t->cont[j], wt + n_base, (size_t)t->n_cont[j] * sizeof(int32_t));
 		free(wt);
 	} else { /* the continuation merged into the context: tokenize it alone */
 		free(wt);
@@ -601,6 +700,202 @@ static int cont_tokens(struct qe_runtime *rt, const struct qe_score_req *rq, siz
 	return 0;
 }
 
+/* The whole context and each context + continuation tokenized: the
+ * definition (and what requests without a declared prefix get). */
+static int tokens_whole(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
+			struct qe_err *err)
+{
+	int rc = 0;
+
+	t->ctx = tokenize_alloc(rt, rq->context, 1, &t->n_ctx, err);
+	if (!t->ctx)
+		return err->code;
+	for (size_t j = 0; j < rq->n_conts && rc == 0; j++)
+		rc = cont_tokens(rt, rq->context, t->n_ctx, 1, rq, j, t, err);
+	return rc;
+}
+
+/* Where the anchor of s[0..len) starts: the beginning of its last line that
+ * holds a non-blank character, at most ANCHOR_MAX bytes back (then after a
+ * space, at a UTF-8 character boundary). Tokenizing anchor + what follows and
+ * dropping the anchor's tokens gives what follows s in a whole tokenization
+ * unless the tokenizer merges across more than the anchor; tokenize_request
+ * checks that on a prefix's first request. */
+static size_t anchor_start(const char *s, size_t len)
+{
+	size_t e = len, b;
+
+	while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\n' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+		e--;
+	b = e;
+	while (b > 0 && s[b - 1] != '\n')
+		b--;
+	if (len - b > ANCHOR_MAX) {
+		size_t k;
+		b = len - ANCHOR_MAX;
+		for (k = b; k < e && s[k] != ' '; k++)
+			;
+		if (k < e)
+			b = k + 1;
+		while (b < len && ((unsigned char)s[b] & 0xC0) == 0x80)
+			b++;
+	}
+	return b;
+}
+
+/* The tokens of prefix + text past those of the prefix's anchor (*out, *n,
+ * malloc'ed; caller frees): 0, or 1 when tokens(anchor + text) does not
+ * begin with the anchor's (the tokenizer merged across the seam). */
+static int tokens_after(struct qe_runtime *rt, const struct prefix_tok *p, const char *text, int32_t **out,
+			int32_t *n, struct qe_err *err)
+{
+	size_t la = p->len - p->anchor, lt = strlen(text);
+	char *buf = malloc(la + lt + 1);
+	int32_t nt = 0, *tt;
+
+	*out = NULL;
+	*n = 0;
+	if (!buf)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	memcpy(buf, p->text + p->anchor, la);
+	memcpy(buf + la, text, lt + 1);
+	tt = tokenize_alloc(rt, buf, 0, &nt, err);
+	free(buf);
+	if (!tt)
+		return err->code;
+	if (nt <= p->n_anchor || memcmp(tt, p->anchor_tok, (size_t)p->n_anchor * sizeof(int32_t)) != 0) {
+		free(tt);
+		return 1;
+	}
+	*n = nt - p->n_anchor;
+	memmove(tt, tt + p->n_anchor, (size_t)*n * sizeof(int32_t));
+	*out = tt;
+	return 0;
+}
+
+/* The request's tokens by parts, tokenizing only its own text: the context's
+ * are p's followed by the own text's (tokens_after), each continuation's are
+ * lm-eval's split on the context's last line (cont_tokens). 1 when the parts
+ * do not join (the caller tokenizes the whole). */
+static int tokens_by_parts(struct qe_runtime *rt, const struct qe_score_req *rq, const struct prefix_tok *p,
+			   struct req_tokens *t, struct qe_err *err)
+{
+	size_t len = strlen(rq->context);
+	const char *tail = rq->context + anchor_start(rq->context, len);
+	int32_t n_own = 0, n_tail = 0, *own, *tt;
+	int rc = tokens_after(rt, p, rq->context + p->len, &own, &n_own, err);
+
+	if (rc)
+		return rc;
+	t->n_ctx = p->n_tok + n_own;
+	t->ctx = malloc((size_t)t->n_ctx * sizeof(int32_t));
+	if (!t->ctx) {
+		free(own);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	memcpy(t->ctx, p->tok, (size_t)p->n_tok * sizeof(int32_t));
+	memcpy(t->ctx + p->n_tok, own, (size_t)n_own * sizeof(int32_t));
+	free(own);
+	t->np = p->n_tok;
+	tt = tokenize_alloc(rt, tail, 0, &n_tail, err);
+	if (!tt)
+		return err->code;
+	free(tt);
+	for (size_t j = 0; j < rq->n_conts && rc == 0; j++)
+		rc = cont_tokens(rt, tail, n_tail, 0, rq, j, t, err);
+	return rc;
+}
+
+static int tokens_equal(const struct req_tokens *a, const struct req_tokens *b, size_t n_conts)
+{
+	if (a->n_ctx != b->n_ctx || memcmp(a->ctx, b->ctx, (size_t)a->n_ctx * sizeof(int32_t)) != 0)
+		return 0;
+	for (size_t j = 0; j < n_conts; j++)
+		if (a->n_cont[j] != b->n_cont[j] ||
+		    memcmp(a->cont[j], b->cont[j], (size_t)a->n_cont[j] * sizeof(int32_t)) != 0)
+			return 0;
+	return 1;
+}
+
+/* The kept tokens of the request's declared prefix (tokenized now when they
+ * are not kept: the least recently used slot is reused); NULL on error. */
+static struct prefix_tok *prefix_get(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct prefix_tok *p = &c->prefixes[0];
+
+	for (size_t i = 0; i < PREFIX_CACHE; i++) {
+		struct prefix_tok *q = &c->prefixes[i];
+		if (q->text && q->len == rq->prefix_len && !memcmp(q->text, rq->context, q->len)) {
+			q->used = ++c->prefix_clock;
+			return q;
+		}
+		if (!q->text || q->used < p->used)
+			p = q;
+	}
+	prefix_free(p);
+	p->text = malloc(rq->prefix_len + 1);
+	if (!p->text) {
+		qe_fail(err, QE_ENOMEM, "out of memory");
+		return NULL;
+	}
+	memcpy(p->text, rq->context, rq->prefix_len);
+	p->text[rq->prefix_len] = '\0';
+	p->len = rq->prefix_len;
+	p->anchor = anchor_start(p->text, p->len);
+	p->tok = tokenize_alloc(rt, p->text, 1, &p->n_tok, err);
+	p->anchor_tok = p->tok ? tokenize_alloc(rt, p->text + p->anchor, 0, &p->n_anchor, err) : NULL;
+	if (!p->tok || !p->anchor_tok) {
+		prefix_free(p);
+		return NULL;
+	}
+	p->split = -1;
+	p->used = ++c->prefix_clock;
+	return p;
+}
+
+/* Tokens of a request with a declared prefix: by parts while they have
+ * matched the whole (checked on the prefix's first request, or on every
+ * request under QEVAL_VERIFY_TOKENS=1, where a mismatch fails the request),
+ * else whole. t->np = the prefix's tokens when they begin the context's. */
+static int tokens_with_prefix(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
+			      struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct prefix_tok *p = prefix_get(rt, rq, err);
+	struct req_tokens w;
+	int rc = 1;
+
+	if (!p)
+		return err->code;
+	if (p->split != 0) {
+		rc = tokens_by_parts(rt, rq, p, t, err);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 && (p->split < 0 || c->verify_tokens)) {
+			memset(&w, 0, sizeof(w));
+			if ((rc = tokens_whole(rt, rq, &w, err)) != 0) {
+				req_tokens_release(&w);
+				return rc;
+			}
+			rc = !tokens_equal(t, &w, rq->n_conts);
+			req_tokens_release(&w);
+			if (rc && c->verify_tokens)
+				return qe_fail(err, QE_EINPUT, "tokens by parts differ from the whole tokenization (prefix of %zu bytes)",
+					       rq->prefix_len);
+			p->split = !rc;
+		}
+	}
+	if (rc == 0)
+		return 0;
+	req_tokens_release(t);
+	if ((rc = tokens_whole(rt, rq, t, err)) != 0)
+		return rc;
+	if (p->n_tok < t->n_ctx && !memcmp(p->tok, t->ctx, (size_t)p->n_tok * sizeof(int32_t)))
+		t->np = p->n_tok;
+	return 0;
+}
+
 /* Tokenize the request and check that it fits the scoring context. */
 static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
 			    struct qe_err *err)
@@ -608,34 +903,150 @@ static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq
 	struct lctx *c = L(rt);
 	int rc;
 
-	t->ctx = tokenize_alloc(rt, rq->context, 1, &t->n_ctx, err);
-	if (!t->ctx)
-		return err->code;
+	memset(t, 0, sizeof(*t));
+	if (rq->prefix_len > 0 && rq->prefix_len < strlen(rq->context))
+		rc = tokens_with_prefix(rt, rq, t, err);
+	else
+		rc = tokens_whole(rt, rq, t, err);
+	if (rc)
+		return rc;
 	if (t->n_ctx == 0)
 		return qe_fail(err, QE_EINPUT, "empty context");
 	for (size_t j = 0; j < rq->n_conts; j++) {
-		rc = cont_tokens(rt, rq, j, t, err);
-		if (rc)
-			return rc;
 		if (t->n_cont[j] > t->max_cont)
 			t->max_cont = t->n_cont[j];
 		t->n_extra += t->n_cont[j] - 1;
+		t->n_tails += t->n_cont[j] > 1;
 	}
-	if ((uint32_t)(t->n_ctx + t->max_cont) > c->s_n_ctx)
+	if ((uint32_t)(t->n_ctx + t->max_cont) > c->s_window)
 		return qe_fail(err, QE_EINPUT, "prompt of %d tokens + continuation of %d exceeds the context of %u tokens",
-			       t->n_ctx, t->max_cont, c->s_n_ctx);
+			       t->n_ctx, t->max_cont, c->s_window);
 	if ((uint32_t)t->n_extra > c->s_n_batch)
 		return qe_fail(err, QE_EINPUT, "continuations of %d tokens exceed the batch of %u", t->n_extra,
 			       c->s_n_batch);
 	return 0;
 }
 
-/* The context after a declared prefix of np tokens: the prefix is its own
- * segment, evaluated alone from an empty cache and then reused while
- * requests repeat it; the rest is evaluated from the prefix's end. Every
- * request is so computed the same way whatever came before it, which a GPU
- * needs to give the same bits (its kernels round differently for other batch
- * shapes). *common = context tokens taken from the cache. */
+/* ---- decodes with logits where a score needs them --------------------- */
+
+/* A request being scored. */
+struct item {
+	const struct qe_score_req *rq;
+	struct qe_score_res *rs;
+	struct req_tokens t;
+	int status;           /* 0 or QE_E*, the reason in rs->error */
+	llama_seq_id seq;     /* the sequence holding its context */
+};
+
+/* Score one row's logits into its request's result. */
+static void read_row(struct lctx *c, struct item *items, const struct out_row *r, const float *logits)
+{
+	struct item *it = &items[r->item];
+	int32_t arg = log_softmax_row(c, logits);
+
+	if (r->cont < 0) {
+		for (size_t j = 0; j < it->rq->n_conts; j++) {
+			it->rs->ll[j] = c->logp[it->t.cont[j][0]];
+			it->rs->greedy[j] = (it->t.cont[j][0] == arg);
+			it->rs->n_cont_tok[j] = it->t.n_cont[j];
+		}
+	} else {
+		int32_t tok = it->t.cont[r->cont][r->k + 1];
+		it->rs->ll[r->cont] += c->logp[tok];
+		if (arg != tok)
+			it->rs->greedy[r->cont] = 0;
+	}
+}
+
+/* Decode what c->s_batch holds and read its rows (items[row.item]). */
+static int dec_flush(struct qe_runtime *rt, struct item *items, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_batch *b = &c->s_batch;
+	int rc = 0;
+
+	if (b->n_tokens == 0)
+		return 0;
+	if (llama_decode(c->sctx, *b) != 0) {
+		char why[384];
+		last_error(why, sizeof(why));
+		rc = qe_fail(err, QE_ERUNTIME, "decode of %d tokens failed (level %s): %s", b->n_tokens,
+			     rt->params.level ? rt->params.level : "?", why);
+	}
+	for (int32_t k = 0; k < b->n_tokens && rc == 0; k++) {
+		const float *lg;
+		if (!b->logits[k])
+			continue;
+		lg = llama_get_logits_ith(c->sctx, k);
+		if (!lg)
+			rc = qe_fail(err, QE_ERUNTIME, "no logits for token %d of the decode (level %s)", k,
+				     rt->params.level ? rt->params.level : "?");
+		else
+			read_row(c, items, &c->s_rows[k], lg);
+	}
+	b->n_tokens = 0;
+	return rc;
+}
+
+/* Add a token to the decode being filled (decoding it first when full);
+ * row = what its logits score, NULL = no logits. */
+static int dec_push(struct qe_runtime *rt, struct item *items, int32_t tok, llama_pos pos, llama_seq_id seq,
+		    const struct out_row *row, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_batch *b = &c->s_batch;
+	int32_t k;
+	int rc = 0;
+
+	if (b->n_tokens == (int32_t)c->s_n_batch)
+		rc = dec_flush(rt, items, err);
+	k = b->n_tokens++;
+	b->token[k] = tok;
+	b->pos[k] = pos;
+	b->n_seq_id[k] = 1;
+	b->seq_id[k][0] = seq;
+	b->logits[k] = row != NULL;
+	if (row)
+		c->s_rows[k] = *row;
+	return rc;
+}
+
+/* The multi-token continuations of items[0..m): every token but the last of
+ * each, in a sequence of its own (ids from *next on) sharing its request's
+ * cells, in as few decodes as the batch allows; their rows add to the
+ * requests' log-likelihoods. */
+static int decode_tails(struct qe_runtime *rt, struct item *items, size_t m, llama_seq_id *next,
+			struct qe_err *err)
+{
+	llama_memory_t mem = llama_get_memory(L(rt)->sctx);
+	int rc = 0;
+
+	for (size_t i = 0; i < m && rc == 0; i++) {
+		const struct req_tokens *t = &items[i].t;
+		for (size_t j = 0; j < items[i].rq->n_conts && rc == 0; j++) {
+			llama_seq_id s;
+			if (t->n_cont[j] < 2)
+				continue;
+			s = (*next)++;
+			llama_memory_seq_cp(mem, items[i].seq, s, -1, -1);
+			for (int32_t k = 0; k < t->n_cont[j] - 1 && rc == 0; k++) {
+				struct out_row r = { (int32_t)i, (int32_t)j, k };
+				rc = dec_push(rt, items, t->cont[j][k], t->n_ctx + k, s, &r, err);
+			}
+		}
+	}
+	if (rc == 0)
+		rc = dec_flush(rt, items, err);
+	L(rt)->s_batch.n_tokens = 0;
+	return rc;
+}
+
+/* ---- one request at a time, in seq 0 ------------------------------------ */
+
+/* The context after a declared prefix of np tokens, one request at a time
+ * (no_prefix_reuse): the prefix evaluated alone from an empty cache (reused
+ * while requests repeat it, unless no_prefix_reuse), then the rest from the
+ * prefix's end. *common = context tokens taken from the cache. */
 static int eval_after_segment(struct qe_runtime *rt, const struct req_tokens *t, int32_t np, int32_t *common,
 			      struct qe_err *err)
 {
@@ -692,157 +1103,253 @@ static int eval_after_common(struct qe_runtime *rt, const struct req_tokens *t, 
 	return 0;
 }
 
-/* Bring the context into seq 0 of the KV cache, its last token's logits
- * computed; *common = context tokens taken from the cache. */
-static int eval_context(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
-			int32_t *common, struct qe_err *err)
-{
-	int32_t np = declared_prefix(rt, rq, t->ctx, t->n_ctx, err);
-
-	*common = 0;
-	if (np < 0)
-		return err->code;
-	return np > 0 ? eval_after_segment(rt, t, np, common, err) : eval_after_common(rt, t, common, err);
-}
-
-/* Each continuation's first token, from the context's last logits. */
-static void read_first_tokens(struct lctx *c, const struct qe_score_req *rq, const struct req_tokens *t,
-			      struct qe_score_res *rs)
-{
-	int32_t arg0 = log_softmax_row(c, llama_get_logits_ith(c->sctx, -1));
-
-	for (size_t j = 0; j < rq->n_conts; j++) {
-		rs->ll[j] = c->logp[t->cont[j][0]];
-		rs->greedy[j] = (t->cont[j][0] == arg0);
-		rs->n_cont_tok[j] = t->n_cont[j];
-	}
-}
-
-/* Decode every multi-token continuation's tokens but its last in one batch,
- * seq j+1 each, sharing seq 0's cells for the context; the batch's row k
- * then holds the logits of the tails' k-th token, in continuation order.
- * (Putting the context's new tokens into the same batch, as members of every
- * continuation's sequence, saved nothing measurable on CPU and hit a CUDA
- * error after ~12,000 MMLU items on an H200: docs/benchmarks.md.) */
-static int decode_tails(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
-			struct qe_err *err)
+/* One attempt at one request in seq 0 (score_alone retries a non-finite
+ * result): the context, its last logits, the continuations' tails. */
+static int score_alone_try(struct qe_runtime *rt, struct item *it, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
-	struct llama_batch b = llama_batch_init(t->n_extra, 0, 1);
-	int32_t k = 0;
-	int rc = 0;
-
-	b.n_tokens = t->n_extra;
-	for (size_t j = 0; j < rq->n_conts; j++) {
-		if (t->n_cont[j] < 2)
-			continue;
-		llama_memory_seq_cp(mem, 0, (llama_seq_id)(j + 1), -1, -1);
-		for (int32_t i = 0; i < t->n_cont[j] - 1; i++, k++) {
-			b.token[k] = t->cont[j][i];
-			b.pos[k] = t->n_ctx + i;
-			b.n_seq_id[k] = 1;
-			b.seq_id[k][0] = (llama_seq_id)(j + 1);
-			b.logits[k] = 1;
-		}
-	}
-	if (llama_decode(c->sctx, b) != 0) {
-		char why[384];
-		last_error(why, sizeof(why));
-		rc = qe_fail(err, QE_ERUNTIME, "decode of continuations failed (level %s): %s",
-			     rt->params.level ? rt->params.level : "?", why);
-	}
-	llama_batch_free(b);
-	return rc;
-}
-
-/* Add the tails' log-likelihoods (rows in decode_tails' order) to rs. */
-static void read_tails(struct lctx *c, const struct qe_score_req *rq, const struct req_tokens *t,
-		       struct qe_score_res *rs)
-{
-	int32_t k = 0;
-
-	for (size_t j = 0; j < rq->n_conts; j++) {
-		if (t->n_cont[j] < 2)
-			continue;
-		for (int32_t i = 1; i < t->n_cont[j]; i++, k++) {
-			int32_t arg = log_softmax_row(c, llama_get_logits_ith(c->sctx, k));
-			rs->ll[j] += c->logp[t->cont[j][i]];
-			if (arg != t->cont[j][i])
-				rs->greedy[j] = 0;
-		}
-	}
-}
-
-/* Multi-token continuations: decode their tails, read them, drop their
- * sequences (seq 0, the context, stays). */
-static int score_tails(struct qe_runtime *rt, const struct qe_score_req *rq, const struct req_tokens *t,
-		       struct qe_score_res *rs, struct qe_err *err)
-{
-	struct lctx *c = L(rt);
-	int rc = decode_tails(rt, rq, t, err);
-
-	if (rc == 0)
-		read_tails(c, rq, t, rs);
-	for (size_t j = 0; j < rq->n_conts; j++)
-		if (t->n_cont[j] >= 2)
-			llama_memory_seq_rm(llama_get_memory(c->sctx), (llama_seq_id)(j + 1), -1, -1);
-	rs->n_evaluated += t->n_extra;
-	return rc;
-}
-
-/* One attempt at one request (score_one retries a non-finite result). */
-static int score_try(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
-		     struct qe_err *err)
-{
-	struct req_tokens t;
+	const struct out_row first = { 0, -1, 0 };
+	const float *lg;
+	llama_seq_id next = 1;
 	int32_t common = 0;
 	int rc;
 
-	memset(rs, 0, sizeof(*rs));
-	memset(&t, 0, sizeof(t));
-	rc = tokenize_request(rt, rq, &t, err);
-	if (rc == 0)
-		rc = eval_context(rt, rq, &t, &common, err);
-	if (rc == 0) {
-		rs->n_ctx_tok = t.n_ctx;
-		rs->n_reused = common;
-		rs->n_evaluated = t.n_ctx - common;
-		read_first_tokens(L(rt), rq, &t, rs);
-		if (t.n_extra > 0)
-			rc = score_tails(rt, rq, &t, rs, err);
-	}
-	req_tokens_release(&t);
+	memset(it->rs, 0, sizeof(*it->rs));
+	rc = it->t.np > 0 ? eval_after_segment(rt, &it->t, it->t.np, &common, err)
+			  : eval_after_common(rt, &it->t, &common, err);
+	if (rc)
+		return rc;
+	it->rs->n_ctx_tok = it->t.n_ctx;
+	it->rs->n_reused = common;
+	it->rs->n_evaluated = it->t.n_ctx - common + it->t.n_extra;
+	lg = llama_get_logits_ith(c->sctx, -1);
+	if (!lg)
+		return qe_fail(err, QE_ERUNTIME, "no logits for the context's last token (level %s)",
+			       rt->params.level ? rt->params.level : "?");
+	read_row(c, it, &first, lg);
+	if (it->t.n_extra == 0)
+		return 0;
+	it->seq = 0;
+	rc = decode_tails(rt, it, 1, &next, err);
+	llama_memory_seq_keep(llama_get_memory(c->sctx), 0);
 	return rc;
 }
 
-static int score_one(struct qe_runtime *rt, const struct qe_score_req *rq, struct qe_score_res *rs,
-		     struct qe_err *err)
+/* The first continuation of it whose log-likelihood is not finite, or
+ * n_conts when all are. */
+static size_t first_nonfinite(const struct item *it)
 {
-	int rc = score_try(rt, rq, rs, err);
-	size_t bad = 0;
+	size_t j = 0;
+
+	while (j < it->rq->n_conts && isfinite(it->rs->ll[j]))
+		j++;
+	return j;
+}
+
+static int nonfinite_fail(struct qe_runtime *rt, const struct item *it, size_t bad, struct qe_err *err)
+{
+	return qe_fail(err, QE_ENUMERIC,
+		       "non-finite log-likelihood (%g) for continuation %zu ('%s'), also from an empty cache: "
+		       "the level's arithmetic overflowed (level %s)",
+		       it->rs->ll[bad], bad, it->rq->conts[bad], rt->params.level ? rt->params.level : "?");
+}
+
+static int score_alone(struct qe_runtime *rt, struct item *it, struct qe_err *err)
+{
+	int rc = score_alone_try(rt, it, err);
+	size_t bad;
 
 	for (int attempt = 0; rc == 0; attempt++) {
-		for (bad = 0; bad < rq->n_conts && isfinite(rs->ll[bad]); bad++)
-			;
-		if (bad == rq->n_conts)
+		if ((bad = first_nonfinite(it)) == it->rq->n_conts)
 			break;
 		wipe_cache(L(rt));
 		if (attempt == 1)
-			return qe_fail(err, QE_ENUMERIC,
-				       "non-finite log-likelihood (%g) for continuation %zu ('%s'), also from an empty cache: "
-				       "the level's arithmetic overflowed (level %s)",
-				       rs->ll[bad], bad, rq->conts[bad], rt->params.level ? rt->params.level : "?");
-		rc = score_try(rt, rq, rs, err);
+			return nonfinite_fail(rt, it, bad, err);
+		rc = score_alone_try(rt, it, err);
 	}
 	return rc;
+}
+
+/* ---- many requests per decode -------------------------------------------- */
+
+/* The declared prefix of t (its first t->np tokens) into seq 0, alone: kept
+ * when seq 0 holds it, else evaluated from an empty cache (*evaluated = 1). */
+static int ensure_segment(struct qe_runtime *rt, const struct req_tokens *t, int *evaluated, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->sctx);
+	int rc;
+
+	*evaluated = 0;
+	if (c->cache_is_segment && c->n_cache == t->np && !memcmp(c->cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t)) &&
+	    llama_memory_seq_rm(mem, 0, t->np, -1))
+		return 0;
+	llama_memory_clear(mem, false);
+	c->n_cache = 0;
+	c->cache_is_segment = 0;
+	rc = decode_seq0(rt, t->ctx, 0, t->np, 0, err);
+	if (rc)
+		return rc;
+	memcpy(c->cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t));
+	c->n_cache = t->np;
+	c->cache_is_segment = 1;
+	*evaluated = 1;
+	return 0;
+}
+
+/* The end of the decode that begins at items[a] (of items[0..n), all with
+ * the same prefix of np tokens): requests are added in order while the
+ * decode's own tokens stay within the batch (one request alone may exceed
+ * it: it is then decoded in several calls), its cells within the cache
+ * together with the prefix's, its sequences within the context's and the
+ * runtime's request count. It depends only on the requests, so the same call
+ * gives the same decodes. */
+static size_t group_end(const struct lctx *c, const struct item *items, size_t a, size_t n)
+{
+	uint64_t toks = 0, cells = (uint64_t)items[a].t.np, seqs = 1;
+	size_t b;
+
+	for (b = a; b < n; b++) {
+		const struct req_tokens *t = &items[b].t;
+		uint64_t own = (uint64_t)(t->n_ctx - t->np);
+		if (b > a && (b - a == c->s_n_seq || toks + own > c->s_n_batch ||
+			      cells + own + (uint64_t)t->n_extra > c->s_n_kv ||
+			      seqs + 1 + (uint64_t)t->n_tails > c->s_n_seq_max))
+			break;
+		toks += own;
+		cells += own + (uint64_t)t->n_extra;
+		seqs += 1 + (uint64_t)t->n_tails;
+	}
+	return b;
+}
+
+/* One attempt at items[0..m): seq 0 holds their prefix; each context's own
+ * tokens in sequence 1 + i sharing the prefix's cells, logits for its last
+ * token only; then the tails; then only seq 0 is kept. */
+static int decode_group(struct qe_runtime *rt, struct item *items, size_t m, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_memory_t mem = llama_get_memory(c->sctx);
+	llama_seq_id next = (llama_seq_id)(m + 1);
+	int rc = 0;
+
+	c->s_batch.n_tokens = 0;
+	for (size_t i = 0; i < m; i++) {
+		items[i].seq = (llama_seq_id)(i + 1);
+		llama_memory_seq_cp(mem, 0, items[i].seq, -1, -1);
+	}
+	for (size_t i = 0; i < m && rc == 0; i++) {
+		const struct req_tokens *t = &items[i].t;
+		const struct out_row last = { (int32_t)i, -1, 0 };
+		for (int32_t p = t->np; p < t->n_ctx && rc == 0; p++)
+			rc = dec_push(rt, items, t->ctx[p], p, items[i].seq, p == t->n_ctx - 1 ? &last : NULL, err);
+	}
+	if (rc == 0)
+		rc = dec_flush(rt, items, err);
+	c->s_batch.n_tokens = 0;
+	if (rc == 0)
+		rc = decode_tails(rt, items, m, &next, err);
+	llama_memory_seq_keep(mem, 0);
+	return rc;
+}
+
+static void item_fail(struct item *it, int code, const char *msg)
+{
+	it->status = code;
+	snprintf(it->rs->error, sizeof(it->rs->error), "%s", msg);
+}
+
+/* items[0..m), one decode: a non-finite result zeroes the cache and the
+ * whole decode is tried once more (prefix included), so it is again the
+ * same computation; what is still not finite fails with QE_ENUMERIC. An
+ * engine failure fails every request of the decode. The request that had
+ * the prefix evaluated is counted as evaluating it. */
+static void score_group(struct qe_runtime *rt, struct item *items, size_t m)
+{
+	struct lctx *c = L(rt);
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		struct qe_err e = { 0 };
+		size_t n_bad = 0;
+		int paid = 0, rc;
+
+		for (size_t i = 0; i < m; i++)
+			memset(items[i].rs, 0, sizeof(*items[i].rs));
+		rc = ensure_segment(rt, &items[0].t, &paid, &e);
+		if (rc == 0)
+			rc = decode_group(rt, items, m, &e);
+		if (rc) {
+			wipe_cache(c);
+			for (size_t i = 0; i < m; i++)
+				item_fail(&items[i], rc, e.msg);
+			return;
+		}
+		for (size_t i = 0; i < m; i++) {
+			struct qe_score_res *rs = items[i].rs;
+			size_t bad = first_nonfinite(&items[i]);
+			rs->n_ctx_tok = items[i].t.n_ctx;
+			rs->n_reused = (i == 0 && paid) ? 0 : items[i].t.np;
+			rs->n_evaluated = items[i].t.n_ctx - rs->n_reused + items[i].t.n_extra;
+			n_bad += bad < items[i].rq->n_conts;
+			if (attempt == 1 && bad < items[i].rq->n_conts) {
+				nonfinite_fail(rt, &items[i], bad, &e);
+				item_fail(&items[i], QE_ENUMERIC, e.msg);
+			}
+		}
+		if (n_bad == 0)
+			return;
+		wipe_cache(c);
+	}
+}
+
+/* 1 when the request is scored with others, by its declared prefix. */
+static int batched(const struct qe_runtime *rt, const struct item *it)
+{
+	return it->status == 0 && it->t.np > 0 && !rt->params.no_prefix_reuse;
+}
+
+/* 1 when a and b have the same declared prefix tokens. */
+static int same_prefix(const struct item *a, const struct item *b)
+{
+	return a->t.np == b->t.np && !memcmp(a->t.ctx, b->t.ctx, (size_t)a->t.np * sizeof(int32_t));
+}
+
+/* Score items[0..n) in order: consecutive requests with the same declared
+ * prefix decode after decode (group_end), others one at a time. */
+static void score_items(struct qe_runtime *rt, struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		if (items[i].status != 0) {
+			i++;
+			continue;
+		}
+		if (!batched(rt, &items[i])) {
+			struct qe_err e = { 0 };
+			if ((items[i].status = score_alone(rt, &items[i], &e)) != 0)
+				item_fail(&items[i], items[i].status, e.msg);
+			i++;
+			continue;
+		}
+		while (j < n && batched(rt, &items[j]) && same_prefix(&items[i], &items[j]))
+			j++;
+		while (i < j) {
+			size_t e = group_end(L(rt), items, i, j);
+			score_group(rt, items + i, e - i);
+			i = e;
+		}
+	}
 }
 
 static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
 		    struct qe_score_res *res, int *status, struct qe_err *err)
 {
+	struct item *items;
 	int first = 0, rc = ensure_score_ctx(rt, err);
 
+	items = rc ? NULL : calloc(n ? n : 1, sizeof(*items));
+	if (!rc && !items)
+		rc = qe_fail(err, QE_ENOMEM, "out of memory for %zu requests", n);
 	if (rc) {
 		for (size_t i = 0; i < n; i++) {
 			status[i] = rc;
@@ -851,15 +1358,23 @@ static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct qe_err e1 = { 0 };
-		status[i] = score_one(rt, &reqs[i], &res[i], &e1);
-		if (status[i])
-			snprintf(res[i].error, sizeof(res[i].error), "%s", e1.msg);
+		struct qe_err e = { 0 };
+		items[i].rq = &reqs[i];
+		items[i].rs = &res[i];
+		memset(&res[i], 0, sizeof(res[i]));
+		if ((items[i].status = tokenize_request(rt, &reqs[i], &items[i].t, &e)) != 0)
+			item_fail(&items[i], items[i].status, e.msg);
+	}
+	score_items(rt, items, n);
+	for (size_t i = 0; i < n; i++) {
+		status[i] = items[i].status;
 		if (status[i] && !first) {
 			first = status[i];
-			qe_fail(err, e1.code, "request %zu: %s", i, e1.msg);
+			qe_fail(err, first, "request %zu: %s", i, res[i].error);
 		}
+		req_tokens_release(&items[i].t);
 	}
+	free(items);
 	return first;
 }
 
@@ -1162,7 +1677,7 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->n_layer = llama_model_n_layer(c->model);
 	info->n_head = llama_model_n_head(c->model);
 	info->n_vocab = c->n_vocab;
-	info->n_ctx = c->sctx ? (int32_t)c->s_n_ctx : (int32_t)default_n_ctx(rt);
+	info->n_ctx = c->sctx ? (int32_t)c->s_window : (int32_t)default_n_ctx(rt);
 	info->has_encoder = llama_model_has_encoder(c->model);
 	info->has_decoder = llama_model_has_decoder(c->model);
 	info->n_threads = c->n_threads;

@@ -42,10 +42,12 @@ struct qe_rt_params {
 	int n_threads_batch;   /* prompt-processing threads, 0 = n_threads */
 	uint32_t n_ctx;        /* tokens, 0 = min(model's training context, 4096) */
 	uint32_t n_batch;      /* tokens per decode call, 0 = the runtime's default for the use:
-				* llamacpp scoring the context, speed tests 2048 */
+				* llamacpp scoring 4 x n_ctx (at most 8192, at least n_ctx),
+				* speed tests 2048 */
 	uint32_t n_ubatch;     /* tokens per compute graph, 0 = likewise (scoring n_batch,
 				* speed tests 512) */
-	uint32_t n_seq;        /* sequences per decode for embeddings/scoring, 0 = 32 */
+	uint32_t n_seq;        /* sequences per decode: texts embedded together, requests
+				* scored together; 0 = 32 */
 	int n_gpu_layers;      /* layers on the GPU: 0 = none, -1 = all */
 	int embeddings;        /* 1 = open for embeddings (pooling below) */
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
@@ -97,10 +99,10 @@ struct qe_score_req {
 	uint32_t keep_tokens;      /* when the context exceeds n_ctx, truncation
 				    * is the caller's job; 0 here */
 	size_t prefix_len;         /* bytes of context that other requests share
-				    * (a few-shot header): evaluated as its own
-				    * segment and reused while it repeats, so a
-				    * request's result does not depend on the ones
-				    * before it; 0 = none (the longest common
+				    * (a few-shot header): tokenized once, evaluated
+				    * as its own segment and reused while it repeats,
+				    * so a request's result does not depend on the
+				    * calls before it; 0 = none (the longest common
 				    * prefix with the cache is reused) */
 };
 
@@ -117,7 +119,13 @@ struct qe_score_res {
 };
 
 /* Score n requests in order (res[i] for reqs[i]). Requests are processed so
- * that shared prefixes are evaluated once; a request whose context does not
+ * that shared prefixes are evaluated once. llamacpp: consecutive requests
+ * with the same declared prefix are evaluated many per decode (up to n_seq,
+ * n_batch tokens), each in its own sequence sharing the prefix's cells; which
+ * requests share a decode depends only on reqs[0..n) and the context's sizes,
+ * so the same call gives the same results to the bit whatever came before it
+ * (a request differs from itself scored in another call, alone or with
+ * others, by rounding only). A request whose context does not
  * fit the context window fails with QE_EINPUT naming its index, one whose
  * log-likelihood is not finite (an overflow; tried twice, the second time from
  * a zeroed cache) with QE_ENUMERIC, and the others still run: per-request status in status[i] (0 ok, negative QE_E*), the first

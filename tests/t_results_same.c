@@ -2,7 +2,10 @@
  * (generated fixture model, F16 + four levels, every task over
  * datasets/samples) is run now and compared with the results.json the same
  * command wrote before the plug-in architecture (commit 5cf37ea),
- * tests/golden/demo.before.results.json.
+ * tests/golden/demo.before.results.json; written again when scoring began to
+ * evaluate many questions per decode (issue 12: only the levels' n_batch /
+ * n_ubatch and, by rounding, the KL divergences changed; every accuracy,
+ * prediction and count stayed).
  *
  * Compared: every value, key for key and item for item, exactly (numbers to
  * 1e-12 relative, the print-and-read-back slack), except what changes from

@@ -276,6 +276,179 @@ static void test_kill9_then_resume_equals_uninterrupted(void)
 	cJSON_Delete(b);
 }
 
+/* Lines of a file, 0 when it is absent. */
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int lines = 0, ch;
+
+	if (f) {
+		while ((ch = fgetc(f)) != EOF)
+			lines += ch == '\n';
+		fclose(f);
+	}
+	return lines;
+}
+
+/* Keep the first n lines of path (a kill between two record writes). */
+static void keep_lines(const char *path, int n)
+{
+	FILE *f = fopen(path, "r");
+	long off = 0;
+	int ch, lines = 0;
+
+	while (f && lines < n && (ch = fgetc(f)) != EOF) {
+		off++;
+		lines += ch == '\n';
+	}
+	if (f)
+		fclose(f);
+	TQ_EQ_INT(truncate(path, off), 0);
+}
+
+/* Every record of a equal to b's with the same id, n_eval aside (a resumed
+ * group evaluates its subject's prefix again); 1 when they all are. */
+static int records_equal(const char *a_path, const char *b_path, int *n_eval_diff)
+{
+	cJSON *ra = NULL, *rb = NULL;
+	const cJSON *x, *y;
+	int ok = 1;
+
+	qe_journal_load(a_path, &ra, NULL);
+	qe_journal_load(b_path, &rb, NULL);
+	ok = ra && rb && cJSON_GetArraySize(ra) == cJSON_GetArraySize(rb) && cJSON_GetArraySize(ra) > 0;
+	*n_eval_diff = 0;
+	for (x = ok ? ra->child : NULL; x && ok; x = x->next) {
+		cJSON *xa = cJSON_Duplicate(x, 1), *yb = NULL;
+		char *sa, *sb;
+		for (y = rb->child; y && strcmp(qe_json_str(y, "id", ""), qe_json_str(x, "id", "?")); y = y->next)
+			;
+		if (!y) {
+			ok = 0;
+			cJSON_Delete(xa);
+			break;
+		}
+		yb = cJSON_Duplicate(y, 1);
+		*n_eval_diff += qe_json_num(x, "n_eval", 0) != qe_json_num(y, "n_eval", 0);
+		cJSON_DeleteItemFromObjectCaseSensitive(xa, "n_eval");
+		cJSON_DeleteItemFromObjectCaseSensitive(yb, "n_eval");
+		sa = cJSON_PrintUnformatted(xa);
+		sb = cJSON_PrintUnformatted(yb);
+		if (strcmp(sa, sb) != 0) {
+			fprintf(stderr, "  record differs:\n    %s\n    %s\n", sa, sb);
+			ok = 0;
+		}
+		cJSON_free(sa);
+		cJSON_free(sb);
+		cJSON_Delete(xa);
+		cJSON_Delete(yb);
+	}
+	cJSON_Delete(ra);
+	cJSON_Delete(rb);
+	return ok;
+}
+
+/* Groups of 4 questions (a subject of 10: 4, 4, 2): the run is killed with
+ * SIGKILL once the second level has written its first two groups, and its
+ * journal cut after 7 records, as if the kill had come between the last two
+ * records of the second group. The resumed run scores that whole group again
+ * (its decodes, hence its bits, are the group's) and writes the missing
+ * record: every record equals the uninterrupted run's to the bit. (Scoring
+ * only the missing question, alone, gives other bits: this test then fails.) */
+static void test_kill9_inside_a_group_then_resume(void)
+{
+	char whole[400], dir[400], rec[500], rec_whole[500], args[2048];
+	const char *bin = getenv("QE_QEVAL");
+	pid_t pid;
+	int status, killed = 0, diff = 0;
+
+	snprintf(whole, sizeof(whole), "%s/group-whole", g_tmp);
+	snprintf(dir, sizeof(dir), "%s/group-killed", g_tmp);
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --mmlu datasets/samples/mmlu --mmlu-batch 4 --out %s",
+		 model(), whole);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(rec, sizeof(rec), "%s/levels/01-Q8_0/records-mmlu.jsonl", dir);
+	snprintf(rec_whole, sizeof(rec_whole), "%s/levels/01-Q8_0/records-mmlu.jsonl", whole);
+	pid = fork();
+	if (pid == 0) {
+		char cache[300];
+		snprintf(cache, sizeof(cache), "%s/cache", g_tmp);
+		setenv("QEVAL_CACHE", cache, 1);
+		setpgid(0, 0);
+		freopen("/dev/null", "w", stderr);
+		freopen("/dev/null", "w", stdout);
+		execl(bin ? bin : "./qeval", "qeval", "run", "-q", "--model", model(), "--levels", "F16,Q8_0", "--mmlu",
+		      "datasets/samples/mmlu", "--mmlu-batch", "4", "--out", dir, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 6000 && !killed; i++) {
+		if (count_lines(rec) >= 8) {
+			kill(-pid, SIGKILL);
+			killed = 1;
+		} else if (waitpid(pid, &status, WNOHANG) == pid) {
+			break;
+		}
+		usleep(2000);
+	}
+	if (killed)
+		waitpid(pid, &status, 0);
+	TQ_CHECK(killed);
+	if (!killed)
+		return;
+	keep_lines(rec, 7);
+	snprintf(args, sizeof(args), "run -q --resume %s", dir);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(records_equal(rec_whole, rec, &diff));
+	TQ_EQ_INT(diff, 0); /* the group's prefix was paid by its first item, whose record was kept */
+	snprintf(rec, sizeof(rec), "%s/levels/00-F16/records-mmlu.jsonl", dir);
+	snprintf(rec_whole, sizeof(rec_whole), "%s/levels/00-F16/records-mmlu.jsonl", whole);
+	TQ_CHECK(records_equal(rec_whole, rec, &diff));
+}
+
+/* Tokens by parts (the few-shot prefix's kept, a question's own text
+ * tokenized after the prefix's anchor) equal lm-eval's whole tokenization on
+ * the first questions of every MMLU and C-Eval subject, with the Llama-2 and
+ * the mc-memorizer vocabularies (QEVAL_VERIFY_TOKENS=1 fails a question
+ * whose tokens differ). */
+static void test_real_sets_tokens_by_parts_equal_whole(void)
+{
+	static const char *const models[] = { "llama-2-tiny-random", "mc-memorizer-6L-256-f16" };
+	char args[2048], dir[400], rec[500], path[600], mmlu[300], ceval[300];
+
+	snprintf(mmlu, sizeof(mmlu), "%s/datasets/mmlu", tq_shared());
+	snprintf(ceval, sizeof(ceval), "%s/datasets/ceval", tq_shared());
+	if (access(mmlu, R_OK) != 0 || access(ceval, R_OK) != 0)
+		TQ_SKIP("%s absent", mmlu);
+	setenv("QEVAL_VERIFY_TOKENS", "1", 1);
+	for (int m = 0; m < 2; m++) {
+		snprintf(path, sizeof(path), "%s/models/%s.gguf", tq_shared(), models[m]);
+		if (access(path, R_OK) != 0)
+			continue;
+		snprintf(dir, sizeof(dir), "%s/tok-%d", g_tmp, m);
+		snprintf(args, sizeof(args), "run -q --model %s --levels F16=%s --mmlu %s --ceval %s --limit 2 --out %s",
+			 path, path, mmlu, ceval, dir);
+		TQ_EQ_INT(qeval(args), 0);
+		for (int t = 0; t < 2; t++) {
+			cJSON *recs = NULL;
+			const cJSON *x;
+			int n = 0, ok = 0;
+			snprintf(rec, sizeof(rec), "%s/levels/00-F16/records-%s.jsonl", dir, t ? "ceval" : "mmlu");
+			TQ_EQ_INT(qe_journal_load(rec, &recs, NULL), 0);
+			cJSON_ArrayForEach(x, recs) {
+				n++;
+				ok += !strcmp(qe_json_str(x, "status", ""), "ok");
+				if (strcmp(qe_json_str(x, "status", ""), "ok") != 0)
+					fprintf(stderr, "  %s %s: %s\n", models[m], qe_json_str(x, "id", "?"),
+						qe_json_str(x, "status", "?"));
+			}
+			TQ_EQ_INT(n, t ? 2 * 52 : 2 * 57);
+			TQ_EQ_INT(ok, n);
+			cJSON_Delete(recs);
+		}
+	}
+	unsetenv("QEVAL_VERIFY_TOKENS");
+}
+
 static void test_bad_level_costs_only_itself(void)
 {
 	char dir[400], bad[400], args[2048];
@@ -476,6 +649,8 @@ int main(void)
 	TQ_RUN(test_run_mmlu_ceval_all_metrics);
 	TQ_RUN(test_results_equal_recount_from_records);
 	TQ_RUN(test_kill9_then_resume_equals_uninterrupted);
+	TQ_RUN(test_kill9_inside_a_group_then_resume);
+	TQ_RUN(test_real_sets_tokens_by_parts_equal_whole);
 	TQ_RUN(test_bad_level_costs_only_itself);
 	TQ_RUN(test_nonfinite_level_items_fail_with_reason);
 	TQ_RUN(test_same_types_as_is_reported);

@@ -206,8 +206,8 @@ static int check_template(const cJSON *v, void *field, struct qe_err *err)
 	  "few-shot examples per question (default 5, 0 allowed)", "K", QE_OF_SHARED, NULL, NULL },                    \
 	{ "subjects", QE_OT_STR, offsetof(struct mc_opts, subjects), NULL, 0, 0,                                       \
 	  "only these subjects (comma list)", "LIST", QE_OF_SHARED, NULL, NULL },                                      \
-	{ "batch", QE_OT_INT, offsetof(struct mc_opts, batch), "16", 1, 4096,                                          \
-	  "questions handed to the runtime per call (default 16)", "N", 0, NULL, NULL },                               \
+	{ "batch", QE_OT_INT, offsetof(struct mc_opts, batch), "32", 1, 4096,                                          \
+	  "questions per runtime call, scored together; a resumed level restarts at one (default 32)", "N", 0, NULL, NULL }, \
 	{ "template", QE_OT_JSON, offsetof(struct mc_opts, template), NULL, 0, 0,                                      \
 	  "prompt template: header, item, target_delim, join, choices", NULL, QE_OF_NOFLAG, NULL, check_template },     \
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, NULL }
@@ -330,11 +330,50 @@ static cJSON *item_record(const struct mc_state *s, const struct qe_mc_item *it,
 	return r;
 }
 
+/* Token counts for fitting a prompt: the prefix's (header and shots) is kept,
+ * being the same for every question of a subject, and the question's own
+ * text is counted alone. Their sum is within a token or two of the whole
+ * prompt's count (the tokenizer may join or split a token at the seam);
+ * within FIT_SLACK tokens of the limit the whole prompt is counted, so the
+ * shots kept are those a whole count gives. */
+#define FIT_SLACK 16
+
+struct fit_memo {
+	uint32_t subject;  /* the prefix counted: subject, first shot, shots */
+	int first, k;
+	int n;             /* its tokens (BOS included), -1 = none counted */
+};
+
+static int prompt_tokens(struct qe_runtime *rt, const struct qe_mc_item *it, int first, int k, struct sbuf *pb,
+			 size_t prefix_len, int32_t n_ctx, struct fit_memo *memo, struct qe_err *err)
+{
+	int own, approx;
+
+	if (memo->n < 0 || memo->subject != it->subject || memo->first != first || memo->k != k) {
+		char save = pb->p[prefix_len];
+		pb->p[prefix_len] = '\0';
+		memo->n = qe_runtime_tokenize(rt, pb->p, 1, NULL, 0, err);
+		pb->p[prefix_len] = save;
+		memo->subject = it->subject;
+		memo->first = first;
+		memo->k = k;
+		if (memo->n < 0)
+			return memo->n;
+	}
+	own = qe_runtime_tokenize(rt, pb->p + prefix_len, 0, NULL, 0, err);
+	if (own < 0)
+		return own;
+	approx = memo->n + own;
+	if (approx + 8 + FIT_SLACK <= n_ctx || approx + 8 - FIT_SLACK > n_ctx)
+		return approx;
+	return qe_runtime_tokenize(rt, pb->p, 1, NULL, 0, err);
+}
+
 /* The prompt of item it with at most *k shots that fits a context of n_ctx
  * tokens: the oldest shots are dropped first (*k says how many are left).
  * Split "dev": an item must not be its own shot (build_prompt). */
 static int fit_prompt(const struct mc_state *s, struct qe_runtime *rt, const struct qe_mc_item *it, int32_t n_ctx,
-		      int *k, struct sbuf *pb, size_t *prefix_len, struct qe_err *err)
+		      int *k, struct sbuf *pb, size_t *prefix_len, struct fit_memo *memo, struct qe_err *err)
 {
 	int first = 0;
 
@@ -344,7 +383,7 @@ static int fit_prompt(const struct mc_state *s, struct qe_runtime *rt, const str
 		if (*k == 0 || pb->n + 16 < (size_t)n_ctx)
 			return 0;
 		{
-			int ntok = qe_runtime_tokenize(rt, pb->p, 1, NULL, 0, err);
+			int ntok = prompt_tokens(rt, it, first, *k, pb, *prefix_len, n_ctx, memo, err);
 			if (ntok >= 0 && ntok + 8 <= n_ctx)
 				return 0;
 		}
@@ -389,84 +428,149 @@ static int record_result(const struct mc_state *s, struct qe_task_level *tl, con
 	return rc;
 }
 
+/* ---- one level: groups of questions ------------------------------------------ */
+
+/* A level's scoring buffers: one group of up to B questions. */
+struct mc_group {
+	size_t B;
+	struct qe_score_req *rq;   /* [B] */
+	struct qe_score_res *rs;   /* [B] */
+	int *st;                   /* [B] */
+	struct sbuf *pb;           /* [B] prompts */
+	size_t *idx;               /* [B] item indices */
+	int *nshots;               /* [B] */
+	size_t m;                  /* questions in the group */
+	const char *conts[4];
+	char cbuf[4][128];
+	struct fit_memo memo;
+	int32_t n_ctx;             /* the context window, tokens */
+};
+
+static int group_init(const struct mc_state *s, struct qe_runtime *rt, struct mc_group *g)
+{
+	struct qe_rt_info info;
+
+	memset(g, 0, sizeof(*g));
+	g->B = s->batch;
+	g->rq = calloc(g->B, sizeof(*g->rq));
+	g->rs = calloc(g->B, sizeof(*g->rs));
+	g->st = calloc(g->B, sizeof(*g->st));
+	g->pb = calloc(g->B, sizeof(*g->pb));
+	g->idx = calloc(g->B, sizeof(*g->idx));
+	g->nshots = calloc(g->B, sizeof(*g->nshots));
+	for (int c = 0; c < 4; c++) {
+		snprintf(g->cbuf[c], sizeof(g->cbuf[c]), "%s%s", s->t.target_delim, s->t.choices[c]);
+		g->conts[c] = g->cbuf[c];
+	}
+	g->memo.n = -1;
+	qe_runtime_describe(rt, &info);
+	g->n_ctx = info.n_ctx;
+	return g->rq && g->rs && g->st && g->pb && g->idx && g->nshots ? 0 : -1;
+}
+
+static void group_release(struct mc_group *g)
+{
+	for (size_t k = 0; g->pb && k < g->B; k++)
+		free(g->pb[k].p);
+	free(g->pb);
+	free(g->rq);
+	free(g->rs);
+	free(g->st);
+	free(g->idx);
+	free(g->nshots);
+}
+
+/* The group that starts at item i: the next B questions with an answer of
+ * item i's subject, in order (a question without one met on the way is
+ * recorded as no_gold, when it is not yet). Groups depend only on the item
+ * list, never on what the journal holds, so a resumed level forms the same
+ * groups as an uninterrupted one. *next = where the next group starts. */
+static int group_next(const struct mc_state *s, struct qe_task_level *tl, size_t i, struct mc_group *g, size_t *next,
+		      struct qe_err *err)
+{
+	uint32_t subject = s->set.items[i].subject;
+	int rc = 0;
+
+	g->m = 0;
+	for (; i < s->set.n_items && g->m < g->B && s->set.items[i].subject == subject && rc == 0; i++) {
+		const struct qe_mc_item *it = &s->set.items[i];
+		cJSON *r;
+		if (it->gold >= 0) {
+			g->idx[g->m++] = i;
+			continue;
+		}
+		if (qe_journal_has(tl->journal, it->id))
+			continue;
+		r = item_record(s, it, "no_gold");
+		rc = qe_journal_append(tl->journal, r, err);
+		cJSON_Delete(r);
+		qe_progress_add(tl->progress, 1);
+	}
+	*next = i;
+	return rc;
+}
+
+/* Score the group when one of its questions has no record yet: every
+ * question of the group is scored (the runtime's decodes, hence its
+ * numbers, depend on the whole group), only the missing records written. */
+static int group_score(const struct mc_state *s, struct qe_task_level *tl, struct mc_group *g, struct qe_err *err)
+{
+	size_t missing = 0;
+	int rc = 0;
+
+	for (size_t k = 0; k < g->m; k++)
+		missing += !qe_journal_has(tl->journal, s->set.items[g->idx[k]].id);
+	if (missing == 0)
+		return 0;
+	for (size_t k = 0; k < g->m && rc == 0; k++) {
+		const struct qe_mc_item *it = &s->set.items[g->idx[k]];
+		const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+		size_t prefix_len = 0;
+		g->nshots[k] = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots;
+		rc = fit_prompt(s, tl->rt, it, g->n_ctx, &g->nshots[k], &g->pb[k], &prefix_len, &g->memo, err);
+		g->rq[k] = (struct qe_score_req){ .context = g->pb[k].p, .conts = g->conts, .n_conts = 4,
+						  .prefix_len = prefix_len };
+	}
+	if (rc)
+		return rc;
+	qe_runtime_score(tl->rt, g->rq, g->m, g->rs, g->st, err);
+	for (size_t k = 0; k < g->m && rc == 0; k++) {
+		const struct qe_mc_item *it = &s->set.items[g->idx[k]];
+		if (!qe_journal_has(tl->journal, it->id))
+			rc = record_result(s, tl, it, g->st[k], &g->rs[k], g->nshots[k], err);
+	}
+	qe_progress_add(tl->progress, missing);
+	return rc;
+}
+
+/* The level's questions group by group (group_next): each group is one
+ * qe_runtime_score call, which the runtime splits into decodes by the
+ * group alone, so an item's numbers do not depend on where a run was
+ * interrupted. */
 static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *err)
 {
 	struct mc_state *s = state;
-	struct qe_rt_info info;
-	size_t n = s->set.n_items, B = s->batch, n_skip = 0;
-	struct qe_score_req *rq = calloc(B, sizeof(*rq));
-	struct qe_score_res *rs = calloc(B, sizeof(*rs));
-	int *st = calloc(B, sizeof(*st)), rc = 0;
-	struct sbuf *pb = calloc(B, sizeof(*pb));
-	size_t *idx = calloc(B, sizeof(*idx));
-	int *nshots = calloc(B, sizeof(*nshots));
-	size_t prefix_len = 0;
-	const char *conts[4];
-	char cbuf[4][128];
+	struct mc_group g;
+	size_t n = s->set.n_items, n_skip = 0;
+	int rc = 0;
 
-	if (!rq || !rs || !st || !pb || !idx || !nshots) {
-		rc = qe_fail(err, QE_ENOMEM, "out of memory");
-		goto out;
-	}
-	qe_runtime_describe(tl->rt, &info);
-	for (int c = 0; c < 4; c++) {
-		snprintf(cbuf[c], sizeof(cbuf[c]), "%s%s", s->t.target_delim, s->t.choices[c]);
-		conts[c] = cbuf[c];
+	if (group_init(s, tl->rt, &g) != 0) {
+		group_release(&g);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++)
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
 	qe_progress_add(tl->progress, n_skip);
-
 	for (size_t i = 0; i < n && rc == 0;) {
-		size_t m = 0;
-		/* fill a batch with pending items */
-		while (i < n && m < B) {
-			const struct qe_mc_item *it = &s->set.items[i];
-			const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
-			int k = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots;
-			if (qe_journal_has(tl->journal, it->id)) {
-				i++;
-				continue;
-			}
-			if (it->gold < 0) {
-				cJSON *r = item_record(s, it, "no_gold");
-				rc = qe_journal_append(tl->journal, r, err);
-				cJSON_Delete(r);
-				qe_progress_add(tl->progress, 1);
-				i++;
-				if (rc)
-					break;
-				continue;
-			}
-			if ((rc = fit_prompt(s, tl->rt, it, info.n_ctx, &k, &pb[m], &prefix_len, err)) != 0)
-				break;
-			rq[m].context = pb[m].p;
-			rq[m].prefix_len = prefix_len;
-			rq[m].conts = conts;
-			rq[m].n_conts = 4;
-			idx[m] = i;
-			nshots[m] = k;
-			m++;
-			i++;
-		}
-		if (rc || m == 0)
-			break;
-		qe_runtime_score(tl->rt, rq, m, rs, st, err);
-		for (size_t k = 0; k < m && rc == 0; k++)
-			rc = record_result(s, tl, &s->set.items[idx[k]], st[k], &rs[k], nshots[k], err);
-		qe_progress_add(tl->progress, m);
+		size_t next = i;
+		rc = group_next(s, tl, i, &g, &next, err);
+		if (rc == 0 && g.m > 0)
+			rc = group_score(s, tl, &g, err);
+		i = next;
 	}
 	if (rc == 0)
 		rc = qe_journal_sync(tl->journal, err);
-out:
-	for (size_t k = 0; pb && k < B; k++)
-		free(pb[k].p);
-	free(pb);
-	free(rq);
-	free(rs);
-	free(st);
-	free(idx);
-	free(nshots);
+	group_release(&g);
 	return rc;
 }
 
