@@ -270,10 +270,16 @@ static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *
 		*n_ubatch = *n_batch;
 }
 
-/* Requests per scoring decode, at most (the sequence ids also bound it). */
+/* Requests per scoring decode, at most (the sequence ids also bound it): 32
+ * with layers on a GPU, where big decodes are what is fast; 8 on a CPU, where
+ * attention over the other requests' cells (masked, but still visited by the
+ * kernels) soon costs more than bigger matrix products save
+ * (docs/benchmarks.md, "MMLU evaluation speed on the CPU"). */
 static uint32_t score_n_seq(struct qe_runtime *rt)
 {
-	return rt->params.n_seq ? rt->params.n_seq : 32;
+	if (rt->params.n_seq)
+		return rt->params.n_seq;
+	return rt->params.n_gpu_layers != 0 ? 32 : 8;
 }
 
 /* Sequences the embedding context holds at once. */
