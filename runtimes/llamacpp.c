@@ -547,25 +547,25 @@ static int32_t log_softmax_row(struct lctx *c, const float *logits)
 }
 
 /* Decode tokens[from..n) of seq 0 at positions from.., logits for the last
- * when want_logits. */
+ * when want_logits (through c->s_batch, which must be empty). */
 static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n, int want_logits,
 		       struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct llama_batch b = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
+	struct llama_batch *b = &c->s_batch;
 	int rc = 0;
 
 	for (int32_t i = from; i < n && rc == 0;) {
 		int32_t m = n - i < (int32_t)c->s_n_batch ? n - i : (int32_t)c->s_n_batch;
-		b.n_tokens = m;
+		b->n_tokens = m;
 		for (int32_t j = 0; j < m; j++) {
-			b.token[j] = tokens[i + j];
-			b.pos[j] = i + j;
-			b.n_seq_id[j] = 1;
-			b.seq_id[j][0] = 0;
-			b.logits[j] = want_logits && (i + j == n - 1);
+			b->token[j] = tokens[i + j];
+			b->pos[j] = i + j;
+			b->n_seq_id[j] = 1;
+			b->seq_id[j][0] = 0;
+			b->logits[j] = want_logits && (i + j == n - 1);
 		}
-		if (llama_decode(c->sctx, b) != 0) {
+		if (llama_decode(c->sctx, *b) != 0) {
 			char why[384];
 			last_error(why, sizeof(why));
 			rc = qe_fail(err, QE_ERUNTIME, "decode failed at token %d of %d (level %s): %s",
@@ -573,7 +573,7 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 		}
 		i += m;
 	}
-	llama_batch_free(b);
+	b->n_tokens = 0;
 	return rc;
 }
 
