@@ -38,7 +38,7 @@ const struct qe_optab qe_plan_runtime_optab[] = {
 	{ "batch", QE_OT_INT, RT(batch), "0", 0, 1 << 20, "tokens per decode (scoring default: 4 contexts, at most 8192 or one context)", "N", 0, NULL, NULL },
 	{ "ubatch", QE_OT_INT, RT(ubatch), "0", 0, 1 << 20, "tokens per compute graph (scoring default: the batch)", "N", 0, NULL, NULL },
 	{ "seqs", QE_OT_INT, RT(seqs), "0", 0, 4096,
-	  "sequences per decode: questions scored together, texts embedded together (default 32)", "N", 0, NULL, NULL },
+	  "sequences per decode: questions scored together (default 32 with GPU layers, 8 without), texts embedded together (32)", "N", 0, NULL, NULL },
 	{ "ngl", QE_OT_INT, RT(ngl), "0", -1, 100000, "GPU layers (-1 = all)", "N", 0, NULL, NULL },
 	{ "verbose", QE_OT_BOOL, RT(verbose), "false", 0, 0, "the engine's log on stderr", NULL, 0, NULL, NULL },
 	{ "prefix_reuse", QE_OT_BOOL, RT(prefix_reuse), "true", 0, 0,

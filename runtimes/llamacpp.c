@@ -337,10 +337,16 @@ static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *
 		*n_ubatch = *n_batch;
 }
 
-/* Requests per scoring decode, at most (the sequence ids also bound it). */
+/* Requests per scoring decode, at most (the sequence ids also bound it): 32
+ * with layers on a GPU, where big decodes are what is fast; 8 on a CPU, where
+ * attention over the other requests' cells (masked, but still visited by the
+ * kernels) soon costs more than bigger matrix products save
+ * (docs/benchmarks.md, "MMLU evaluation speed on the CPU"). */
 static uint32_t score_n_seq(struct qe_runtime *rt)
 {
-	return rt->params.n_seq ? rt->params.n_seq : 32;
+	if (rt->params.n_seq)
+		return rt->params.n_seq;
+	return rt->params.n_gpu_layers != 0 ? 32 : 8;
 }
 
 /* Sequences the embedding context holds at once. */
@@ -608,25 +614,25 @@ static int32_t log_softmax_row(struct lctx *c, const float *logits)
 }
 
 /* Decode tokens[from..n) of seq 0 at positions from.., logits for the last
- * when want_logits. */
+ * when want_logits (through c->s_batch, which must be empty). */
 static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n, int want_logits,
 		       struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct llama_batch b = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
+	struct llama_batch *b = &c->s_batch;
 	int rc = 0;
 
 	for (int32_t i = from; i < n && rc == 0;) {
 		int32_t m = n - i < (int32_t)c->s_n_batch ? n - i : (int32_t)c->s_n_batch;
-		b.n_tokens = m;
+		b->n_tokens = m;
 		for (int32_t j = 0; j < m; j++) {
-			b.token[j] = tokens[i + j];
-			b.pos[j] = i + j;
-			b.n_seq_id[j] = 1;
-			b.seq_id[j][0] = 0;
-			b.logits[j] = want_logits && (i + j == n - 1);
+			b->token[j] = tokens[i + j];
+			b->pos[j] = i + j;
+			b->n_seq_id[j] = 1;
+			b->seq_id[j][0] = 0;
+			b->logits[j] = want_logits && (i + j == n - 1);
 		}
-		if (llama_decode(c->sctx, b) != 0) {
+		if (llama_decode(c->sctx, *b) != 0) {
 			char why[384];
 			last_error(why, sizeof(why));
 			rc = qe_fail(err, QE_ERUNTIME, "decode failed at token %d of %d (level %s): %s",
@@ -634,7 +640,7 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 		}
 		i += m;
 	}
-	llama_batch_free(b);
+	b->n_tokens = 0;
 	return rc;
 }
 

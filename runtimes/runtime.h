@@ -47,7 +47,8 @@ struct qe_rt_params {
 	uint32_t n_ubatch;     /* tokens per compute graph, 0 = likewise (scoring n_batch,
 				* speed tests 512) */
 	uint32_t n_seq;        /* sequences per decode: texts embedded together, requests
-				* scored together; 0 = 32 */
+				* scored together; 0 = 32 (llamacpp scoring on the CPU, no
+				* GPU layers: 8) */
 	int n_gpu_layers;      /* layers on the GPU: 0 = none, -1 = all */
 	int embeddings;        /* 1 = open for embeddings (pooling below) */
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */

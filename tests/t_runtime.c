@@ -342,8 +342,9 @@ static void test_score_batch_equals_alone(void)
 	char path[512];
 
 	fixture(path, sizeof(path), "tiny-llama-f16.gguf");
-	check_batch_equals_alone(path, 0);  /* the default: every question in one decode */
+	check_batch_equals_alone(path, 0);  /* the CPU default, 8: decodes of 8 and 4 */
 	check_batch_equals_alone(path, 5);  /* decodes of 5, 5, 2 */
+	check_batch_equals_alone(path, 32); /* every question in one decode */
 	snprintf(path, sizeof(path), "%s/models/stories260K-ffn192-f16.gguf", tq_shared());
 	if (access(path, R_OK) == 0)
 		check_batch_equals_alone(path, 0);

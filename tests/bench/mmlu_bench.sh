@@ -31,7 +31,8 @@
 #   the reuse ratio depends on items per subject, and the full split has 246
 #   on average), threads from $THREADS (default: all), questions per group
 #   from $BATCH (default 32, the mmlu task's), $SEQS questions per decode
-#   (default: the runtime's, 32), $RUN_ARGS more `qeval run` arguments.
+#   (default: the runtime's on a CPU, 8), $RUN_ARGS more `qeval run` arguments
+#   (CPU only: the records are read as a CPU run's).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 model=${1:-../shared/models/stories260K-ffn192-f16.gguf}
@@ -66,7 +67,7 @@ wall_reuse=$(num "$out/reuse/results.json" "$blk['wall_s']")
 wall_noreuse=$(num "$out/noreuse/results.json" "$blk['wall_s']")
 items=$(num "$out/reuse/results.json" "r['tasks']['mmlu']['levels']['$level']['n_scored']")
 n_batch=$(num "$out/reuse/results.json" "r['levels'][0]['n_batch']")
-n_seq=${SEQS:-32}
+n_seq=${SEQS:-8} # the runtime's default without GPU layers
 
 # The decodes the run made, from its records: per group (BATCH questions of a
 # subject in file order), the questions with the same few-shot prefix (same
@@ -127,11 +128,12 @@ h_chunk=$(python3 -c "print(max(16, round($h_tok / $h_n)) if $h_n else 16)")
 sp=(--model "$model" --levels "$level" --tasks speed --speed-tg 1 --speed-reps 5 -t "$threads" -q --cache "$out/cache"
 	--batch "$n_batch" --ubatch "$(num "$out/reuse/results.json" "r['levels'][0]['n_ubatch']")")
 $q run "${sp[@]}" --speed-pp "$g_chunk" --speed-depth "$g_depth" --out "$out/speed" >/dev/null
-$q run "${sp[@]}" --speed-pp "$h_chunk,512" --out "$out/speed0" >/dev/null
+$q run "${sp[@]}" --speed-pp "$h_chunk" --out "$out/speed0" >/dev/null
+$q run "${sp[@]}" --speed-pp 512 --out "$out/speed512" >/dev/null # one size per run: --speed-pp 1,2 keeps the first
 tps() { num "$1/results.json" "[t for t in r['tasks']['speed']['levels']['$level']['tests'] if t['name']=='$2'][0]['tps_mean']"; }
 pp_g=$(tps "$out/speed" "pp$g_chunk@d$g_depth")
 pp_h=$(tps "$out/speed0" "pp$h_chunk")
-pp512=$(tps "$out/speed0" "pp512")
+pp512=$(tps "$out/speed512" "pp512")
 echo "load after: $(uptime)"
 
 python3 - "$tok_s" "$pp_g" "$pp_h" "$pp512" "$g_chunk" "$g_depth" "$h_chunk" "$g_tok" "$g_n" "$h_tok" "$h_n" \
