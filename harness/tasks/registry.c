@@ -1,5 +1,5 @@
-/* qeval — the task registry. Adding a task: its file, its view's file and one
- * line here. */
+/* qeval — the task registry. Adding a task: its own files (the task, its
+ * results-block keys, its view: docs/extending.md) and one line here. */
 #include "harness/tasks/task.h"
 #include "harness/base/json.h"
 #include "reports/view.h"
