@@ -119,6 +119,11 @@ asan:
 	$(MAKE) BUILD=build-asan QEVAL=build-asan/qeval CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" test
 
+llama-tools:
+	@harness/tools.sh
+
+.PHONY: llama-tools
+
 deps:
 	@LLAMA_FROM_SOURCE=$(LLAMA_FROM_SOURCE) LLAMA_CUDA=$(LLAMA_CUDA) harness/deps.sh
 
