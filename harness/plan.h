@@ -27,6 +27,7 @@ struct qe_plan_runtime {
 	long ctx;             /* tokens, 0 = min(trained, 4096) */
 	long batch, ubatch;   /* tokens, 0 = the runtime's default for the use */
 	long seqs;            /* sequences per decode (questions when scoring), 0 = the runtime's default */
+	long contexts;        /* scoring contexts taking decodes in turn, 0 = the runtime's default */
 	long ngl;             /* GPU layers, -1 = all */
 	int verbose;          /* the engine's log on stderr */
 	int prefix_reuse;     /* 0 = every prompt from an empty cache */

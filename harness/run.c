@@ -70,6 +70,7 @@ static void rt_params_from_plan(const struct qe_plan_runtime *rto, struct qe_rt_
 	p->n_batch = (uint32_t)rto->batch;
 	p->n_ubatch = (uint32_t)rto->ubatch;
 	p->n_seq = (uint32_t)rto->seqs;
+	p->n_score_ctx = (uint32_t)rto->contexts;
 	p->n_gpu_layers = (int)rto->ngl;
 	p->verbose = rto->verbose;
 	p->no_prefix_reuse = !rto->prefix_reuse;

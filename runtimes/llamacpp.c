@@ -161,7 +161,33 @@ static const char *ll_version(void);
 struct out_row;
 struct prefix_tok;
 struct lctx;
+
+/* Scoring's phases, timed when QEVAL_PROFILE=1 (docs/benchmarks.md). */
+enum { PROF_TOK, PROF_SEGMENT, PROF_PREP, PROF_LAUNCH, PROF_WAIT, PROF_READ, PROF_CALL, PROF_N };
+static const char *const prof_names[PROF_N] = {
+	"tokenize", "prefix segments", "batch filling", "decode calls", "wait for logits", "read rows",
+	"score calls in all"
+};
 static void score_state_release(struct lctx *c);
+struct sslot;
+static void slot_free(struct sslot *sl);
+
+/* A scoring context and its state. Every scoring context of a runtime is
+ * made alike (same parameters), and a decode's results depend only on what
+ * it holds, so a request gets the same numbers in either. */
+struct sslot {
+	struct llama_context *sctx;
+	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache, [s_window] */
+	int32_t n_cache;
+	int cache_is_segment;     /* cache_tok is a declared prefix, evaluated alone from an empty cache */
+	struct llama_batch s_batch; /* [s_n_batch] tokens of the decode being filled (or made and
+				     * not yet read: read_rows) */
+	struct out_row *s_rows;   /* [s_n_batch]: what each token of s_batch with logits scores */
+	const float **r_lg;       /* [s_n_batch] the logits rows of a decode, in batch order */
+	int32_t *r_k;             /* [s_n_batch] their tokens' places in s_batch */
+	double *r_lse;            /* [s_n_batch] their log-sum-exp */
+	int32_t *r_arg;           /* [s_n_batch] their argmax */
+};
 
 struct lctx {
 	struct llama_model *model;
@@ -173,23 +199,22 @@ struct lctx {
 	int non_causal;           /* bidirectional attention (BERT-like): embeddings only */
 
 	/* scoring */
-	struct llama_context *sctx;
+	struct sslot cur;         /* the scoring context in use */
+	struct sslot spare;       /* the other one, when n_slots is 2 (slot_swap) */
+	int n_slots;              /* scoring contexts: 1, or 2 taking decodes in turn */
 	uint32_t s_window;        /* tokens one request may take (context + continuation): the
 				   * context window in use, what describe calls n_ctx */
 	uint32_t s_n_kv;          /* KV cells: a window (the declared prefix) + a decode's tokens */
 	uint32_t s_n_batch;       /* tokens per llama_decode */
 	uint32_t s_n_seq;         /* requests per decode, at most */
 	uint32_t s_n_seq_max;     /* sequence ids of sctx (seq 0 + requests + continuations) */
-	int32_t *cache_tok;       /* tokens now in seq 0 of sctx's KV cache, [s_window] */
-	int32_t n_cache;
-	int cache_is_segment;     /* cache_tok is a declared prefix, evaluated alone from an empty cache */
-	double *logp;             /* [n_vocab] scratch: log-softmax of one row */
-	struct llama_batch s_batch; /* [s_n_batch] tokens of the decode being filled */
-	struct out_row *s_rows;   /* [s_n_batch]: what each token of s_batch with logits scores */
 	struct prefix_tok *prefixes; /* [PREFIX_CACHE] declared prefixes' tokens, by their bytes */
 	uint64_t prefix_clock;    /* LRU stamp of the last prefix used */
 	int verify_tokens;        /* QEVAL_VERIFY_TOKENS=1: every request's tokens by parts are
 				   * checked against the whole tokenization (a diagnostic) */
+	int profile;              /* QEVAL_PROFILE=1: where scoring's time goes, printed to
+				   * stderr when the runtime closes (a diagnostic) */
+	double prof[PROF_N];      /* seconds per phase, see prof_names */
 
 	/* embeddings */
 	struct llama_context *ectx;
@@ -258,6 +283,7 @@ static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	snprintf(c->path, sizeof(c->path), "%s", p->model);
 	c->n_threads = threads_or_default(p->n_threads);
 	c->n_threads_batch = p->n_threads_batch > 0 ? p->n_threads_batch : c->n_threads;
+	c->profile = getenv("QEVAL_PROFILE") && !strcmp(getenv("QEVAL_PROFILE"), "1");
 
 	mp = llama_model_default_params();
 	mp.n_gpu_layers = p->n_gpu_layers;
@@ -276,14 +302,22 @@ static int ll_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	return 0;
 }
 
+static void prof_print(const struct lctx *c)
+{
+	for (int k = 0; k < PROF_N; k++)
+		fprintf(stderr, "qeval profile: %-20s %9.3f s\n", prof_names[k], c->prof[k]);
+}
+
 static void ll_close(struct qe_runtime *rt)
 {
 	struct lctx *c = L(rt);
 
 	if (!c)
 		return;
-	if (c->sctx)
-		llama_free(c->sctx);
+	if (c->profile)
+		prof_print(c);
+	slot_free(&c->cur);
+	slot_free(&c->spare);
 	if (c->ectx)
 		llama_free(c->ectx);
 	if (c->pctx)
@@ -337,16 +371,19 @@ static void scoring_batches(struct qe_runtime *rt, uint32_t *n_batch, uint32_t *
 		*n_ubatch = *n_batch;
 }
 
-/* Requests per scoring decode, at most (the sequence ids also bound it): 32
- * with layers on a GPU, where big decodes are what is fast; 8 on a CPU, where
- * attention over the other requests' cells (masked, but still visited by the
- * kernels) soon costs more than bigger matrix products save
+/* Requests per scoring decode, at most (the sequence ids also bound it): 16
+ * with layers on a GPU, where a decode of ~3,000 tokens keeps the device busy
+ * while the other scoring context's next decode is prepared, and bigger ones
+ * cost the host more (the attention mask grows with tokens x cells) than the
+ * device saves (measured on an H100: 8, 16, 32; docs/benchmarks.md); 8 on a
+ * CPU, where attention over the other requests' cells (masked, but still
+ * visited by the kernels) soon costs more than bigger matrix products save
  * (docs/benchmarks.md, "MMLU evaluation speed on the CPU"). */
 static uint32_t score_n_seq(struct qe_runtime *rt)
 {
 	if (rt->params.n_seq)
 		return rt->params.n_seq;
-	return rt->params.n_gpu_layers != 0 ? 32 : 8;
+	return rt->params.n_gpu_layers != 0 ? 16 : 8;
 }
 
 /* Sequences the embedding context holds at once. */
@@ -504,22 +541,63 @@ static void prefix_free(struct prefix_tok *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* Free the scoring state but the context itself; the pointers are NULL after. */
+/* Free the scoring state shared by the slots; the pointers are NULL after. */
 static void score_state_release(struct lctx *c)
 {
 	for (size_t i = 0; c->prefixes && i < PREFIX_CACHE; i++)
 		prefix_free(&c->prefixes[i]);
 	free(c->prefixes);
-	free(c->s_rows);
-	free(c->cache_tok);
-	free(c->logp);
-	if (c->s_batch.token)
-		llama_batch_free(c->s_batch);
 	c->prefixes = NULL;
-	c->s_rows = NULL;
-	c->cache_tok = NULL;
-	c->logp = NULL;
-	memset(&c->s_batch, 0, sizeof(c->s_batch));
+}
+
+/* Free a slot, its context included; all zero after. */
+static void slot_free(struct sslot *sl)
+{
+	free(sl->s_rows);
+	free(sl->cache_tok);
+	free(sl->r_lg);
+	free(sl->r_k);
+	free(sl->r_lse);
+	free(sl->r_arg);
+	if (sl->s_batch.token)
+		llama_batch_free(sl->s_batch);
+	if (sl->sctx)
+		llama_free(sl->sctx);
+	memset(sl, 0, sizeof(*sl));
+}
+
+/* The slot's buffers for a context of c's sizes (sl->sctx made). */
+static int slot_alloc(const struct lctx *c, struct sslot *sl)
+{
+	sl->cache_tok = malloc((size_t)c->s_window * sizeof(*sl->cache_tok));
+	sl->r_lg = malloc((size_t)c->s_n_batch * sizeof(*sl->r_lg));
+	sl->r_k = malloc((size_t)c->s_n_batch * sizeof(*sl->r_k));
+	sl->r_lse = malloc((size_t)c->s_n_batch * sizeof(*sl->r_lse));
+	sl->r_arg = malloc((size_t)c->s_n_batch * sizeof(*sl->r_arg));
+	sl->s_rows = malloc((size_t)c->s_n_batch * sizeof(*sl->s_rows));
+	sl->s_batch = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
+	sl->s_batch.n_tokens = 0;
+	sl->n_cache = 0;
+	sl->cache_is_segment = 0;
+	return sl->cache_tok && sl->r_lg && sl->r_k && sl->r_lse && sl->r_arg && sl->s_rows && sl->s_batch.token ? 0 : -1;
+}
+
+/* Exchange the slot in use and the spare one. */
+static void slot_swap(struct lctx *c)
+{
+	struct sslot t = c->cur;
+
+	c->cur = c->spare;
+	c->spare = t;
+}
+
+/* Scoring contexts: the runtime's parameter, else 2 with GPU layers (the
+ * host prepares a decode while the device computes another), 1 without. */
+static int score_n_slots(const struct qe_runtime *rt)
+{
+	if (rt->params.n_score_ctx)
+		return rt->params.n_score_ctx >= 2 ? 2 : 1;
+	return rt->params.n_gpu_layers != 0 ? 2 : 1;
 }
 
 /* Sequence ids the scoring context needs for n_seq requests per decode: seq
@@ -540,7 +618,7 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 	const char *verify = getenv("QEVAL_VERIFY_TOKENS");
 	int rc;
 
-	if (c->sctx)
+	if (c->cur.sctx)
 		return 0;
 	if (c->non_causal)
 		return qe_fail(err, QE_ENOTSUP, "model '%s' is an encoder (embeddings only): it cannot score continuations", c->path);
@@ -552,28 +630,28 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
 	cp.n_seq_max = score_seq_max(c->s_n_seq);
 	cp.kv_unified = true; /* sequences share the prefix's cells */
 	cp.embeddings = false;
-	rc = new_context(rt, cp, &c->sctx, "scoring", err);
-	if (rc)
+	c->n_slots = score_n_slots(rt);
+	rc = new_context(rt, cp, &c->cur.sctx, "scoring", err);
+	if (rc == 0 && c->n_slots == 2)
+		rc = new_context(rt, cp, &c->spare.sctx, "second scoring", err);
+	if (rc) {
+		slot_free(&c->cur);
+		slot_free(&c->spare);
 		return rc;
-	c->s_n_kv = llama_n_ctx(c->sctx);
-	c->s_n_batch = llama_n_batch(c->sctx);
-	c->s_n_seq_max = llama_n_seq_max(c->sctx);
+	}
+	c->s_n_kv = llama_n_ctx(c->cur.sctx);
+	c->s_n_batch = llama_n_batch(c->cur.sctx);
+	c->s_n_seq_max = llama_n_seq_max(c->cur.sctx);
 	if (c->s_n_seq > c->s_n_seq_max - 1)
 		c->s_n_seq = c->s_n_seq_max - 1;
 	c->verify_tokens = verify && !strcmp(verify, "1");
-	c->cache_tok = malloc((size_t)c->s_window * sizeof(*c->cache_tok));
-	c->logp = malloc((size_t)c->n_vocab * sizeof(*c->logp));
-	c->s_rows = malloc((size_t)c->s_n_batch * sizeof(*c->s_rows));
 	c->prefixes = calloc(PREFIX_CACHE, sizeof(*c->prefixes));
-	c->s_batch = llama_batch_init((int32_t)c->s_n_batch, 0, 1);
-	if (!c->cache_tok || !c->logp || !c->s_rows || !c->prefixes || !c->s_batch.token) {
+	if (!c->prefixes || slot_alloc(c, &c->cur) != 0 || (c->n_slots == 2 && slot_alloc(c, &c->spare) != 0)) {
 		score_state_release(c);
-		llama_free(c->sctx); /* the next call tries again */
-		c->sctx = NULL;
+		slot_free(&c->cur); /* the next call tries again */
+		slot_free(&c->spare);
 		return qe_fail(err, QE_ENOMEM, "out of memory for the scoring context");
 	}
-	c->s_batch.n_tokens = 0;
-	c->n_cache = 0;
 	return 0;
 }
 
@@ -581,45 +659,49 @@ static int ensure_score_ctx(struct qe_runtime *rt, struct qe_err *err)
  * that later requests read (masked, but 0 x inf is NaN). */
 static void wipe_cache(struct lctx *c)
 {
-	llama_memory_clear(llama_get_memory(c->sctx), true);
-	c->n_cache = 0;
-	c->cache_is_segment = 0;
+	llama_memory_clear(llama_get_memory(c->cur.sctx), true);
+	c->cur.n_cache = 0;
+	c->cur.cache_is_segment = 0;
 }
 
 static void ll_reset(struct qe_runtime *rt)
 {
 	struct lctx *c = L(rt);
 
-	if (c->sctx)
+	if (c->cur.sctx)
 		wipe_cache(c);
+	if (c->spare.sctx) {
+		slot_swap(c);
+		wipe_cache(c);
+		slot_swap(c);
+	}
 }
 
-/* log-softmax of one logits row into c->logp; returns the argmax. */
-static int32_t log_softmax_row(struct lctx *c, const float *logits)
+/* The log-sum-exp of a logits row of n_vocab, in double, in index order
+ * (the same number whichever thread computes it); *arg = its argmax (the
+ * first). A token's log-probability is then (double)logits[tok] - lse. */
+static double row_lse(const float *logits, int n_vocab, int32_t *arg)
 {
-	double mx = -DBL_MAX, sum = 0.0, lse;
-	int32_t arg = 0;
+	double mx = -DBL_MAX, sum = 0.0;
 
-	for (int i = 0; i < c->n_vocab; i++)
+	*arg = 0;
+	for (int i = 0; i < n_vocab; i++)
 		if (logits[i] > mx) {
 			mx = logits[i];
-			arg = i;
+			*arg = i;
 		}
-	for (int i = 0; i < c->n_vocab; i++)
+	for (int i = 0; i < n_vocab; i++)
 		sum += exp((double)logits[i] - mx);
-	lse = mx + log(sum);
-	for (int i = 0; i < c->n_vocab; i++)
-		c->logp[i] = (double)logits[i] - lse;
-	return arg;
+	return mx + log(sum);
 }
 
 /* Decode tokens[from..n) of seq 0 at positions from.., logits for the last
- * when want_logits (through c->s_batch, which must be empty). */
+ * when want_logits (through c->cur.s_batch, which must be empty). */
 static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t from, int32_t n, int want_logits,
 		       struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct llama_batch *b = &c->s_batch;
+	struct llama_batch *b = &c->cur.s_batch;
 	int rc = 0;
 
 	for (int32_t i = from; i < n && rc == 0;) {
@@ -632,7 +714,7 @@ static int decode_seq0(struct qe_runtime *rt, const int32_t *tokens, int32_t fro
 			b->seq_id[j][0] = 0;
 			b->logits[j] = want_logits && (i + j == n - 1);
 		}
-		if (llama_decode(c->sctx, *b) != 0) {
+		if (llama_decode(c->cur.sctx, *b) != 0) {
 			char why[384];
 			last_error(why, sizeof(why));
 			rc = qe_fail(err, QE_ERUNTIME, "decode failed at token %d of %d (level %s): %s",
@@ -864,16 +946,13 @@ static struct prefix_tok *prefix_get(struct qe_runtime *rt, const struct qe_scor
  * matched the whole (checked on the prefix's first request, or on every
  * request under QEVAL_VERIFY_TOKENS=1, where a mismatch fails the request),
  * else whole. t->np = the prefix's tokens when they begin the context's. */
-static int tokens_with_prefix(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
-			      struct qe_err *err)
+static int tokens_with_prefix(struct qe_runtime *rt, const struct qe_score_req *rq, struct prefix_tok *p,
+			      struct req_tokens *t, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct prefix_tok *p = prefix_get(rt, rq, err);
 	struct req_tokens w;
 	int rc = 1;
 
-	if (!p)
-		return err->code;
 	if (p->split != 0) {
 		rc = tokens_by_parts(rt, rq, p, t, err);
 		if (rc < 0)
@@ -889,7 +968,8 @@ static int tokens_with_prefix(struct qe_runtime *rt, const struct qe_score_req *
 			if (rc && c->verify_tokens)
 				return qe_fail(err, QE_EINPUT, "tokens by parts differ from the whole tokenization (prefix of %zu bytes)",
 					       rq->prefix_len);
-			p->split = !rc;
+			if (p->split < 0)
+				p->split = !rc;
 		}
 	}
 	if (rc == 0)
@@ -903,15 +983,25 @@ static int tokens_with_prefix(struct qe_runtime *rt, const struct qe_score_req *
 }
 
 /* Tokenize the request and check that it fits the scoring context. */
-static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq, struct req_tokens *t,
-			    struct qe_err *err)
+/* 1 when the request declares a prefix that is not its whole context. */
+static int has_prefix(const struct qe_score_req *rq)
+{
+	return rq->prefix_len > 0 && rq->prefix_len < strlen(rq->context);
+}
+
+/* A request's tokens (p = its declared prefix's, from prefix_get, when
+ * has_prefix). Safe on several threads at once for different requests once
+ * p->split is decided (p->split >= 0): only the first request of a prefix
+ * writes it, alone (tokenize_items). */
+static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq, struct prefix_tok *p,
+			    struct req_tokens *t, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
 	int rc;
 
 	memset(t, 0, sizeof(*t));
-	if (rq->prefix_len > 0 && rq->prefix_len < strlen(rq->context))
-		rc = tokens_with_prefix(rt, rq, t, err);
+	if (p)
+		rc = tokens_with_prefix(rt, rq, p, t, err);
 	else
 		rc = tokens_whole(rt, rq, t, err);
 	if (rc)
@@ -939,59 +1029,111 @@ static int tokenize_request(struct qe_runtime *rt, const struct qe_score_req *rq
 struct item {
 	const struct qe_score_req *rq;
 	struct qe_score_res *rs;
+	struct prefix_tok *p;  /* its declared prefix's tokens (prefix_get), NULL = none */
 	struct req_tokens t;
 	int status;           /* 0 or QE_E*, the reason in rs->error */
 	llama_seq_id seq;     /* the sequence holding its context */
 };
 
-/* Score one row's logits into its request's result. */
-static void read_row(struct lctx *c, struct item *items, const struct out_row *r, const float *logits)
+/* Score one row's logits (log-sum-exp lse, argmax arg) into its request's
+ * result. */
+static void read_row(struct item *items, const struct out_row *r, const float *logits, double lse, int32_t arg)
 {
 	struct item *it = &items[r->item];
-	int32_t arg = log_softmax_row(c, logits);
 
 	if (r->cont < 0) {
 		for (size_t j = 0; j < it->rq->n_conts; j++) {
-			it->rs->ll[j] = c->logp[it->t.cont[j][0]];
+			it->rs->ll[j] = (double)logits[it->t.cont[j][0]] - lse;
 			it->rs->greedy[j] = (it->t.cont[j][0] == arg);
 			it->rs->n_cont_tok[j] = it->t.n_cont[j];
 		}
 	} else {
 		int32_t tok = it->t.cont[r->cont][r->k + 1];
-		it->rs->ll[r->cont] += c->logp[tok];
+		it->rs->ll[r->cont] += (double)logits[tok] - lse;
 		if (arg != tok)
 			it->rs->greedy[r->cont] = 0;
 	}
 }
 
-/* Decode what c->s_batch holds and read its rows (items[row.item]). */
-static int dec_flush(struct qe_runtime *rt, struct item *items, struct qe_err *err)
+/* The rows of the decode just made into their requests' results: the
+ * rows' log-sum-exps on the runtime's threads (each row alone, so the
+ * numbers do not depend on the threads), then read in batch order. */
+static int read_rows(struct qe_runtime *rt, struct item *items, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct llama_batch *b = &c->s_batch;
+	const struct llama_batch *b = &c->cur.s_batch;
+	int n_out = 0;
+
+	for (int32_t k = 0; k < b->n_tokens; k++) {
+		if (!b->logits[k])
+			continue;
+		c->cur.r_lg[n_out] = llama_get_logits_ith(c->cur.sctx, k);
+		if (!c->cur.r_lg[n_out])
+			return qe_fail(err, QE_ERUNTIME, "no logits for token %d of the decode (level %s)", k,
+				       rt->params.level ? rt->params.level : "?");
+		c->cur.r_k[n_out++] = k;
+	}
+#pragma omp parallel for schedule(static) num_threads(c->n_threads_batch) if (n_out >= 4)
+	for (int o = 0; o < n_out; o++)
+		c->cur.r_lse[o] = row_lse(c->cur.r_lg[o], c->n_vocab, &c->cur.r_arg[o]);
+	for (int o = 0; o < n_out; o++)
+		read_row(items, &c->cur.s_rows[c->cur.r_k[o]], c->cur.r_lg[o], c->cur.r_lse[o], c->cur.r_arg[o]);
+	return 0;
+}
+
+/* Start the decode of what c->cur.s_batch holds: the engine may compute it
+ * while the host goes on (dec_read waits for it). On failure the batch is
+ * emptied. */
+static int dec_launch(struct qe_runtime *rt, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	struct llama_batch *b = &c->cur.s_batch;
+	double t0 = c->profile ? qe_now() : 0;
 	int rc = 0;
 
 	if (b->n_tokens == 0)
 		return 0;
-	if (llama_decode(c->sctx, *b) != 0) {
+	if (llama_decode(c->cur.sctx, *b) != 0) {
 		char why[384];
 		last_error(why, sizeof(why));
 		rc = qe_fail(err, QE_ERUNTIME, "decode of %d tokens failed (level %s): %s", b->n_tokens,
 			     rt->params.level ? rt->params.level : "?", why);
+		b->n_tokens = 0;
 	}
-	for (int32_t k = 0; k < b->n_tokens && rc == 0; k++) {
-		const float *lg;
-		if (!b->logits[k])
-			continue;
-		lg = llama_get_logits_ith(c->sctx, k);
-		if (!lg)
-			rc = qe_fail(err, QE_ERUNTIME, "no logits for token %d of the decode (level %s)", k,
-				     rt->params.level ? rt->params.level : "?");
-		else
-			read_row(c, items, &c->s_rows[k], lg);
-	}
-	b->n_tokens = 0;
+	if (c->profile)
+		c->prof[PROF_LAUNCH] += qe_now() - t0;
 	return rc;
+}
+
+/* Read the rows of the decode dec_launch started (items[row.item]); the
+ * batch is empty after. */
+static int dec_read(struct qe_runtime *rt, struct item *items, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	double t0 = c->profile ? qe_now() : 0, t1;
+	int rc;
+
+	if (c->cur.s_batch.n_tokens == 0)
+		return 0;
+	if (c->profile) {
+		llama_synchronize(c->cur.sctx);
+		t1 = qe_now();
+		c->prof[PROF_WAIT] += t1 - t0;
+		t0 = t1;
+	}
+	rc = read_rows(rt, items, err);
+	if (c->profile)
+		c->prof[PROF_READ] += qe_now() - t0;
+	c->cur.s_batch.n_tokens = 0;
+	return rc;
+}
+
+/* Decode what c->cur.s_batch holds and read its rows. */
+static int dec_flush(struct qe_runtime *rt, struct item *items, struct qe_err *err)
+{
+	int rc = dec_launch(rt, err);
+
+	return rc ? rc : dec_read(rt, items, err);
 }
 
 /* Add a token to the decode being filled (decoding it first when full);
@@ -1000,7 +1142,7 @@ static int dec_push(struct qe_runtime *rt, struct item *items, int32_t tok, llam
 		    const struct out_row *row, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	struct llama_batch *b = &c->s_batch;
+	struct llama_batch *b = &c->cur.s_batch;
 	int32_t k;
 	int rc = 0;
 
@@ -1013,7 +1155,7 @@ static int dec_push(struct qe_runtime *rt, struct item *items, int32_t tok, llam
 	b->seq_id[k][0] = seq;
 	b->logits[k] = row != NULL;
 	if (row)
-		c->s_rows[k] = *row;
+		c->cur.s_rows[k] = *row;
 	return rc;
 }
 
@@ -1024,7 +1166,7 @@ static int dec_push(struct qe_runtime *rt, struct item *items, int32_t tok, llam
 static int decode_tails(struct qe_runtime *rt, struct item *items, size_t m, llama_seq_id *next,
 			struct qe_err *err)
 {
-	llama_memory_t mem = llama_get_memory(L(rt)->sctx);
+	llama_memory_t mem = llama_get_memory(L(rt)->cur.sctx);
 	int rc = 0;
 
 	for (size_t i = 0; i < m && rc == 0; i++) {
@@ -1043,7 +1185,7 @@ static int decode_tails(struct qe_runtime *rt, struct item *items, size_t m, lla
 	}
 	if (rc == 0)
 		rc = dec_flush(rt, items, err);
-	L(rt)->s_batch.n_tokens = 0;
+	L(rt)->cur.s_batch.n_tokens = 0;
 	return rc;
 }
 
@@ -1057,25 +1199,25 @@ static int eval_after_segment(struct qe_runtime *rt, const struct req_tokens *t,
 			      struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
+	llama_memory_t mem = llama_get_memory(c->cur.sctx);
 	int rc;
 
-	if (!rt->params.no_prefix_reuse && c->cache_is_segment && c->n_cache == np &&
-	    !memcmp(c->cache_tok, t->ctx, (size_t)np * sizeof(int32_t)) && llama_memory_seq_rm(mem, 0, np, -1)) {
+	if (!rt->params.no_prefix_reuse && c->cur.cache_is_segment && c->cur.n_cache == np &&
+	    !memcmp(c->cur.cache_tok, t->ctx, (size_t)np * sizeof(int32_t)) && llama_memory_seq_rm(mem, 0, np, -1)) {
 		*common = np;
 	} else {
 		llama_memory_clear(mem, false);
-		c->n_cache = 0;
+		c->cur.n_cache = 0;
 		rc = decode_seq0(rt, t->ctx, 0, np, 0, err);
 		if (rc)
 			return rc;
-		memcpy(c->cache_tok, t->ctx, (size_t)np * sizeof(int32_t));
-		c->n_cache = np;
-		c->cache_is_segment = 1;
+		memcpy(c->cur.cache_tok, t->ctx, (size_t)np * sizeof(int32_t));
+		c->cur.n_cache = np;
+		c->cur.cache_is_segment = 1;
 	}
 	rc = decode_seq0(rt, t->ctx, np, t->n_ctx, 1, err);
 	if (rc)
-		c->n_cache = 0;
+		c->cur.n_cache = 0;
 	return rc;
 }
 
@@ -1086,11 +1228,11 @@ static int eval_after_common(struct qe_runtime *rt, const struct req_tokens *t, 
 			     struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
+	llama_memory_t mem = llama_get_memory(c->cur.sctx);
 	int32_t n = 0;
 	int rc;
 
-	while (!rt->params.no_prefix_reuse && n < c->n_cache && n < t->n_ctx && c->cache_tok[n] == t->ctx[n])
+	while (!rt->params.no_prefix_reuse && n < c->cur.n_cache && n < t->n_ctx && c->cur.cache_tok[n] == t->ctx[n])
 		n++;
 	if (n >= t->n_ctx)
 		n = t->n_ctx - 1;
@@ -1099,13 +1241,13 @@ static int eval_after_common(struct qe_runtime *rt, const struct req_tokens *t, 
 		n = 0;
 	}
 	*common = n;
-	c->n_cache = 0; /* invalid until this decode succeeds */
+	c->cur.n_cache = 0; /* invalid until this decode succeeds */
 	rc = decode_seq0(rt, t->ctx, n, t->n_ctx, 1, err);
 	if (rc)
 		return rc;
-	memcpy(c->cache_tok, t->ctx, (size_t)t->n_ctx * sizeof(int32_t));
-	c->n_cache = t->n_ctx;
-	c->cache_is_segment = 0;
+	memcpy(c->cur.cache_tok, t->ctx, (size_t)t->n_ctx * sizeof(int32_t));
+	c->cur.n_cache = t->n_ctx;
+	c->cur.cache_is_segment = 0;
 	return 0;
 }
 
@@ -1128,16 +1270,20 @@ static int score_alone_try(struct qe_runtime *rt, struct item *it, struct qe_err
 	it->rs->n_ctx_tok = it->t.n_ctx;
 	it->rs->n_reused = common;
 	it->rs->n_evaluated = it->t.n_ctx - common + it->t.n_extra;
-	lg = llama_get_logits_ith(c->sctx, -1);
+	lg = llama_get_logits_ith(c->cur.sctx, -1);
 	if (!lg)
 		return qe_fail(err, QE_ERUNTIME, "no logits for the context's last token (level %s)",
 			       rt->params.level ? rt->params.level : "?");
-	read_row(c, it, &first, lg);
+	{
+		int32_t arg;
+		double lse = row_lse(lg, c->n_vocab, &arg);
+		read_row(it, &first, lg, lse, arg);
+	}
 	if (it->t.n_extra == 0)
 		return 0;
 	it->seq = 0;
 	rc = decode_tails(rt, it, 1, &next, err);
-	llama_memory_seq_keep(llama_get_memory(c->sctx), 0);
+	llama_memory_seq_keep(llama_get_memory(c->cur.sctx), 0);
 	return rc;
 }
 
@@ -1183,22 +1329,22 @@ static int score_alone(struct qe_runtime *rt, struct item *it, struct qe_err *er
 static int ensure_segment(struct qe_runtime *rt, const struct req_tokens *t, int *evaluated, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
+	llama_memory_t mem = llama_get_memory(c->cur.sctx);
 	int rc;
 
 	*evaluated = 0;
-	if (c->cache_is_segment && c->n_cache == t->np && !memcmp(c->cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t)) &&
+	if (c->cur.cache_is_segment && c->cur.n_cache == t->np && !memcmp(c->cur.cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t)) &&
 	    llama_memory_seq_rm(mem, 0, t->np, -1))
 		return 0;
 	llama_memory_clear(mem, false);
-	c->n_cache = 0;
-	c->cache_is_segment = 0;
+	c->cur.n_cache = 0;
+	c->cur.cache_is_segment = 0;
 	rc = decode_seq0(rt, t->ctx, 0, t->np, 0, err);
 	if (rc)
 		return rc;
-	memcpy(c->cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t));
-	c->n_cache = t->np;
-	c->cache_is_segment = 1;
+	memcpy(c->cur.cache_tok, t->ctx, (size_t)t->np * sizeof(int32_t));
+	c->cur.n_cache = t->np;
+	c->cur.cache_is_segment = 1;
 	*evaluated = 1;
 	return 0;
 }
@@ -1229,17 +1375,17 @@ static size_t group_end(const struct lctx *c, const struct item *items, size_t a
 	return b;
 }
 
-/* One attempt at items[0..m): seq 0 holds their prefix; each context's own
- * tokens in sequence 1 + i sharing the prefix's cells, logits for its last
- * token only; then the tails; then only seq 0 is kept. */
-static int decode_group(struct qe_runtime *rt, struct item *items, size_t m, struct qe_err *err)
+/* The start of one attempt at items[0..m): seq 0 holds their prefix; each
+ * context's own tokens in sequence 1 + i sharing the prefix's cells, logits
+ * for its last token only; the decode started, not read (group_finish). */
+static int group_launch(struct qe_runtime *rt, struct item *items, size_t m, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
-	llama_memory_t mem = llama_get_memory(c->sctx);
-	llama_seq_id next = (llama_seq_id)(m + 1);
+	llama_memory_t mem = llama_get_memory(c->cur.sctx);
+	double t0 = qe_now();
 	int rc = 0;
 
-	c->s_batch.n_tokens = 0;
+	c->cur.s_batch.n_tokens = 0;
 	for (size_t i = 0; i < m; i++) {
 		items[i].seq = (llama_seq_id)(i + 1);
 		llama_memory_seq_cp(mem, 0, items[i].seq, -1, -1);
@@ -1250,12 +1396,26 @@ static int decode_group(struct qe_runtime *rt, struct item *items, size_t m, str
 		for (int32_t p = t->np; p < t->n_ctx && rc == 0; p++)
 			rc = dec_push(rt, items, t->ctx[p], p, items[i].seq, p == t->n_ctx - 1 ? &last : NULL, err);
 	}
+	c->prof[PROF_PREP] += qe_now() - t0;
 	if (rc == 0)
-		rc = dec_flush(rt, items, err);
-	c->s_batch.n_tokens = 0;
+		rc = dec_launch(rt, err);
+	if (rc)
+		c->cur.s_batch.n_tokens = 0;
+	return rc;
+}
+
+/* The end of group_launch's attempt: its rows read, then the tails; then
+ * only seq 0 is kept. */
+static int group_finish(struct qe_runtime *rt, struct item *items, size_t m, struct qe_err *err)
+{
+	struct lctx *c = L(rt);
+	llama_seq_id next = (llama_seq_id)(m + 1);
+	int rc = dec_read(rt, items, err);
+
+	c->cur.s_batch.n_tokens = 0;
 	if (rc == 0)
 		rc = decode_tails(rt, items, m, &next, err);
-	llama_memory_seq_keep(mem, 0);
+	llama_memory_seq_keep(llama_get_memory(c->cur.sctx), 0);
 	return rc;
 }
 
@@ -1265,47 +1425,117 @@ static void item_fail(struct item *it, int code, const char *msg)
 	snprintf(it->rs->error, sizeof(it->rs->error), "%s", msg);
 }
 
-/* items[0..m), one decode: a non-finite result zeroes the cache and the
- * whole decode is tried once more (prefix included), so it is again the
- * same computation; what is still not finite fails with QE_ENUMERIC. An
- * engine failure fails every request of the decode. The request that had
- * the prefix evaluated is counted as evaluating it. */
-static void score_group(struct qe_runtime *rt, struct item *items, size_t m)
+/* items[0..m), one decode, in two halves so that another slot's decode can
+ * be started between them: attempt_start (results zeroed, the prefix in
+ * seq 0, the decode started; *paid = 1 when the prefix was evaluated) and
+ * attempt_end (rc = how the start went). A non-finite result zeroes the
+ * cache and the whole decode is tried once more (prefix included), so it is
+ * again the same computation; what is still not finite fails with
+ * QE_ENUMERIC. An engine failure fails every request of the decode. The
+ * request that had the prefix evaluated is counted as evaluating it. */
+static int attempt_start(struct qe_runtime *rt, struct item *items, size_t m, int *paid, struct qe_err *err)
+{
+	double t0;
+	int rc;
+
+	for (size_t i = 0; i < m; i++)
+		memset(items[i].rs, 0, sizeof(*items[i].rs));
+	t0 = qe_now();
+
+	*paid = 0;
+	rc = ensure_segment(rt, &items[0].t, paid, err);
+	L(rt)->prof[PROF_SEGMENT] += qe_now() - t0;
+	return rc ? rc : group_launch(rt, items, m, err);
+}
+
+/* 1 when the attempt must be made again (attempt 0 gave a non-finite result). */
+static int attempt_end(struct qe_runtime *rt, struct item *items, size_t m, int rc, int paid, int attempt,
+		       struct qe_err *e)
 {
 	struct lctx *c = L(rt);
+	size_t n_bad = 0;
 
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct qe_err e = { 0 };
-		size_t n_bad = 0;
-		int paid = 0, rc;
-
-		for (size_t i = 0; i < m; i++)
-			memset(items[i].rs, 0, sizeof(*items[i].rs));
-		rc = ensure_segment(rt, &items[0].t, &paid, &e);
-		if (rc == 0)
-			rc = decode_group(rt, items, m, &e);
-		if (rc) {
-			wipe_cache(c);
-			for (size_t i = 0; i < m; i++)
-				item_fail(&items[i], rc, e.msg);
-			return;
-		}
-		for (size_t i = 0; i < m; i++) {
-			struct qe_score_res *rs = items[i].rs;
-			size_t bad = first_nonfinite(&items[i]);
-			rs->n_ctx_tok = items[i].t.n_ctx;
-			rs->n_reused = (i == 0 && paid) ? 0 : items[i].t.np;
-			rs->n_evaluated = items[i].t.n_ctx - rs->n_reused + items[i].t.n_extra;
-			n_bad += bad < items[i].rq->n_conts;
-			if (attempt == 1 && bad < items[i].rq->n_conts) {
-				nonfinite_fail(rt, &items[i], bad, &e);
-				item_fail(&items[i], QE_ENUMERIC, e.msg);
-			}
-		}
-		if (n_bad == 0)
-			return;
+	if (rc == 0)
+		rc = group_finish(rt, items, m, e);
+	if (rc) {
 		wipe_cache(c);
+		for (size_t i = 0; i < m; i++)
+			item_fail(&items[i], rc, e->msg);
+		return 0;
 	}
+	for (size_t i = 0; i < m; i++) {
+		struct qe_score_res *rs = items[i].rs;
+		size_t bad = first_nonfinite(&items[i]);
+		rs->n_ctx_tok = items[i].t.n_ctx;
+		rs->n_reused = (i == 0 && paid) ? 0 : items[i].t.np;
+		rs->n_evaluated = items[i].t.n_ctx - rs->n_reused + items[i].t.n_extra;
+		n_bad += bad < items[i].rq->n_conts;
+		if (attempt == 1 && bad < items[i].rq->n_conts) {
+			nonfinite_fail(rt, &items[i], bad, e);
+			item_fail(&items[i], QE_ENUMERIC, e->msg);
+		}
+	}
+	if (n_bad == 0)
+		return 0;
+	wipe_cache(c);
+	return attempt == 0;
+}
+
+/* items[0..m), one decode, attempts from `attempt` on, in the slot in use. */
+static void score_group(struct qe_runtime *rt, struct item *items, size_t m, int attempt)
+{
+	for (; attempt < 2; attempt++) {
+		struct qe_err e = { 0 };
+		int paid = 0, rc = attempt_start(rt, items, m, &paid, &e);
+		if (!attempt_end(rt, items, m, rc, paid, attempt, &e))
+			return;
+	}
+}
+
+/* Decodes in flight: with two slots, a decode is started in the free slot
+ * before the one in the other slot is read, so the host prepares the next
+ * while the device computes (each decode still the same computation). */
+struct pipe {
+	int have;            /* a decode started in the slot not in use */
+	size_t a, m;         /* its items[a..a + m) */
+	int rc, paid;        /* how its start went */
+	struct qe_err e;
+};
+
+static void pipe_finish(struct qe_runtime *rt, struct item *items, struct pipe *pp)
+{
+	if (attempt_end(rt, items + pp->a, pp->m, pp->rc, pp->paid, 0, &pp->e))
+		score_group(rt, items + pp->a, pp->m, 1);
+	pp->have = 0;
+}
+
+/* Score items[a..e) as one decode: at once with one slot; else started in
+ * the free slot, then the decode before it finished in its own slot. */
+static void pipe_push(struct qe_runtime *rt, struct item *items, struct pipe *pp, size_t a, size_t e)
+{
+	struct lctx *c = L(rt);
+	struct pipe next = { 1, a, e - a, 0, 0, { 0 } };
+
+	if (c->n_slots < 2) {
+		score_group(rt, items + a, e - a, 0);
+		return;
+	}
+	if (pp->have)
+		slot_swap(c);
+	next.rc = attempt_start(rt, items + a, e - a, &next.paid, &next.e);
+	if (pp->have) {
+		slot_swap(c);
+		pipe_finish(rt, items, pp);
+		slot_swap(c);
+	}
+	*pp = next;
+}
+
+/* Finish the decode in flight, if any (it is in the slot in use). */
+static void pipe_drain(struct qe_runtime *rt, struct item *items, struct pipe *pp)
+{
+	if (pp->have)
+		pipe_finish(rt, items, pp);
 }
 
 /* 1 when the request is scored with others, by its declared prefix. */
@@ -1321,9 +1551,11 @@ static int same_prefix(const struct item *a, const struct item *b)
 }
 
 /* Score items[0..n) in order: consecutive requests with the same declared
- * prefix decode after decode (group_end), others one at a time. */
+ * prefix and group decode after decode (group_end), others one at a time. */
 static void score_items(struct qe_runtime *rt, struct item *items, size_t n)
 {
+	struct pipe pp = { 0 };
+
 	for (size_t i = 0; i < n;) {
 		size_t j = i + 1;
 		if (items[i].status != 0) {
@@ -1332,19 +1564,83 @@ static void score_items(struct qe_runtime *rt, struct item *items, size_t n)
 		}
 		if (!batched(rt, &items[i])) {
 			struct qe_err e = { 0 };
+			pipe_drain(rt, items, &pp);
 			if ((items[i].status = score_alone(rt, &items[i], &e)) != 0)
 				item_fail(&items[i], items[i].status, e.msg);
 			i++;
 			continue;
 		}
-		while (j < n && batched(rt, &items[j]) && same_prefix(&items[i], &items[j]))
+		while (j < n && batched(rt, &items[j]) && same_prefix(&items[i], &items[j]) &&
+		       items[j].rq->group == items[i].rq->group)
 			j++;
 		while (i < j) {
 			size_t e = group_end(L(rt), items, i, j);
-			score_group(rt, items + i, e - i);
+			pipe_push(rt, items, &pp, i, e);
 			i = e;
 		}
 	}
+	pipe_drain(rt, items, &pp);
+}
+
+/* Tokenize items[0..n) (status and error set for those that fail): their
+ * prefixes looked up in order, the first request of a new prefix tokenized
+ * alone (it decides how the prefix's requests tokenize), the others on the
+ * runtime's threads. The tokens are the same whichever thread makes them. */
+/* 1 when items[0..n) declare at most PREFIX_CACHE different prefixes, so
+ * that looking them all up evicts none of them from the prefix cache. */
+static int few_prefixes(const struct item *items, size_t n)
+{
+	const struct qe_score_req *seen[PREFIX_CACHE];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct qe_score_req *rq = items[i].rq;
+		size_t j = 0;
+		if (!has_prefix(rq))
+			continue;
+		while (j < k && !(seen[j]->prefix_len == rq->prefix_len && !memcmp(seen[j]->context, rq->context, rq->prefix_len)))
+			j++;
+		if (j == k) {
+			if (k == PREFIX_CACHE)
+				return 0;
+			seen[k++] = rq;
+		}
+	}
+	return 1;
+}
+
+static void tokenize_items(struct qe_runtime *rt, struct item *items, size_t n)
+{
+	struct lctx *c = L(rt);
+	unsigned char *done = few_prefixes(items, n) ? calloc(n ? n : 1, 1) : NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct qe_err e = { 0 };
+		if (has_prefix(items[i].rq) && !(items[i].p = prefix_get(rt, items[i].rq, &e))) {
+			items[i].status = e.code ? e.code : QE_ENOMEM;
+			item_fail(&items[i], items[i].status, e.msg);
+			if (done)
+				done[i] = 1;
+			continue;
+		}
+		if (done && !(items[i].p && items[i].p->split < 0))
+			continue;
+		if ((items[i].status = tokenize_request(rt, items[i].rq, items[i].p, &items[i].t, &e)) != 0)
+			item_fail(&items[i], items[i].status, e.msg);
+		if (done)
+			done[i] = 1;
+	}
+	if (!done)
+		return; /* many prefixes, or out of memory: every request was tokenized above, in order */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads_batch) if (n >= 4)
+	for (size_t i = 0; i < n; i++) {
+		struct qe_err e = { 0 };
+		if (done[i])
+			continue;
+		if ((items[i].status = tokenize_request(rt, items[i].rq, items[i].p, &items[i].t, &e)) != 0)
+			item_fail(&items[i], items[i].status, e.msg);
+	}
+	free(done);
 }
 
 static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n,
@@ -1352,6 +1648,7 @@ static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size
 {
 	struct item *items;
 	int first = 0, rc = ensure_score_ctx(rt, err);
+	double t0 = qe_now(), t1;
 
 	items = rc ? NULL : calloc(n ? n : 1, sizeof(*items));
 	if (!rc && !items)
@@ -1364,13 +1661,12 @@ static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++) {
-		struct qe_err e = { 0 };
 		items[i].rq = &reqs[i];
 		items[i].rs = &res[i];
 		memset(&res[i], 0, sizeof(res[i]));
-		if ((items[i].status = tokenize_request(rt, &reqs[i], &items[i].t, &e)) != 0)
-			item_fail(&items[i], items[i].status, e.msg);
 	}
+	tokenize_items(rt, items, n);
+	t1 = qe_now();
 	score_items(rt, items, n);
 	for (size_t i = 0; i < n; i++) {
 		status[i] = items[i].status;
@@ -1381,6 +1677,8 @@ static int ll_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size
 		req_tokens_release(&items[i].t);
 	}
 	free(items);
+	L(rt)->prof[PROF_TOK] += t1 - t0;
+	L(rt)->prof[PROF_CALL] += qe_now() - t0;
 	return first;
 }
 
@@ -1683,7 +1981,8 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->n_layer = llama_model_n_layer(c->model);
 	info->n_head = llama_model_n_head(c->model);
 	info->n_vocab = c->n_vocab;
-	info->n_ctx = c->sctx ? (int32_t)c->s_window : (int32_t)default_n_ctx(rt);
+	info->n_ctx = c->cur.sctx ? (int32_t)c->s_window : (int32_t)default_n_ctx(rt);
+	info->n_score_ctx = c->non_causal ? 0 : (uint32_t)(c->cur.sctx ? c->n_slots : score_n_slots(rt));
 	info->has_encoder = llama_model_has_encoder(c->model);
 	info->has_decoder = llama_model_has_decoder(c->model);
 	info->n_threads = c->n_threads;
@@ -1691,9 +1990,9 @@ static void ll_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->n_gpu_layers = rt->params.n_gpu_layers;
 	if (c->non_causal) {
 		info->n_batch = info->n_ubatch = c->ectx ? llama_n_batch(c->ectx) : embed_ctx_tokens(rt);
-	} else if (c->sctx) {
-		info->n_batch = llama_n_batch(c->sctx);
-		info->n_ubatch = llama_n_ubatch(c->sctx);
+	} else if (c->cur.sctx) {
+		info->n_batch = llama_n_batch(c->cur.sctx);
+		info->n_ubatch = llama_n_ubatch(c->cur.sctx);
 	} else {
 		scoring_batches(rt, &info->n_batch, &info->n_ubatch);
 	}

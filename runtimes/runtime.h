@@ -47,8 +47,8 @@ struct qe_rt_params {
 	uint32_t n_ubatch;     /* tokens per compute graph, 0 = likewise (scoring n_batch,
 				* speed tests 512) */
 	uint32_t n_seq;        /* sequences per decode: texts embedded together, requests
-				* scored together; 0 = 32 (llamacpp scoring on the CPU, no
-				* GPU layers: 8) */
+				* scored together; 0 = 32 (llamacpp scoring: 16 with GPU
+				* layers, 8 without) */
 	int n_gpu_layers;      /* layers on the GPU: 0 = none, -1 = all */
 	int embeddings;        /* 1 = open for embeddings (pooling below) */
 	int pooling;           /* enum qe_pooling, used when embeddings = 1 */
@@ -63,6 +63,9 @@ struct qe_rt_params {
 				* aborts the process ("abort: MESSAGE", then "log: LINE"
 				* for its recent log lines); NULL = none. Process-wide:
 				* the last runtime opened names it. */
+	uint32_t n_score_ctx;  /* scoring contexts that take decodes in turn, so that one
+				* decode is prepared while another computes: 0 = the
+				* runtime's default (llamacpp: 2 with GPU layers, 1 without) */
 };
 
 /* Defaults for every field. */
@@ -105,6 +108,8 @@ struct qe_score_req {
 				    * so a request's result does not depend on the
 				    * calls before it; 0 = none (the longest common
 				    * prefix with the cache is reused) */
+	uint32_t group;            /* consecutive requests of one group may share
+				    * decodes; a new value starts a new decode */
 };
 
 #define QE_MAX_CONTS 16
@@ -119,7 +124,9 @@ struct qe_score_res {
 	char error[QE_ERR_MSG];      /* why, when this request failed; "" otherwise */
 };
 
-/* Score n requests in order (res[i] for reqs[i]). Requests are processed so
+/* Score n requests in order (res[i] for reqs[i]). Requests with different
+ * `group` values are never evaluated in one decode: a call of several groups
+ * gives each group the results a call of that group alone gives. Requests are processed so
  * that shared prefixes are evaluated once. llamacpp: consecutive requests
  * with the same declared prefix are evaluated many per decode (up to n_seq,
  * n_batch tokens), each in its own sequence sharing the prefix's cells; which
@@ -211,6 +218,9 @@ struct qe_rt_info {
 	int32_t n_ctx;            /* context window in use */
 	int has_encoder, has_decoder;
 	int n_threads, n_threads_batch, n_gpu_layers;
+	uint32_t n_score_ctx;     /* scoring contexts taking decodes in turn: with 2 or more a
+				   * call of several groups (qe_score_req.group) keeps the
+				   * device busy while the host prepares; 0 or 1 = one */
 	uint32_t n_batch, n_ubatch; /* tokens per decode call / per compute graph of the
 				     * context the level's items go through: scoring
 				     * (causal models) or embeddings (encoders); speed

@@ -350,6 +350,66 @@ static void test_score_batch_equals_alone(void)
 		check_batch_equals_alone(path, 0);
 }
 
+/* Runtime opened on path with n_seq requests per decode and n_ctx scoring
+ * contexts; NULL when it does not open. */
+static struct qe_runtime *open_scoring(const char *path, int n_seq, int n_ctx)
+{
+	struct qe_rt_params p = qe_rt_default_params();
+	struct qe_runtime *rt = NULL;
+	struct qe_err err = { 0 };
+
+	p.model = path;
+	p.level = "test";
+	p.n_seq = (uint32_t)n_seq;
+	p.n_score_ctx = (uint32_t)n_ctx;
+	if (qe_runtime_open(&p, &rt, &err) != 0)
+		fprintf(stderr, "  open failed: %s\n", err.msg);
+	return rt;
+}
+
+/* Groups in one call: the requests' `group` ids cut the decodes, so a call
+ * of three groups gives each group the bits a call of that group alone
+ * gives; with two scoring contexts taking the decodes in turn the bits are
+ * those of one context; describe says how many contexts there are. */
+static void test_score_groups_and_two_contexts(void)
+{
+	static char q[N_BATCH_Q][512];
+	static struct qe_score_res one[N_BATCH_Q], two[N_BATCH_Q], apart[N_BATCH_Q];
+	static const int first[] = { 0, 5, 9, N_BATCH_Q }; /* groups of 5, 4, 3 */
+	struct qe_score_req rq[N_BATCH_Q];
+	struct qe_runtime *rt1, *rt2;
+	struct qe_rt_info info;
+	struct qe_err err = { 0 };
+	int st[N_BATCH_Q];
+	char path[512];
+
+	fixture(path, sizeof(path), "tiny-llama-f16.gguf");
+	rt1 = open_scoring(path, 4, 1);
+	rt2 = open_scoring(path, 4, 2);
+	if (!rt1 || !rt2)
+		TQ_SKIP("fixture did not open");
+	batch_requests(q, rq);
+	for (int g = 0; g < 3; g++)
+		for (int i = first[g]; i < first[g + 1]; i++)
+			rq[i].group = (uint32_t)g;
+	TQ_EQ_INT(qe_runtime_score(rt1, rq, N_BATCH_Q, one, st, &err), 0);
+	TQ_EQ_INT(qe_runtime_score(rt2, rq, N_BATCH_Q, two, st, &err), 0);
+	for (int g = 0; g < 3; g++)
+		TQ_EQ_INT(qe_runtime_score(rt1, rq + first[g], (size_t)(first[g + 1] - first[g]), apart + first[g], st, &err),
+			  0);
+	for (int i = 0; i < N_BATCH_Q; i++) {
+		TQ_CHECK(memcmp(one[i].ll, apart[i].ll, sizeof(one[i].ll)) == 0);
+		TQ_CHECK(memcmp(one[i].ll, two[i].ll, sizeof(one[i].ll)) == 0);
+		TQ_CHECK(memcmp(one[i].greedy, two[i].greedy, sizeof(one[i].greedy)) == 0);
+	}
+	qe_runtime_describe(rt1, &info);
+	TQ_EQ_INT((int)info.n_score_ctx, 1);
+	qe_runtime_describe(rt2, &info);
+	TQ_EQ_INT((int)info.n_score_ctx, 2);
+	qe_runtime_close(rt1);
+	qe_runtime_close(rt2);
+}
+
 /* A level whose arithmetic gives NaN: each request fails with QE_ENUMERIC
  * and its reason; nothing is scored as if it were a number. */
 static void test_score_nonfinite_is_a_numeric_error(void)
@@ -847,6 +907,7 @@ int main(void)
 	TQ_RUN(test_score_same_request_twice_is_identical);
 	TQ_RUN(test_score_declared_prefix_is_history_free);
 	TQ_RUN(test_score_batch_equals_alone);
+	TQ_RUN(test_score_groups_and_two_contexts);
 	TQ_RUN(test_score_nonfinite_is_a_numeric_error);
 	TQ_RUN(test_score_too_long_is_one_failed_request);
 	TQ_RUN(test_tokenize_matches_libllama);

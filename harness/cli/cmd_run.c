@@ -62,6 +62,7 @@ static const struct gflag {
 	{ "batch", 0, F_RT, "batch", 0, NULL, NULL, NULL, NULL },
 	{ "ubatch", 0, F_RT, "ubatch", 0, NULL, NULL, NULL, NULL },
 	{ "seqs", 0, F_RT, "seqs", 0, NULL, NULL, NULL, NULL },
+	{ "contexts", 0, F_RT, "contexts", 0, NULL, NULL, NULL, NULL },
 	{ "ngl", 0, F_RT, "ngl", 0, NULL, NULL, NULL, NULL },
 	{ "cache", 0, F_PLAN, "cache", 0, NULL, NULL, NULL, NULL },
 	{ "no-prefix-reuse", 0, F_RT, "prefix_reuse", 0, "false", NULL,

@@ -13,6 +13,7 @@
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
+#include "harness/base/sys.h"
 #include "harness/tasks/mc_keys.h"
 #include "harness/tasks/task.h"
 #include "datasets/mc.h"
@@ -430,48 +431,64 @@ static int record_result(const struct mc_state *s, struct qe_task_level *tl, con
 
 /* ---- one level: groups of questions ------------------------------------------ */
 
-/* A level's scoring buffers: one group of up to B questions. */
+/* Groups of questions per runtime call when the runtime overlaps decodes
+ * (qe_rt_info.n_score_ctx >= 2): the first decode of a call and the last
+ * one's reading are not overlapped, so a call carries several. */
+#define MC_CALL_GROUPS 8
+
+/* A level's scoring buffers: one call of up to G groups of up to B
+ * questions each (arrays of B * G). */
 struct mc_group {
-	size_t B;
+	size_t B, G;
+	uint32_t *gid;             /* [B * G] the group of each question, in call order */
 	struct qe_score_req *rq;   /* [B] */
 	struct qe_score_res *rs;   /* [B] */
 	int *st;                   /* [B] */
 	struct sbuf *pb;           /* [B] prompts */
 	size_t *idx;               /* [B] item indices */
 	int *nshots;               /* [B] */
-	size_t m;                  /* questions in the group */
+	size_t m;                  /* questions in the call */
 	const char *conts[4];
 	char cbuf[4][128];
 	struct fit_memo memo;
 	int32_t n_ctx;             /* the context window, tokens */
+	int profile;               /* QEVAL_PROFILE=1: time the phases below (a diagnostic) */
+	double t_fit, t_score, t_record; /* seconds */
 };
 
 static int group_init(const struct mc_state *s, struct qe_runtime *rt, struct mc_group *g)
 {
 	struct qe_rt_info info;
 
+	size_t cap;
+
 	memset(g, 0, sizeof(*g));
+	qe_runtime_describe(rt, &info);
 	g->B = s->batch;
-	g->rq = calloc(g->B, sizeof(*g->rq));
-	g->rs = calloc(g->B, sizeof(*g->rs));
-	g->st = calloc(g->B, sizeof(*g->st));
-	g->pb = calloc(g->B, sizeof(*g->pb));
-	g->idx = calloc(g->B, sizeof(*g->idx));
-	g->nshots = calloc(g->B, sizeof(*g->nshots));
+	g->G = info.n_score_ctx >= 2 ? MC_CALL_GROUPS : 1;
+	cap = g->B * g->G;
+	g->gid = calloc(cap, sizeof(*g->gid));
+	g->rq = calloc(cap, sizeof(*g->rq));
+	g->rs = calloc(cap, sizeof(*g->rs));
+	g->st = calloc(cap, sizeof(*g->st));
+	g->pb = calloc(cap, sizeof(*g->pb));
+	g->idx = calloc(cap, sizeof(*g->idx));
+	g->nshots = calloc(cap, sizeof(*g->nshots));
 	for (int c = 0; c < 4; c++) {
 		snprintf(g->cbuf[c], sizeof(g->cbuf[c]), "%s%s", s->t.target_delim, s->t.choices[c]);
 		g->conts[c] = g->cbuf[c];
 	}
 	g->memo.n = -1;
-	qe_runtime_describe(rt, &info);
+	g->profile = getenv("QEVAL_PROFILE") && !strcmp(getenv("QEVAL_PROFILE"), "1");
 	g->n_ctx = info.n_ctx;
-	return g->rq && g->rs && g->st && g->pb && g->idx && g->nshots ? 0 : -1;
+	return g->gid && g->rq && g->rs && g->st && g->pb && g->idx && g->nshots ? 0 : -1;
 }
 
 static void group_release(struct mc_group *g)
 {
-	for (size_t k = 0; g->pb && k < g->B; k++)
+	for (size_t k = 0; g->pb && k < g->B * g->G; k++)
 		free(g->pb[k].p);
+	free(g->gid);
 	free(g->pb);
 	free(g->rq);
 	free(g->rs);
@@ -480,22 +497,24 @@ static void group_release(struct mc_group *g)
 	free(g->nshots);
 }
 
-/* The group that starts at item i: the next B questions with an answer of
- * item i's subject, in order (a question without one met on the way is
- * recorded as no_gold, when it is not yet). Groups depend only on the item
- * list, never on what the journal holds, so a resumed level forms the same
- * groups as an uninterrupted one. *next = where the next group starts. */
-static int group_next(const struct mc_state *s, struct qe_task_level *tl, size_t i, struct mc_group *g, size_t *next,
-		      struct qe_err *err)
+/* The group that starts at item i, appended to the call (group id gid):
+ * the next B questions with an answer of item i's subject, in order (a
+ * question without one met on the way is recorded as no_gold, when it is not
+ * yet). Groups depend only on the item list, never on what the journal
+ * holds, so a resumed level forms the same groups as an uninterrupted one.
+ * *next = where the next group starts. */
+static int group_next(const struct mc_state *s, struct qe_task_level *tl, size_t i, struct mc_group *g, uint32_t gid,
+		      size_t *next, struct qe_err *err)
 {
 	uint32_t subject = s->set.items[i].subject;
+	size_t end = g->m + g->B;
 	int rc = 0;
 
-	g->m = 0;
-	for (; i < s->set.n_items && g->m < g->B && s->set.items[i].subject == subject && rc == 0; i++) {
+	for (; i < s->set.n_items && g->m < end && s->set.items[i].subject == subject && rc == 0; i++) {
 		const struct qe_mc_item *it = &s->set.items[i];
 		cJSON *r;
 		if (it->gold >= 0) {
+			g->gid[g->m] = gid;
 			g->idx[g->m++] = i;
 			continue;
 		}
@@ -510,16 +529,25 @@ static int group_next(const struct mc_state *s, struct qe_task_level *tl, size_t
 	return rc;
 }
 
-/* Score the group when one of its questions has no record yet: every
- * question of the group is scored (the runtime's decodes, hence its
- * numbers, depend on the whole group), only the missing records written. */
-static int group_score(const struct mc_state *s, struct qe_task_level *tl, struct mc_group *g, struct qe_err *err)
+/* Questions of the call from index `from` on that have no record yet. */
+static size_t call_missing(const struct mc_state *s, struct qe_task_level *tl, const struct mc_group *g, size_t from)
 {
 	size_t missing = 0;
-	int rc = 0;
 
-	for (size_t k = 0; k < g->m; k++)
+	for (size_t k = from; k < g->m; k++)
 		missing += !qe_journal_has(tl->journal, s->set.items[g->idx[k]].id);
+	return missing;
+}
+
+/* Score the call's groups (each has a question with no record yet): every
+ * question of a group is scored (the runtime's decodes, hence its numbers,
+ * depend on the whole group), only the missing records written. */
+static int group_score(const struct mc_state *s, struct qe_task_level *tl, struct mc_group *g, struct qe_err *err)
+{
+	size_t missing = call_missing(s, tl, g, 0);
+	int rc = 0;
+	double t0 = qe_now(), t1, t2;
+
 	if (missing == 0)
 		return 0;
 	for (size_t k = 0; k < g->m && rc == 0; k++) {
@@ -529,24 +557,29 @@ static int group_score(const struct mc_state *s, struct qe_task_level *tl, struc
 		g->nshots[k] = s->shots < (int)sj->n_shots ? s->shots : (int)sj->n_shots;
 		rc = fit_prompt(s, tl->rt, it, g->n_ctx, &g->nshots[k], &g->pb[k], &prefix_len, &g->memo, err);
 		g->rq[k] = (struct qe_score_req){ .context = g->pb[k].p, .conts = g->conts, .n_conts = 4,
-						  .prefix_len = prefix_len };
+						  .prefix_len = prefix_len, .group = g->gid[k] };
 	}
 	if (rc)
 		return rc;
+	t1 = qe_now();
 	qe_runtime_score(tl->rt, g->rq, g->m, g->rs, g->st, err);
+	t2 = qe_now();
 	for (size_t k = 0; k < g->m && rc == 0; k++) {
 		const struct qe_mc_item *it = &s->set.items[g->idx[k]];
 		if (!qe_journal_has(tl->journal, it->id))
 			rc = record_result(s, tl, it, g->st[k], &g->rs[k], g->nshots[k], err);
 	}
 	qe_progress_add(tl->progress, missing);
+	g->t_fit += t1 - t0;
+	g->t_score += t2 - t1;
+	g->t_record += qe_now() - t2;
 	return rc;
 }
 
-/* The level's questions group by group (group_next): each group is one
- * qe_runtime_score call, which the runtime splits into decodes by the
- * group alone, so an item's numbers do not depend on where a run was
- * interrupted. */
+/* The level's questions group by group (group_next), up to G groups per
+ * qe_runtime_score call, each with its own group id: the runtime splits a
+ * group into decodes by the group alone, so an item's numbers do not depend
+ * on the call it came in, hence not on where a run was interrupted. */
 static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *err)
 {
 	struct mc_state *s = state;
@@ -562,14 +595,25 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
 	qe_progress_add(tl->progress, n_skip);
 	for (size_t i = 0; i < n && rc == 0;) {
-		size_t next = i;
-		rc = group_next(s, tl, i, &g, &next, err);
+		uint32_t n_groups = 0;
+		g.m = 0;
+		while (i < n && n_groups < g.G && rc == 0) {
+			size_t next = i, start = g.m;
+			rc = group_next(s, tl, i, &g, n_groups, &next, err);
+			if (g.m > start && call_missing(s, tl, &g, start) > 0)
+				n_groups++;
+			else
+				g.m = start; /* recorded whole (or no question): not scored again */
+			i = next;
+		}
 		if (rc == 0 && g.m > 0)
 			rc = group_score(s, tl, &g, err);
-		i = next;
 	}
 	if (rc == 0)
 		rc = qe_journal_sync(tl->journal, err);
+	if (g.profile)
+		fprintf(stderr, "qeval profile: mc prompts %.3f s, score calls %.3f s, records %.3f s\n", g.t_fit, g.t_score,
+			g.t_record);
 	group_release(&g);
 	return rc;
 }
