@@ -3,5 +3,6 @@
 
 const struct qe_runtime_ops *const qe_runtime_registry[] = {
 	&qe_llamacpp_ops,
+	&qe_openai_ops,
 	NULL,
 };
