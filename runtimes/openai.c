@@ -316,7 +316,7 @@ static int oa_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 	if (!c)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	rt->ctx = c;
-	c->level = p->level ? p->level : p->model ? p->model : "?";
+	snprintf(c->level, sizeof(c->level), "%s", p->level ? p->level : p->model ? p->model : "?");
 	if (!p->url || !*p->url)
 		rc = qe_fail(err, QE_EINVAL, "level '%s': runtime 'openai' needs a URL", c->level);
 	else

@@ -44,7 +44,7 @@ struct oa_ctx {
 	size_t dim;          /* embedding width, 0 = not yet known */
 	int inflight;
 	struct qe_http *http;
-	const char *level;   /* rt->params.level, for messages */
+	char level[64];      /* the level's name, for messages */
 };
 
 /* Split a level URL into the base URL and its options (the fragment, parsed;
