@@ -7,6 +7,8 @@
 #include "runtimes/http.h"
 #include "harness/base/sys.h"
 
+#include <cjson/cJSON.h>
+
 #include <curl/curl.h>
 
 #include <math.h>
@@ -280,5 +282,23 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 	tr_release(h, ts, n);
 	if (rc)
 		return qe_fail(err, rc, "the HTTP client failed (%s)", rc == QE_ENOMEM ? "out of memory" : "libcurl");
+	return 0;
+}
+
+int qe_http_url_split(const char *url, char *base, size_t cap, cJSON **opts, struct qe_err *err)
+{
+	const char *hash = url ? strchr(url, '#') : NULL;
+	size_t n = hash ? (size_t)(hash - url) : strlen(url ? url : "");
+
+	*opts = NULL;
+	snprintf(base, cap, "%.*s", (int)n, url ? url : "");
+	if (!hash || !hash[1])
+		return 0;
+	*opts = cJSON_Parse(hash + 1);
+	if (!cJSON_IsObject(*opts)) {
+		cJSON_Delete(*opts);
+		*opts = NULL;
+		return qe_fail(err, QE_EINVAL, "endpoint '%s': the options after '#' are not a JSON object", base);
+	}
 	return 0;
 }

@@ -60,6 +60,14 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 /* Free a request's reply and clear what qe_http_run filled. */
 void qe_http_req_release(struct qe_http_req *r);
 
+struct cJSON;
+
+/* Split a level URL "BASE#{JSON}" into the base URL and its options (the
+ * fragment, parsed; *opts NULL when none; caller cJSON_Deletes). The server
+ * runtimes keep a level's options there: a fragment is never sent. QE_EINVAL
+ * naming the URL when the fragment is not a JSON object. */
+int qe_http_url_split(const char *url, char *base, size_t cap, struct cJSON **opts, struct qe_err *err);
+
 /* 1 when status is retried: 408, 429 and 5xx. */
 int qe_http_status_retryable(long status);
 

@@ -100,31 +100,13 @@ static int oa_level_prepare(const char *src, const struct qe_level_spec *spec, c
 	return rc;
 }
 
-int qe_openai_url_split(const char *url, char *base, size_t cap, cJSON **opts, struct qe_err *err)
-{
-	const char *hash = url ? strchr(url, '#') : NULL;
-	size_t n = hash ? (size_t)(hash - url) : strlen(url ? url : "");
-
-	*opts = NULL;
-	snprintf(base, cap, "%.*s", (int)n, url ? url : "");
-	if (!hash || !hash[1])
-		return 0;
-	*opts = cJSON_Parse(hash + 1);
-	if (!cJSON_IsObject(*opts)) {
-		cJSON_Delete(*opts);
-		*opts = NULL;
-		return qe_fail(err, QE_EINVAL, "endpoint '%s': the options after '#' are not a JSON object", base);
-	}
-	return 0;
-}
-
 /* What identifies an endpoint level: where and which model (never the key). */
 static int oa_level_identity(const char *src, const struct qe_level *lv, const char *cache_dir, cJSON *out,
 			     struct qe_err *err)
 {
 	char base[512];
 	cJSON *opts;
-	int rc = qe_openai_url_split(lv->url, base, sizeof(base), &opts, err);
+	int rc = qe_http_url_split(lv->url, base, sizeof(base), &opts, err);
 
 	if (rc)
 		return rc;
@@ -219,7 +201,7 @@ static int ctx_setup(struct oa_ctx *c, const struct qe_rt_params *p, struct qe_e
 	char base[512];
 	const char *env, *key = NULL, *route;
 	cJSON *o;
-	int rc = qe_openai_url_split(p->url, base, sizeof(base), &o, err);
+	int rc = qe_http_url_split(p->url, base, sizeof(base), &o, err);
 
 	if (rc)
 		return rc;

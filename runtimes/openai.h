@@ -47,11 +47,6 @@ struct oa_ctx {
 	char level[64];      /* the level's name, for messages */
 };
 
-/* Split a level URL into the base URL and its options (the fragment, parsed;
- * NULL when none; caller cJSON_Deletes). QE_EINVAL naming the level when the
- * fragment is not a JSON object. */
-int qe_openai_url_split(const char *url, char *base, size_t cap, struct cJSON **opts, struct qe_err *err);
-
 /* POST body (JSON text) to ctx->api + path (path starts with '/'), or GET
  * when body is NULL, and parse the 2xx reply into *out. On failure, a status
  * and err naming the URL: QE_ERUNTIME when the server cannot be reached or

@@ -4,5 +4,6 @@
 const struct qe_runtime_ops *const qe_runtime_registry[] = {
 	&qe_llamacpp_ops,
 	&qe_openai_ops,
+	&qe_rest_ops,
 	NULL,
 };

@@ -162,5 +162,6 @@ int qe_level_cache_make(const char *path, qe_level_make_fn make, void *arg, stru
 /* One line for each runtime in runtimes/registry.c */
 extern const struct qe_runtime_ops qe_llamacpp_ops;
 extern const struct qe_runtime_ops qe_openai_ops;
+extern const struct qe_runtime_ops qe_rest_ops;
 
 #endif
