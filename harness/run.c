@@ -315,6 +315,9 @@ static int run_level(struct run *r, int i, int group)
 		if ((ti->task->needs & qe_runtime_caps(rt)) != ti->task->needs) {
 			fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[i],
 				p.runtime, ti->name);
+			/* done as far as this level goes: a mixed plan's GGUF levels skip
+			 * what only servers do, and are still complete */
+			cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
 			continue;
 		}
 		snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[i], ti->name);

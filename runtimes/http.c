@@ -95,6 +95,11 @@ void qe_http_free(struct qe_http *h)
 	free(h);
 }
 
+void qe_http_set_inflight(struct qe_http *h, int n)
+{
+	h->o.inflight = n >= 1 ? n : 1;
+}
+
 void qe_http_req_release(struct qe_http_req *r)
 {
 	free(r->reply);
@@ -104,6 +109,7 @@ void qe_http_req_release(struct qe_http_req *r)
 	r->status = 0;
 	r->tries = 0;
 	r->t_s = 0;
+	r->t_start = 0;
 	r->error[0] = '\0';
 }
 
@@ -168,6 +174,7 @@ static int try_start(struct qe_http *h, struct tr *t)
 	t->e = e;
 	t->state = ST_ACTIVE;
 	t->t0 = qe_now();
+	t->r->t_start = t->t0;
 	t->r->tries++;
 	return 0;
 }
@@ -262,11 +269,12 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 	}
 	while (done < n && rc == 0) {
 		double next_due;
-		int running, left;
+		int running, left, ended;
 		CURLMsg *m;
 		if ((rc = start_due(h, ts, n, &active, &next_due)) != 0)
 			break;
 		curl_multi_perform(h->multi, &running);
+		ended = 0;
 		while ((m = curl_multi_info_read(h->multi, &left)) != NULL) {
 			struct tr *t = NULL;
 			if (m->msg != CURLMSG_DONE)
@@ -274,9 +282,11 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&t);
 			try_end(h, t, m->data.result);
 			active--;
+			ended++;
 			done += t->state == ST_DONE;
 		}
-		if (done < n)
+		/* a slot came free: start the next request now, not after the poll */
+		if (done < n && !ended)
 			curl_multi_poll(h->multi, NULL, 0, (int)(next_due * 1000) + 1, NULL);
 	}
 	tr_release(h, ts, n);

@@ -43,6 +43,7 @@ struct qe_http_req {
 	size_t reply_len;
 	int tries;           /* tries made */
 	double t_s;          /* seconds of the last try */
+	double t_start;      /* qe_now() when the last try began */
 	char error[256];     /* rc != 0: why, naming the URL and the tries */
 };
 
@@ -56,6 +57,9 @@ void qe_http_free(struct qe_http *h);
  * QE_ERUNTIME and error set. Returns 0, or QE_ENOMEM / QE_ERUNTIME when the
  * client itself failed (err filled). Re-running a request frees its old reply. */
 int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe_err *err);
+
+/* Requests in flight from now on (>= 1): a serving run's concurrency. */
+void qe_http_set_inflight(struct qe_http *h, int n);
 
 /* Free a request's reply and clear what qe_http_run filled. */
 void qe_http_req_release(struct qe_http_req *r);

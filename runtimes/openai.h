@@ -72,5 +72,7 @@ int qe_openai_embed(struct qe_runtime *rt, const char *const *texts, size_t n, i
 		    size_t *n_truncated, struct qe_err *err);
 int qe_openai_speed(struct qe_runtime *rt, const struct qe_speed_req *req, struct qe_speed_res *res,
 		    struct qe_err *err);
+int qe_openai_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
+		    struct qe_err *err);
 
 #endif

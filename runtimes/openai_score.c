@@ -544,6 +544,9 @@ struct stream {
 	size_t len;
 	int n_events;        /* events that carried text */
 	double t_first, t_last;
+	double *t_tok;       /* NULL, or cap entries: each event's time */
+	int cap;
+	int usage_out;       /* usage.completion_tokens of the last chunk, 0 = none */
 };
 
 static void stream_line(struct stream *s, double t)
@@ -560,10 +563,14 @@ static void stream_line(struct stream *s, double t)
 	j = cJSON_Parse(p);
 	txt = qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "text", NULL);
 	if (txt) {
+		if (s->t_tok && s->n_events < s->cap)
+			s->t_tok[s->n_events] = t;
 		if (s->n_events++ == 0)
 			s->t_first = t;
 		s->t_last = t;
 	}
+	if (qe_json_num(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens", 0) > 0)
+		s->usage_out = (int)qe_json_num(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens", 0);
 	cJSON_Delete(j);
 }
 
@@ -598,6 +605,7 @@ static char *body_stream(const struct oa_ctx *c, const struct qe_speed_req *req)
 	cJSON_AddNumberToObject(b, "temperature", 0);
 	cJSON_AddTrueToObject(b, "stream");
 	cJSON_AddTrueToObject(b, "ignore_eos");
+	cJSON_AddTrueToObject(cJSON_AddObjectToObject(b, "stream_options"), "include_usage");
 	cJSON_AddFalseToObject(b, "cache_prompt");
 	s = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
@@ -640,4 +648,77 @@ int qe_openai_speed(struct qe_runtime *rt, const struct qe_speed_req *req, struc
 	free(body);
 	free(s);
 	return rc ? qe_err_wrap(err, "level '%s'", c->level) : 0;
+}
+
+/* ======================================================================
+ * Serving runs: many streamed completions, `concurrency` in flight
+ * ====================================================================== */
+
+static uint64_t serve_seed(uint64_t seed, size_t k)
+{
+	uint64_t z = seed + 0x9e3779b97f4a7c15ull * (k + 1);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (z ^ (z >> 31)) | 1;
+}
+
+/* request k's figures from its stream and reply */
+static void serve_one(const struct qe_http_req *h, const struct stream *s, double t0, struct qe_serve_one *o)
+{
+	struct qe_err e = { 0 };
+	cJSON *j = NULL;
+
+	o->start_s = h->t_start - t0;
+	o->e2e_s = h->t_s;
+	o->n_events = s->n_events;
+	if (h->rc || h->status < 200 || h->status > 299)
+		o->status = qe_openai_reply(h, &j, &e);
+	else if (s->n_events == 0)
+		o->status = qe_fail(&e, QE_ERUNTIME, "%s: the streamed reply carried no tokens", h->url);
+	if (o->status) {
+		snprintf(o->error, sizeof(o->error), "%s", e.msg);
+	} else {
+		o->ttft_s = s->t_first;
+		o->n_out = s->usage_out > 0 ? s->usage_out : s->n_events;
+	}
+	cJSON_Delete(j);
+}
+
+int qe_openai_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
+		    struct qe_err *err)
+{
+	struct oa_ctx *c = rt->ctx;
+	size_t n = req->n_requests;
+	struct stream *s = calloc(n, sizeof(*s));
+	struct qe_http_req *h = calloc(n, sizeof(*h));
+	char url[600], **bodies = calloc(n, sizeof(char *));
+	int rc = s && h && bodies ? 0 : qe_fail(err, QE_ENOMEM, "out of memory for %zu requests", n);
+	double t0;
+
+	snprintf(url, sizeof(url), "%s/completions", c->api);
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		struct qe_speed_req r = { .n_prompt = req->n_prompt, .n_gen = req->n_gen, .seed = serve_seed(req->seed, k) };
+		s[k].t_tok = out[k].t_tok;
+		s[k].cap = out[k].t_tok ? req->n_gen : 0;
+		bodies[k] = body_stream(c, &r);
+		h[k] = (struct qe_http_req){ .url = url, .body = bodies[k], .on_data = on_stream, .arg = &s[k] };
+		if (!bodies[k])
+			rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	qe_http_set_inflight(c->http, req->concurrency);
+	t0 = qe_now();
+	if (rc == 0)
+		rc = qe_http_run(c->http, h, n, err);
+	qe_http_set_inflight(c->http, c->inflight);
+	for (size_t k = 0; rc == 0 && k < n; k++)
+		serve_one(&h[k], &s[k], t0, &out[k]);
+	for (size_t k = 0; h && bodies && k < n; k++) {
+		qe_http_req_release(&h[k]);
+		free(bodies[k]);
+	}
+	free(h);
+	free(bodies);
+	free(s);
+	return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define KEY "sk-run-secret-42"
+#define SERVE_TOL 8.0 /* ms: sleeps of a loaded 2-core machine run late */
 #define N_ITEMS 25 /* questions of datasets/samples/mmlu */
 
 static char g_tmp[256];
@@ -84,7 +85,7 @@ static int found_in_tree(const char *dir, const char *s)
  * no file. */
 static void test_mixed_run(void)
 {
-	struct tq_httpd d = { 0 };
+	struct tq_httpd d = { .ttft_ms = 40, .itl_ms = 10 };
 	char plan[400], dir[400], args[1200], path[600];
 	cJSON *r = NULL;
 	const cJSON *lv;
@@ -95,7 +96,8 @@ static void test_mixed_run(void)
 	snprintf(plan, sizeof(plan), "%s/mixed.json", g_tmp);
 	TQ_CHECK(tq_httpd_start(&d) == 0);
 	write_plan(plan, dir, d.port,
-		   "{\"task\": \"mmlu\", \"dir\": \"datasets/samples/mmlu\"}, {\"task\": \"speed\", \"pp\": [16], \"tg\": [8], \"reps\": 1, \"warmup\": 0}");
+		   "{\"task\": \"mmlu\", \"dir\": \"datasets/samples/mmlu\"}, {\"task\": \"speed\", \"pp\": [16], \"tg\": [8], \"reps\": 1, \"warmup\": 0},"
+		   " {\"task\": \"serve\", \"concurrency\": [1, 2], \"requests\": 4, \"prompt\": 8, \"gen\": 6}");
 	setenv("QE_RUN_KEY", KEY, 1);
 	snprintf(args, sizeof(args), "run -q --plan %s", plan);
 	TQ_EQ_INT(tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_err, sizeof(g_err)), 0);
@@ -112,9 +114,24 @@ static void test_mixed_run(void)
 		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "mmlu"), "levels"),
 		"vllm-awq");
 	TQ_EQ_INT((int)qe_json_num(lv, "n_scored", -1), N_ITEMS);
+	/* serving: the server's pace (40 ms to the first token, then 10 ms per
+	 * token) within SERVE_TOL; at concurrency 2 the loopback server answers
+	 * one connection at a time, so the second request waits: its TTFT is
+	 * longer, its TPOT the same */
+	lv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "serve"), "levels");
+	TQ_CHECK(cJSON_GetObjectItemCaseSensitive(lv, "F16") == NULL);
+	lv = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lv, "vllm-awq"), "concurrency"), 0);
+	TQ_EQ_INT((int)qe_json_num(lv, "n", 0), 4);
+	TQ_EQ_INT((int)qe_json_num(lv, "output_tokens", 0), 24);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItemCaseSensitive(lv, "ttft_ms"), "median", NAN), 40, SERVE_TOL);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItemCaseSensitive(lv, "tpot_ms"), "p99", NAN), 10, SERVE_TOL);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItemCaseSensitive(lv, "itl_ms"), "median", NAN), 10, SERVE_TOL);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItemCaseSensitive(lv, "e2e_ms"), "median", NAN), 90, 2 * SERVE_TOL);
+	/* 24 tokens over four requests one after another, about 90 ms each */
+	TQ_NEAR(qe_json_num(lv, "output_tps", NAN), 24 / 0.36, 15);
 	snprintf(path, sizeof(path), "%s/report.md", dir);
 	TQ_EQ_INT(qe_file_read(path, &md, &len, NULL), 0);
-	TQ_CHECK(md && strstr(md, "vllm-awq") && strstr(md, "F16"));
+	TQ_CHECK(md && strstr(md, "vllm-awq") && strstr(md, "F16") && strstr(md, "## Serving") && strstr(md, "TTFT p99"));
 	free(md);
 	TQ_CHECK(!found_in_tree(dir, KEY));
 	TQ_CHECK(!strstr(g_out, KEY) && !strstr(g_err, KEY));

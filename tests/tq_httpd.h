@@ -50,6 +50,7 @@ struct tq_httpd {
 	int shape, fault;
 	int slow_ms, down_after, dim;
 	int fault_after;           /* completions answered without the fault first (the probe at open) */
+	int ttft_ms, itl_ms;       /* streamed replies: first token after ttft_ms, then one per itl_ms */
 	int n_completions;         /* completion requests answered */
 	int n_requests;
 	char last_auth[256];       /* the last Authorization header seen */
@@ -179,12 +180,38 @@ static inline cJSON *tq_echo_reply(const char *prompt)
 	return j;
 }
 
+/* a streamed reply (server-sent events): max_tokens events of one token
+ * each, the first after ttft_ms, then one per itl_ms; a usage chunk; [DONE] */
+static inline void tq_stream(const struct tq_httpd *d, int fd, const cJSON *req)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+	static const char ev[] = "data: {\"choices\":[{\"index\":0,\"text\":\" x\"}]}\n\n";
+	int n = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(req, "max_tokens"));
+	char tail[160];
+	int k;
+
+	if (send(fd, head, sizeof(head) - 1, MSG_NOSIGNAL) < 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		usleep((useconds_t)(i == 0 ? d->ttft_ms : d->itl_ms) * 1000);
+		if (send(fd, ev, sizeof(ev) - 1, MSG_NOSIGNAL) < 0)
+			return;
+	}
+	k = snprintf(tail, sizeof(tail), "data: {\"choices\":[],\"usage\":{\"completion_tokens\":%d}}\n\ndata: [DONE]\n\n", n);
+	if (send(fd, tail, (size_t)k, MSG_NOSIGNAL) < 0)
+		return;
+}
+
 static inline void tq_completions(struct tq_httpd *d, int fd, const cJSON *req)
 {
 	const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItem(req, "prompt"));
 	int echo = cJSON_IsTrue(cJSON_GetObjectItem(req, "echo")), n = ++d->n_completions;
 	cJSON *j;
 
+	if (cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"))) {
+		tq_stream(d, fd, req);
+		return;
+	}
 	if (!prompt)
 		prompt = "";
 	if (n <= d->fault_after) {
