@@ -100,6 +100,14 @@ void qe_http_set_inflight(struct qe_http *h, int n)
 	h->o.inflight = n >= 1 ? n : 1;
 }
 
+int qe_http_set_retries(struct qe_http *h, int n)
+{
+	int old = h->o.retries;
+
+	h->o.retries = n >= 0 ? n : 0;
+	return old;
+}
+
 void qe_http_req_release(struct qe_http_req *r)
 {
 	free(r->reply);

@@ -61,6 +61,9 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 /* Requests in flight from now on (>= 1): a serving run's concurrency. */
 void qe_http_set_inflight(struct qe_http *h, int n);
 
+/* Retries from now on (>= 0); returns the previous number. */
+int qe_http_set_retries(struct qe_http *h, int n);
+
 /* Free a request's reply and clear what qe_http_run filled. */
 void qe_http_req_release(struct qe_http_req *r);
 

@@ -22,6 +22,8 @@
 
 #define OA_EMBED_CHUNK 32    /* texts per /v1/embeddings request */
 #define OA_GREEDY_EPS 1e-9   /* a token is the argmax when no top entry beats it by more */
+#define OA_TOP_WIDE 32768    /* most top entries a widened retry asks for */
+#define OA_WIDEN 1           /* internal status: ask again with more top entries */
 
 /* ======================================================================
  * Reply parsing
@@ -30,8 +32,8 @@
 /* The next token's top entries of a completion reply: n entries (texts and
  * log-probabilities, borrowed from j), 0 when the reply has none. */
 struct top_list {
-	const char *tok[1024];
-	double lp[1024];
+	const char *tok[OA_TOP_WIDE];
+	double lp[OA_TOP_WIDE];
 	int n;
 };
 
@@ -44,7 +46,7 @@ static void top_entries(const cJSON *j, struct top_list *t)
 	e = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(lp, "content"), 0);
 	if (e) { /* llama-server */
 		cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(e, "top_logprobs"))
-			if (t->n < 1024 && qe_json_str(d, "token", NULL) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "logprob"))) {
+			if (t->n < OA_TOP_WIDE && qe_json_str(d, "token", NULL) && cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(d, "logprob"))) {
 				t->tok[t->n] = qe_json_str(d, "token", "");
 				t->lp[t->n++] = qe_json_num(d, "logprob", NAN);
 			}
@@ -52,7 +54,7 @@ static void top_entries(const cJSON *j, struct top_list *t)
 	}
 	d = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(lp, "top_logprobs"), 0);
 	cJSON_ArrayForEach(e, d) /* legacy: {TOKEN: logprob} */
-		if (t->n < 1024 && cJSON_IsNumber(e)) {
+		if (t->n < OA_TOP_WIDE && cJSON_IsNumber(e)) {
 			t->tok[t->n] = e->string;
 			t->lp[t->n++] = e->valuedouble;
 		}
@@ -124,7 +126,7 @@ static int echo_ll(const cJSON *j, size_t ctx_cp, size_t end_cp, double *ll, int
 
 /* next-token: one generated token and the top log-probabilities before
  * sampling (llama-server: n_probs, post_sampling_probs off; others: logprobs) */
-static char *body_next(const struct oa_ctx *c, const char *prompt)
+static char *body_next(const struct oa_ctx *c, const char *prompt, int top)
 {
 	cJSON *b = cJSON_CreateObject();
 	char *s;
@@ -133,8 +135,8 @@ static char *body_next(const struct oa_ctx *c, const char *prompt)
 	cJSON_AddStringToObject(b, "prompt", prompt);
 	cJSON_AddNumberToObject(b, "max_tokens", 1);
 	cJSON_AddNumberToObject(b, "temperature", 0);
-	cJSON_AddNumberToObject(b, "logprobs", c->top);
-	cJSON_AddNumberToObject(b, "n_probs", c->top);
+	cJSON_AddNumberToObject(b, "logprobs", top);
+	cJSON_AddNumberToObject(b, "n_probs", top);
 	cJSON_AddFalseToObject(b, "post_sampling_probs");
 	cJSON_AddFalseToObject(b, "cache_prompt");
 	s = cJSON_PrintUnformatted(b);
@@ -184,7 +186,7 @@ static int probe_call(struct oa_ctx *c, const char *url, const char *body, cJSON
 	struct qe_http_req r = { .url = url, .body = body };
 	int rc = qe_http_run(c->http, &r, 1, e);
 
-	*fatal = rc != 0 || r.rc != 0;
+	*fatal = rc != 0 || (r.rc != 0 && r.status == 0);
 	if (rc == 0)
 		rc = qe_openai_reply(&r, j, e);
 	qe_http_req_release(&r);
@@ -196,13 +198,14 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 	char url[600], why_next[200] = "", why_echo[200] = "";
 	struct qe_err e = { 0 };
 	struct top_list *t = malloc(sizeof(*t));
-	char *b1 = body_next(c, "The"), *b2 = body_echo(c, "The", " cat");
+	char *b1 = body_next(c, "The", c->top), *b2 = body_echo(c, "The", " cat");
 	cJSON *j = NULL;
-	int rc = 0, r2, next_ok = 0, fatal = 0;
+	int rc = 0, r2, next_ok = 0, fatal = 0, retries;
 
 	snprintf(url, sizeof(url), "%s/completions", c->api);
 	if (!t || !b1 || !b2)
 		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	retries = qe_http_set_retries(c->http, 1); /* a route the server lacks may answer 5xx (llama-server --embeddings) */
 	if (rc == 0 && c->want != OA_ROUTE_ECHO) {
 		r2 = probe_call(c, url, b1, &j, &e, &fatal);
 		if (r2 == 0)
@@ -218,6 +221,7 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 		snprintf(why_echo, sizeof(why_echo), "%s", r2 ? e.msg : c->echo_ok ? "" : "no prompt log-probabilities in the reply");
 		cJSON_Delete(j);
 	}
+	qe_http_set_retries(c->http, retries);
 	if (rc == 0 && fatal)
 		rc = qe_fail(err, QE_ERUNTIME, "level '%s': %s", c->level, e.msg);
 	c->route = next_ok ? OA_ROUTE_NEXT : c->echo_ok ? OA_ROUTE_ECHO : OA_ROUTE_NONE;
@@ -236,16 +240,27 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 /* One (request, continuation) pair still to be scored by echo. */
 struct pair { size_t i, k; };
 
+/* How many top entries a widened retry asks for: the whole vocabulary when
+ * the server says its size (llama-server), capped. */
+static int wide_top(const struct oa_ctx *c)
+{
+	int w = c->n_vocab > 0 ? c->n_vocab : 1000;
+
+	return w > OA_TOP_WIDE ? OA_TOP_WIDE : w;
+}
+
 /* The next-token reply of request i into res[i]; continuations missing from
- * the top entries are listed in todo (echo fallback) or fail the request. */
+ * the top entries are listed in todo (echo fallback), or ask for a widened
+ * retry (status OA_WIDEN, when widen), or fail the request. */
 static void next_result(const struct oa_ctx *c, const struct qe_score_req *rq, const struct qe_http_req *h,
 			struct top_list *t, struct qe_score_res *res, int *status, struct pair *todo, size_t *n_todo,
-			size_t i)
+			size_t i, int widen)
 {
 	struct qe_err e = { 0 };
 	cJSON *j = NULL;
 	int best = 0;
 
+	t->n = 0;
 	status[i] = qe_openai_reply(h, &j, &e);
 	if (status[i] == 0) {
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
@@ -269,12 +284,14 @@ static void next_result(const struct oa_ctx *c, const struct qe_score_req *rq, c
 			res->greedy[k] = t->lp[f] >= t->lp[best] - OA_GREEDY_EPS;
 		} else if (c->echo_ok) {
 			todo[(*n_todo)++] = (struct pair){ i, k };
+		} else if (widen && t->n < wide_top(c)) {
+			status[i] = OA_WIDEN;
 		} else {
 			status[i] = qe_fail(&e, QE_EINPUT, "choice %zu ('%s') is not among the %d top log-probabilities %s returned, and it offers no echo: raise \"top_logprobs\" (vLLM: --max-logprobs)",
 					    k, rq->conts[k], t->n, c->api);
 		}
 	}
-	if (status[i])
+	if (status[i] && status[i] != OA_WIDEN)
 		snprintf(res->error, sizeof(res->error), "%s", e.msg);
 	cJSON_Delete(j);
 }
@@ -347,26 +364,49 @@ static int score_echo(struct oa_ctx *c, const struct qe_score_req *reqs, const s
 	return rc;
 }
 
-static int score_next(struct oa_ctx *c, const struct qe_score_req *reqs, size_t n, struct qe_score_res *res,
-		      int *status, struct pair *todo, size_t *n_todo, struct qe_err *err)
+/* One pass of next-token requests over idx[0..m): bodies with top entries. */
+static int next_pass(struct oa_ctx *c, const struct qe_score_req *reqs, const size_t *idx, size_t m, int top,
+		     struct qe_score_res *res, int *status, struct pair *todo, size_t *n_todo, struct top_list *t,
+		     struct qe_err *err)
 {
-	char url[600], **bodies = calloc(n ? n : 1, sizeof(char *));
+	char url[600], **bodies = calloc(m ? m : 1, sizeof(char *));
 	struct qe_http_req *h = NULL;
-	struct top_list *t = malloc(sizeof(*t));
 	int rc;
 
 	snprintf(url, sizeof(url), "%s/completions", c->api);
-	if (!bodies || !t) {
-		free(bodies);
-		free(t);
+	if (!bodies)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < n; i++)
-		bodies[i] = body_next(c, reqs[i].context);
-	rc = run_bodies(c, url, bodies, n, &h, err);
+	for (size_t p = 0; p < m; p++)
+		bodies[p] = body_next(c, reqs[idx[p]].context, top);
+	rc = run_bodies(c, url, bodies, m, &h, err);
+	for (size_t p = 0; rc == 0 && p < m; p++)
+		next_result(c, &reqs[idx[p]], &h[p], t, &res[idx[p]], status, todo, n_todo, idx[p], top == c->top);
+	free_run(bodies, h, m);
+	return rc;
+}
+
+/* Every request by next-token; those with a choice outside the top entries
+ * once more with the widened top (llama-server gives the whole vocabulary;
+ * a server that refuses so many fails the item with its answer). */
+static int score_next(struct oa_ctx *c, const struct qe_score_req *reqs, size_t n, struct qe_score_res *res,
+		      int *status, struct pair *todo, size_t *n_todo, struct qe_err *err)
+{
+	struct top_list *t = malloc(sizeof(*t));
+	size_t *idx = calloc(n ? n : 1, sizeof(size_t)), m = 0;
+	int rc = t && idx ? 0 : qe_fail(err, QE_ENOMEM, "out of memory");
+
 	for (size_t i = 0; rc == 0 && i < n; i++)
-		next_result(c, &reqs[i], &h[i], t, &res[i], status, todo, n_todo, i);
-	free_run(bodies, h, n);
+		idx[i] = i;
+	if (rc == 0)
+		rc = next_pass(c, reqs, idx, n, c->top, res, status, todo, n_todo, t, err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (status[i] == OA_WIDEN) {
+			status[i] = 0;
+			idx[m++] = i;
+		}
+	if (rc == 0 && m)
+		rc = next_pass(c, reqs, idx, m, wide_top(c), res, status, todo, n_todo, t, err);
+	free(idx);
 	free(t);
 	return rc;
 }
@@ -562,7 +602,7 @@ static void stream_line(struct stream *s, double t)
 		p++;
 	j = cJSON_Parse(p);
 	txt = qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "choices"), 0), "text", NULL);
-	if (txt) {
+	if (txt && *txt) { /* llama-server ends with an event of empty text */
 		if (s->t_tok && s->n_events < s->cap)
 			s->t_tok[s->n_events] = t;
 		if (s->n_events++ == 0)

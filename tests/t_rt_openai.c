@@ -195,8 +195,10 @@ static void test_faults(void)
 		   "offers no log-probabilities qeval can score with (next-token: no top log-probabilities in the reply");
 }
 
-/* 500 on every try: retried, then the level cannot open, saying so; an
- * unknown key is refused before anything is sent */
+/* 500 on every try: the probe at open (one retry) finds no route, and the
+ * first item stops the level saying why; 500 after the probe: retried, then
+ * the level cannot go on; two 503s: retried into success. An unknown key is
+ * refused before anything is sent. */
 static void test_5xx(void)
 {
 	struct tq_httpd d;
@@ -208,18 +210,32 @@ static void test_5xx(void)
 	TQ_CHECK(start(&d, TQ_VLLM, TQ_500) == 0);
 	TQ_EQ_INT(open_level(&d, "\"route\":\"next\",\"retries\":2,\"backoff_s\":0.01", &rt, &err), QE_EINVAL);
 	TQ_CHECK(strstr(err.msg, "unknown key 'backoff_s'") != NULL);
-	TQ_EQ_INT(open_level(&d, "\"route\":\"next\",\"retries\":2", &rt, &err), QE_ERUNTIME);
-	TQ_CHECK(strstr(err.msg, "HTTP 500 after 3 tries") != NULL);
-	fprintf(stderr, "  5xx: %s\n", err.msg);
-	TQ_EQ_INT(d.n_completions, 3);
+	TQ_EQ_INT(open_level(&d, "\"route\":\"next\",\"retries\":2", &rt, &err), 0);
+	TQ_EQ_INT(d.n_completions, 2);
+	TQ_EQ_INT(rt ? score(rt, prompts, 1, res, st, &err) : -1, QE_ERUNTIME);
+	TQ_CHECK(strstr(err.msg, "offers no log-probabilities") && strstr(err.msg, "HTTP 500 after 2 tries"));
+	fprintf(stderr, "  5xx at open: %s\n", err.msg);
+	qe_runtime_close(rt);
 	tq_httpd_stop(&d);
 
-	/* two 503s, then answers: retried into success */
+	rt = NULL;
+	TQ_CHECK(start(&d, TQ_VLLM, TQ_500) == 0);
+	d.fault_after = 1;
+	TQ_EQ_INT(open_level(&d, "\"route\":\"next\",\"retries\":2", &rt, &err), 0);
+	TQ_EQ_INT(rt ? score(rt, prompts, 1, res, st, &err) : -1, QE_ERUNTIME);
+	TQ_CHECK(strstr(err.msg, "HTTP 500 after 3 tries") != NULL);
+	TQ_EQ_INT(d.n_completions, 1 + 3);
+	fprintf(stderr, "  5xx: %s\n", err.msg);
+	qe_runtime_close(rt);
+	tq_httpd_stop(&d);
+
 	rt = NULL;
 	TQ_CHECK(start(&d, TQ_VLLM, TQ_503_TWICE) == 0);
+	d.fault_after = 1;
 	TQ_EQ_INT(open_level(&d, "\"route\":\"next\"", &rt, &err), 0);
 	TQ_EQ_INT(rt ? score(rt, prompts, 1, res, st, &err) : -1, 0);
 	TQ_NEAR(res[0].ll[3], tq_fake_next(prompts[0], 3), LL_TOL);
+	TQ_EQ_INT(d.n_completions, 1 + 3);
 	qe_runtime_close(rt);
 	tq_httpd_stop(&d);
 }

@@ -37,7 +37,7 @@ enum tq_fault {
 	TQ_OK = 0,
 	TQ_400,          /* every completion: 400 {"error": {"message": "prompt is too long"}} */
 	TQ_500,          /* every completion: 500, retried, then fails */
-	TQ_503_TWICE,    /* the first two completions 503, then as TQ_OK */
+	TQ_503_TWICE,    /* the first two completions (after fault_after) 503, then as TQ_OK */
 	TQ_SLOW,         /* completions answer after slow_ms */
 	TQ_TRUNCATED,    /* completion replies cut in half (a Content-Length that matches) */
 	TQ_NO_LOGPROBS,  /* "logprobs": null */
@@ -222,7 +222,7 @@ static inline void tq_completions(struct tq_httpd *d, int fd, const cJSON *req)
 		tq_httpd_reply(fd, 400, "{\"error\":{\"message\":\"prompt is too long\",\"code\":400}}", 54);
 		return;
 	}
-	if (d->fault == TQ_500 || (d->fault == TQ_503_TWICE && n <= 2)) {
+	if (d->fault == TQ_500 || (d->fault == TQ_503_TWICE && n - d->fault_after <= 2)) {
 		tq_httpd_reply(fd, d->fault == TQ_500 ? 500 : 503, "{\"error\":\"overloaded\"}", 22);
 		return;
 	}

@@ -113,7 +113,9 @@ static void serve_release(void *state)
  * run_level
  * ====================================================================== */
 
-static int append_one(struct qe_task_level *tl, long c, size_t k, const struct qe_serve_one *o, struct qe_err *err)
+/* request k's record; o->t_tok holds gen entries at most */
+static int append_one(struct qe_task_level *tl, long c, size_t k, int32_t gen, const struct qe_serve_one *o,
+		      struct qe_err *err)
 {
 	cJSON *r = cJSON_CreateObject(), *itl;
 	char id[64], st[QE_ERR_MSG + 16];
@@ -127,7 +129,7 @@ static int append_one(struct qe_task_level *tl, long c, size_t k, const struct q
 	cJSON_AddNumberToObject(r, "e2e_s", o->e2e_s);
 	cJSON_AddNumberToObject(r, "n_out", o->n_out);
 	itl = cJSON_AddArrayToObject(r, "itl_s");
-	for (int32_t j = 1; !o->status && o->t_tok && j < o->n_events; j++)
+	for (int32_t j = 1; !o->status && o->t_tok && j < o->n_events && j < gen; j++)
 		cJSON_AddItemToArray(itl, cJSON_CreateNumber(o->t_tok[j] - o->t_tok[j - 1]));
 	snprintf(st, sizeof(st), "error: %s", o->error);
 	cJSON_AddStringToObject(r, "status", o->status ? st : "ok");
@@ -162,7 +164,7 @@ static int run_conc(const struct serve_state *s, struct qe_task_level *tl, long 
 	for (size_t k = 0; rc == 0 && missing && k < n; k++) {
 		snprintf(id, sizeof(id), "c%ld/%zu", c, k);
 		if (!qe_journal_has(tl->journal, id))
-			rc = append_one(tl, c, k, &out[k], err);
+			rc = append_one(tl, c, k, (int32_t)s->o.gen, &out[k], err);
 	}
 	if (rc == 0 && missing)
 		rc = qe_journal_sync(tl->journal, err);
