@@ -16,10 +16,13 @@
 
 #include <unistd.h>
 
-/* log-likelihoods of the two engines' routes differ by float rounding only:
- * llama-server takes log of a float32 softmax, the llamacpp runtime sums in
- * double from the logits; the prompts are evaluated in other batch shapes */
-#define LL_TOL 2e-3
+/* log-likelihoods of the two routes differ by rounding only when both
+ * evaluate a prompt in one micro-batch (the server started with -b 2048
+ * -ub 2048, as the llamacpp runtime scores): llama-server takes the log of a
+ * float32 softmax, several questions share the runtime's decodes. Measured
+ * on 2026-11-27: max 3.6e-3 (MMLU), 3.0e-3 (C-Eval). With the server's default -ub 512 long
+ * prompts differed by up to 0.135 (same predictions): docs/runtimes.md. */
+#define LL_TOL 5e-3
 #define COS_MIN 0.9999
 
 static char g_tmp[256];
@@ -89,7 +92,7 @@ static void test_mc_same_as_llamacpp(void)
 	if (!shared_file(model, sizeof(model), "models/mc-memorizer-6L-256-f16.gguf") ||
 	    !shared_file(mmlu, sizeof(mmlu), "datasets/mmlu") || !shared_file(ceval, sizeof(ceval), "datasets/ceval"))
 		TQ_SKIP("%s/models/mc-memorizer-6L-256-f16.gguf or its datasets absent", tq_shared());
-	TQ_CHECK(tq_server_start(&s, g_tmp, model, "-t 1 -tb 1 -c 2048 -np 1 -a mem", 0, 120) == 0);
+	TQ_CHECK(tq_server_start(&s, g_tmp, model, "-t 1 -tb 1 -c 2048 -np 1 -b 2048 -ub 2048 -a mem", 0, 120) == 0);
 	snprintf(dir, sizeof(dir), "%s/mc", g_tmp);
 	snprintf(plan, sizeof(plan), "%s/mc.json", g_tmp);
 	f = fopen(plan, "w");
