@@ -281,6 +281,11 @@ static void rest_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 	info->has_encoder = 1;
 }
 
+static const char *rest_version(void)
+{
+	return "custom HTTP embedding service (libcurl)";
+}
+
 const struct qe_runtime_ops qe_rest_ops = {
 	.api_version = QE_RUNTIME_API,
 	.name = "rest",
@@ -289,6 +294,7 @@ const struct qe_runtime_ops qe_rest_ops = {
 	.close = rest_close,
 	.embed_dim = rest_embed_dim,
 	.embed = rest_embed,
+	.version = rest_version,
 	.describe = rest_describe,
 	.level_name = rest_level_name,
 	.level_prepare = rest_level_prepare,
