@@ -62,6 +62,24 @@ int qe_openai_reply(const struct qe_http_req *r, struct cJSON **out, struct qe_e
  * Fails only when the server cannot be reached. */
 int qe_openai_probe(struct oa_ctx *c, struct qe_err *err);
 
+/* The reply parsers, alone (for tests/fuzz_http.c): body[len] as the server
+ * sent it.
+ * parse_next: a next-token reply scored as the next-token route does (no
+ *   echo, no widened retry): 0, or QE_EINPUT (not JSON, a choice outside the
+ *   top entries), QE_ERUNTIME (no log-probabilities), QE_ENUMERIC (a
+ *   log-probability that is not finite), err filled.
+ * parse_echo: an echo reply of context + cont: the continuation's
+ *   log-likelihood, tokens and greediness; QE_EINPUT / QE_ERUNTIME.
+ * parse_stream: server-sent events: token events with text, the last
+ *   usage.completion_tokens (0 = none), the first and last event's times
+ *   (each event's time is its byte offset). */
+int qe_openai_parse_next(const char *body, size_t len, const struct qe_score_req *rq, struct qe_score_res *res,
+			 struct qe_err *err);
+int qe_openai_parse_echo(const char *body, size_t len, const char *context, const char *cont, double *ll,
+			 int32_t *n_tok, int *greedy, struct qe_err *err);
+void qe_openai_parse_stream(const char *data, size_t len, int32_t *n_events, int32_t *usage_out, double *t_first,
+			    double *t_last);
+
 /* The ops of runtimes/openai_score.c */
 int qe_openai_score(struct qe_runtime *rt, const struct qe_score_req *reqs, size_t n, struct qe_score_res *res,
 		    int *status, struct qe_err *err);

@@ -110,7 +110,7 @@ static int echo_ll(const cJSON *j, size_t ctx_cp, size_t end_cp, double *ll, int
 		}
 		if (o >= (double)end_cp)
 			break;
-		if (!cJSON_IsNumber(v))
+		if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
 			return -1;
 		*ll += v->valuedouble;
 		(*n_tok)++;
@@ -279,7 +279,10 @@ static void next_result(const struct oa_ctx *c, const struct qe_score_req *rq, c
 		for (int m = 0; m < t->n && f < 0; m++)
 			f = strcmp(t->tok[m], rq->conts[k]) ? -1 : m;
 		res->n_cont_tok[k] = 1;
-		if (f >= 0) {
+		if (f >= 0 && !isfinite(t->lp[f])) {
+			status[i] = qe_fail(&e, QE_ENUMERIC, "%s: choice %zu ('%s') has log-probability %g", c->api, k,
+					    rq->conts[k], t->lp[f]);
+		} else if (f >= 0) {
 			res->ll[k] = t->lp[f];
 			res->greedy[k] = t->lp[f] >= t->lp[best] - OA_GREEDY_EPS;
 		} else if (c->echo_ok) {
@@ -761,4 +764,60 @@ int qe_openai_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struc
 	free(bodies);
 	free(s);
 	return rc;
+}
+
+/* ======================================================================
+ * The parsers alone (runtimes/openai.h; tests/fuzz_http.c)
+ * ====================================================================== */
+
+int qe_openai_parse_next(const char *body, size_t len, const struct qe_score_req *rq, struct qe_score_res *res,
+			 struct qe_err *err)
+{
+	struct oa_ctx c = { .top = 20, .api = "reply" };
+	struct qe_http_req h = { .url = "reply", .body = "", .status = 200, .reply = (char *)body, .reply_len = len };
+	struct top_list *t = malloc(sizeof(*t));
+	struct pair todo[QE_MAX_CONTS];
+	size_t n_todo = 0;
+	int st = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (!t)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	next_result(&c, rq, &h, t, res, &st, todo, &n_todo, 0, 0);
+	free(t);
+	return st ? qe_fail(err, st, "%s", res->error) : 0;
+}
+
+int qe_openai_parse_echo(const char *body, size_t len, const char *context, const char *cont, double *ll,
+			 int32_t *n_tok, int *greedy, struct qe_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	size_t cp = code_points(context, strlen(context));
+	int32_t n_ctx = 0;
+	int rc = 0;
+
+	if (!j)
+		rc = qe_fail(err, QE_EINPUT, "the echo reply is not JSON");
+	else if (echo_ll(j, cp, cp + code_points(cont, strlen(cont)), ll, n_tok, greedy, &n_ctx) != 0)
+		rc = qe_fail(err, QE_ERUNTIME, "the echo reply has no prompt log-probabilities for the continuation");
+	cJSON_Delete(j);
+	return rc;
+}
+
+void qe_openai_parse_stream(const char *data, size_t len, int32_t *n_events, int32_t *usage_out, double *t_first,
+			    double *t_last)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+
+	*n_events = *usage_out = 0;
+	*t_first = *t_last = NAN;
+	if (!s)
+		return;
+	for (size_t i = 0; i < len; i++)
+		on_stream(s, data + i, 1, (double)i);
+	*n_events = s->n_events;
+	*usage_out = s->usage_out > 0 ? s->usage_out : 0;
+	*t_first = s->t_first;
+	*t_last = s->t_last;
+	free(s);
 }
