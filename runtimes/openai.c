@@ -54,9 +54,10 @@ static int check_obj(const struct qe_level_spec *spec, struct qe_err *err)
 	if (strchr(qe_json_str(spec->obj, "url", ""), '#'))
 		return qe_fail(err, QE_EINVAL, "level '%s': \"url\" has a '#' fragment", label);
 	r = cJSON_GetObjectItemCaseSensitive(spec->obj, "route");
-	if (r && strcmp(r->valuestring, "auto") && strcmp(r->valuestring, "next") && strcmp(r->valuestring, "echo"))
-		return qe_fail(err, QE_EINVAL, "level '%s': \"route\" is \"auto\", \"next\" or \"echo\", not \"%s\"", label,
-			       r->valuestring);
+	if (r && strcmp(r->valuestring, "auto") && strcmp(r->valuestring, "next") && strcmp(r->valuestring, "echo") &&
+	    strcmp(r->valuestring, "generate"))
+		return qe_fail(err, QE_EINVAL, "level '%s': \"route\" is \"auto\", \"next\", \"echo\" or \"generate\", not \"%s\"",
+			       label, r->valuestring);
 	return 0;
 }
 
@@ -214,7 +215,8 @@ static int ctx_setup(struct oa_ctx *c, const struct qe_rt_params *p, struct qe_e
 	c->inflight = (int)qe_json_num(o, "concurrency", OA_INFLIGHT_DEFAULT);
 	c->inflight = c->inflight < 1 ? 1 : c->inflight > OA_INFLIGHT_MAX ? OA_INFLIGHT_MAX : c->inflight;
 	route = qe_json_str(o, "route", "auto");
-	c->want = !strcmp(route, "next") ? OA_ROUTE_NEXT : !strcmp(route, "echo") ? OA_ROUTE_ECHO : OA_ROUTE_NONE;
+	c->want = !strcmp(route, "next") ? OA_ROUTE_NEXT : !strcmp(route, "echo") ? OA_ROUTE_ECHO
+		: !strcmp(route, "generate") ? OA_ROUTE_GENERATE : OA_ROUTE_NONE;
 	ho.inflight = c->inflight;
 	ho.timeout_s = qe_json_num(o, "timeout_s", 0);
 	ho.retries = (int)qe_json_num(o, "retries", -1);
@@ -318,8 +320,10 @@ static int oa_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct q
 
 static const char *route_name(int route)
 {
-	return route == OA_ROUTE_NEXT ? "next-token log-probabilities" : route == OA_ROUTE_ECHO ? "echo prompt log-probabilities"
-											       : "none";
+	return route == OA_ROUTE_NEXT	      ? "next-token log-probabilities"
+	       : route == OA_ROUTE_ECHO     ? "echo prompt log-probabilities"
+	       : route == OA_ROUTE_GENERATE ? "prompt log-probabilities from /generate"
+					    : "none";
 }
 
 static void oa_describe(struct qe_runtime *rt, struct qe_rt_info *info)
@@ -332,7 +336,8 @@ static void oa_describe(struct qe_runtime *rt, struct qe_rt_info *info)
 		snprintf(info->desc, sizeof(info->desc), "%s at %s; scoring: none (%s)", c->model, c->api, c->route_why);
 	else
 		snprintf(info->desc, sizeof(info->desc), "%s at %s; scoring: %s%s", c->model, c->api, route_name(c->route),
-			 c->route == OA_ROUTE_NEXT ? (c->echo_ok ? " (top-k, echo fallback)" : " (top-k)") : "");
+			 c->route == OA_ROUTE_NEXT ? (c->generate_ok ? " (top-k, /generate fallback)"
+						       : c->echo_ok   ? " (top-k, echo fallback)" : " (top-k)") : "");
 	snprintf(info->engine_version, sizeof(info->engine_version), "%s", c->server);
 	snprintf(info->engine_build, sizeof(info->engine_build), "openai-compatible HTTP, %d request(s) in flight, top %d log-probabilities",
 		 c->inflight, c->top);

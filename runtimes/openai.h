@@ -24,6 +24,7 @@ enum oa_route {
 	OA_ROUTE_NONE = 0, /* the server gives no usable log-probabilities */
 	OA_ROUTE_NEXT,     /* next-token top log-probabilities (max_tokens 1) */
 	OA_ROUTE_ECHO,     /* the prompt's own log-probabilities (echo + logprobs) */
+	OA_ROUTE_GENERATE, /* the same from SGLang's native /generate (return_logprob) */
 };
 
 struct oa_ctx {
@@ -35,7 +36,9 @@ struct oa_ctx {
 	int top;             /* top log-probabilities asked for (route next) */
 	int want;            /* route the level asks for: OA_ROUTE_NONE = detect */
 	int route;           /* route detected at open */
-	int echo_ok;         /* 1 = the server also answers echo (a fallback of route next) */
+	int echo_ok;         /* 1 = the server gives prompt log-probabilities (echo, or /generate
+			      * when generate_ok): a fallback of route next */
+	int generate_ok;     /* 1 = through SGLang's /generate, not echo */
 	char route_why[256]; /* route NONE: what the server answered */
 	char server[128];    /* what the server says it is ("llama-server b1234", "vllm") */
 	int32_t n_ctx;       /* tokens per request the server allows, 0 = unknown */

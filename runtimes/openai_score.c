@@ -166,6 +166,63 @@ static char *body_echo(const struct oa_ctx *c, const char *ctx, const char *cont
 	return s;
 }
 
+/* SGLang's /generate: the prompt's log-probabilities with each token's text */
+static char *body_generate(const struct oa_ctx *c, const char *ctx, const char *cont)
+{
+	cJSON *b = cJSON_CreateObject(), *sp;
+	size_t n = strlen(ctx) + strlen(cont) + 1;
+	char *p = malloc(n), *s = NULL;
+
+	if (p) {
+		snprintf(p, n, "%s%s", ctx, cont);
+		cJSON_AddStringToObject(b, "model", c->model);
+		cJSON_AddStringToObject(b, "text", p);
+		sp = cJSON_AddObjectToObject(b, "sampling_params");
+		cJSON_AddNumberToObject(sp, "max_new_tokens", 1);
+		cJSON_AddNumberToObject(sp, "temperature", 0);
+		cJSON_AddTrueToObject(b, "return_logprob");
+		cJSON_AddNumberToObject(b, "logprob_start_len", 0);
+		cJSON_AddNumberToObject(b, "top_logprobs_num", 1);
+		cJSON_AddTrueToObject(b, "return_text_in_logprobs");
+		s = cJSON_PrintUnformatted(b);
+	}
+	free(p);
+	cJSON_Delete(b);
+	return s;
+}
+
+/* A /generate reply: meta_info.input_token_logprobs = [[logprob|null, id,
+ * text], ...], input_top_logprobs = [null | [[logprob, id, text], ...]].
+ * The continuation is the prompt's last cont_bytes bytes: its tokens are
+ * found from the end by their texts (a token across the seam counts as the
+ * continuation's), so tokens the server adds at the start (BOS) do not shift
+ * it. */
+static int generate_ll(const cJSON *j, size_t cont_bytes, double *ll, int32_t *n_tok, int *greedy, int32_t *n_ctx_tok)
+{
+	const cJSON *mi = cJSON_GetObjectItemCaseSensitive(j, "meta_info");
+	const cJSON *in = cJSON_GetObjectItemCaseSensitive(mi, "input_token_logprobs");
+	const cJSON *top = cJSON_GetObjectItemCaseSensitive(mi, "input_top_logprobs");
+	int n = cJSON_GetArraySize(in), k;
+	size_t got = 0;
+
+	*ll = 0;
+	*n_tok = 0;
+	*greedy = 1;
+	for (k = n - 1; k >= 0 && got < cont_bytes; k--) {
+		const cJSON *e = cJSON_GetArrayItem(in, k), *lp = cJSON_GetArrayItem(e, 0), *tx = cJSON_GetArrayItem(e, 2);
+		const cJSON *t0 = cJSON_GetArrayItem(cJSON_GetArrayItem(top, k), 0);
+		if (!cJSON_IsNumber(lp) || !isfinite(lp->valuedouble) || !cJSON_IsString(tx))
+			return -1;
+		*ll += lp->valuedouble;
+		(*n_tok)++;
+		got += strlen(tx->valuestring);
+		if (cJSON_IsNumber(cJSON_GetArrayItem(t0, 0)) && lp->valuedouble < cJSON_GetArrayItem(t0, 0)->valuedouble - OA_GREEDY_EPS)
+			*greedy = 0;
+	}
+	*n_ctx_tok = n - *n_tok;
+	return *n_tok > 0 && got >= cont_bytes ? 0 : -1;
+}
+
 /* ======================================================================
  * The route, probed at open
  * ====================================================================== */
@@ -193,9 +250,27 @@ static int probe_call(struct oa_ctx *c, const char *url, const char *body, cJSON
 	return rc;
 }
 
+/* SGLang's /generate at the server's root: sets generate_ok (and echo_ok) */
+static void probe_generate(struct oa_ctx *c, char *why, size_t cap, int *fatal, struct qe_err *e)
+{
+	char url[600], *b = body_generate(c, "The", " cat");
+	double ll;
+	int32_t nt, nc;
+	int g, r;
+	cJSON *j = NULL;
+
+	snprintf(url, sizeof(url), "%s/generate", c->root);
+	r = b ? probe_call(c, url, b, &j, e, fatal) : QE_ENOMEM;
+	c->generate_ok = r == 0 && generate_ll(j, 4, &ll, &nt, &g, &nc) == 0;
+	c->echo_ok |= c->generate_ok;
+	snprintf(why, cap, "%s", r ? e->msg : c->generate_ok ? "" : "no input_token_logprobs in the reply");
+	cJSON_Delete(j);
+	free(b);
+}
+
 int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 {
-	char url[600], why_next[200] = "", why_echo[200] = "";
+	char url[600], why_next[200] = "", why_echo[200] = "", why_gen[200] = "";
 	struct qe_err e = { 0 };
 	struct top_list *t = malloc(sizeof(*t));
 	char *b1 = body_next(c, "The", c->top), *b2 = body_echo(c, "The", " cat");
@@ -206,7 +281,7 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 	if (!t || !b1 || !b2)
 		rc = qe_fail(err, QE_ENOMEM, "out of memory");
 	retries = qe_http_set_retries(c->http, 1); /* a route the server lacks may answer 5xx (llama-server --embeddings) */
-	if (rc == 0 && c->want != OA_ROUTE_ECHO) {
+	if (rc == 0 && c->want != OA_ROUTE_ECHO && c->want != OA_ROUTE_GENERATE) {
 		r2 = probe_call(c, url, b1, &j, &e, &fatal);
 		if (r2 == 0)
 			top_entries(j, t);
@@ -215,18 +290,21 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err)
 		cJSON_Delete(j);
 		j = NULL;
 	}
-	if (rc == 0 && !fatal && c->want != OA_ROUTE_NEXT) {
+	if (rc == 0 && !fatal && c->want != OA_ROUTE_NEXT && c->want != OA_ROUTE_GENERATE) {
 		r2 = probe_call(c, url, b2, &j, &e, &fatal);
 		c->echo_ok = r2 == 0 && echo_shape(j);
 		snprintf(why_echo, sizeof(why_echo), "%s", r2 ? e.msg : c->echo_ok ? "" : "no prompt log-probabilities in the reply");
 		cJSON_Delete(j);
+		j = NULL;
 	}
+	if (rc == 0 && !fatal && !c->echo_ok && c->want != OA_ROUTE_NEXT && c->want != OA_ROUTE_ECHO)
+		probe_generate(c, why_gen, sizeof(why_gen), &fatal, &e);
 	qe_http_set_retries(c->http, retries);
 	if (rc == 0 && fatal)
 		rc = qe_fail(err, QE_ERUNTIME, "level '%s': %s", c->level, e.msg);
-	c->route = next_ok ? OA_ROUTE_NEXT : c->echo_ok ? OA_ROUTE_ECHO : OA_ROUTE_NONE;
-	snprintf(c->route_why, sizeof(c->route_why), "next-token: %s; echo: %s", why_next[0] ? why_next : "not tried",
-		 why_echo[0] ? why_echo : "not tried");
+	c->route = next_ok ? OA_ROUTE_NEXT : c->generate_ok ? OA_ROUTE_GENERATE : c->echo_ok ? OA_ROUTE_ECHO : OA_ROUTE_NONE;
+	snprintf(c->route_why, sizeof(c->route_why), "next-token: %s; echo: %s; /generate: %s",
+		 why_next[0] ? why_next : "not tried", why_echo[0] ? why_echo : "not tried", why_gen[0] ? why_gen : "not tried");
 	free(t);
 	free(b1);
 	free(b2);
@@ -336,11 +414,14 @@ static int score_echo(struct oa_ctx *c, const struct qe_score_req *reqs, const s
 	struct qe_http_req *h = NULL;
 	int rc;
 
-	snprintf(url, sizeof(url), "%s/completions", c->api);
+	if (c->generate_ok)
+		snprintf(url, sizeof(url), "%s/generate", c->root);
+	else
+		snprintf(url, sizeof(url), "%s/completions", c->api);
 	if (!bodies)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	for (size_t p = 0; p < n; p++)
-		bodies[p] = body_echo(c, reqs[todo[p].i].context, reqs[todo[p].i].conts[todo[p].k]);
+		bodies[p] = (c->generate_ok ? body_generate : body_echo)(c, reqs[todo[p].i].context, reqs[todo[p].i].conts[todo[p].k]);
 	rc = run_bodies(c, url, bodies, n, &h, err);
 	for (size_t p = 0; rc == 0 && p < n; p++) {
 		const struct qe_score_req *rq = &reqs[todo[p].i];
@@ -352,10 +433,12 @@ static int score_echo(struct oa_ctx *c, const struct qe_score_req *reqs, const s
 		if (status[todo[p].i])
 			continue;
 		st = qe_openai_reply(&h[p], &j, &e);
-		if (st == 0 && echo_ll(j, code_points(rq->context, cl), code_points(rq->context, cl) +
-				       code_points(rq->conts[k], strlen(rq->conts[k])), &rs->ll[k], &rs->n_cont_tok[k],
-				       &rs->greedy[k], &rs->n_ctx_tok) != 0)
-			st = qe_fail(&e, QE_ERUNTIME, "%s: the echo reply for choice %zu has no prompt log-probabilities", c->api, k);
+		if (st == 0 && (c->generate_ok ? generate_ll(j, strlen(rq->conts[k]), &rs->ll[k], &rs->n_cont_tok[k], &rs->greedy[k],
+							     &rs->n_ctx_tok)
+					       : echo_ll(j, code_points(rq->context, cl), code_points(rq->context, cl) +
+								 code_points(rq->conts[k], strlen(rq->conts[k])), &rs->ll[k],
+							 &rs->n_cont_tok[k], &rs->greedy[k], &rs->n_ctx_tok)) != 0)
+			st = qe_fail(&e, QE_ERUNTIME, "%s: the reply for choice %zu has no prompt log-probabilities", url, k);
 		if (st) {
 			status[todo[p].i] = st;
 			snprintf(rs->error, sizeof(rs->error), "%s", e.msg);

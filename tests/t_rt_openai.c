@@ -127,6 +127,40 @@ static void test_vllm_echo(void)
 	tq_httpd_stop(&d);
 }
 
+/* SGLang: no next-token log-probabilities, no echo: the route is found at
+ * open to be /generate, whose token texts place the continuation (after
+ * a "<s>" the server adds) */
+static void test_sglang_generate(void)
+{
+	struct tq_httpd d;
+	struct qe_runtime *rt = NULL;
+	struct qe_err err = { 0 };
+	struct qe_score_res res[3];
+	struct qe_rt_info info;
+	int st[3];
+
+	TQ_CHECK(start(&d, TQ_SGLANG, TQ_OK) == 0);
+	TQ_EQ_INT(open_level(&d, "", &rt, &err), 0);
+	if (rt) {
+		qe_runtime_describe(rt, &info);
+		TQ_CHECK(strstr(info.desc, "prompt log-probabilities from /generate") != NULL);
+		TQ_EQ_INT(score(rt, prompts, 3, res, st, &err), 0);
+		for (int i = 0; i < 3; i++) {
+			size_t cp = 0;
+			for (const char *p = prompts[i]; *p; p++)
+				cp += ((unsigned char)*p & 0xC0) != 0x80;
+			for (int c = 0; c < 4; c++) {
+				TQ_NEAR(res[i].ll[c], tq_fake_echo(cp) + tq_fake_echo(cp + 1), LL_TOL);
+				TQ_EQ_INT(res[i].n_cont_tok[c], 2);
+				TQ_EQ_INT(res[i].greedy[c], cp % 3 != 0 && (cp + 1) % 3 != 0);
+				TQ_EQ_INT(res[i].n_ctx_tok, (int)cp + 1);
+			}
+		}
+	}
+	qe_runtime_close(rt);
+	tq_httpd_stop(&d);
+}
+
 /* a choice missing from the top entries: echo when the server has it
  * (vLLM), else the item fails with that reason (LmDeploy) */
 static void test_missing_choice(void)
@@ -192,7 +226,7 @@ static void test_faults(void)
 	fault_case(TQ_TRUNCATED, 1, "\"route\":\"next\"", 0, QE_EINPUT, "the reply is not JSON");
 	/* no log-probabilities: the level stops at the first request, saying so */
 	fault_case(TQ_NO_LOGPROBS, 0, "\"route\":\"next\"", 0, QE_ERUNTIME,
-		   "offers no log-probabilities qeval can score with (next-token: no top log-probabilities in the reply");
+		   "offers no log-probabilities qeval can score with (next-token: no top log-probabilities in the reply; echo: not tried; /generate: not tried)");
 }
 
 /* 500 on every try: the probe at open (one retry) finds no route, and the
@@ -366,6 +400,7 @@ int main(void)
 	TQ_RUN(test_specs);
 	TQ_RUN(test_vllm_next);
 	TQ_RUN(test_vllm_echo);
+	TQ_RUN(test_sglang_generate);
 	TQ_RUN(test_missing_choice);
 	TQ_RUN(test_faults);
 	TQ_RUN(test_5xx);

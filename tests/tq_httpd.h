@@ -8,6 +8,10 @@
  *            echo; /v1/models with max_model_len
  *   LmDeploy /v1/completions: the same legacy shape for generated tokens only;
  *            echo is refused with a 400
+ *   SGLang   native /generate with return_logprob: meta_info.input_token_logprobs
+ *            [[logprob|null, id, text], ...] (a "<s>" token first) and
+ *            input_top_logprobs; its /v1/completions here gives no logprobs
+ *            and refuses echo, so only /generate can score
  *   /v1/embeddings (OpenAI shape) and /encode (a custom service:
  *            {"text"} -> {"vector": [...], "dimension": D})
  * and injects faults (enum tq_fault). One connection at a time, each closed
@@ -31,7 +35,7 @@
 
 #include <cjson/cJSON.h>
 
-enum tq_shape { TQ_VLLM, TQ_LMDEPLOY };
+enum tq_shape { TQ_VLLM, TQ_LMDEPLOY, TQ_SGLANG };
 
 enum tq_fault {
 	TQ_OK = 0,
@@ -228,7 +232,11 @@ static inline void tq_completions(struct tq_httpd *d, int fd, const cJSON *req)
 	}
 	if (d->fault == TQ_SLOW)
 		usleep((useconds_t)d->slow_ms * 1000);
-	if (echo && d->shape == TQ_LMDEPLOY) {
+	if (d->shape == TQ_SGLANG && !echo) {
+		tq_reply_json(fd, 200, tq_next_reply(&(struct tq_httpd){ .fault = TQ_NO_LOGPROBS }, prompt));
+		return;
+	}
+	if (echo && d->shape != TQ_VLLM) {
 		tq_httpd_reply(fd, 400, "{\"error\":{\"message\":\"echo is not supported\"}}", 46);
 		return;
 	}
@@ -240,6 +248,48 @@ static inline void tq_completions(struct tq_httpd *d, int fd, const cJSON *req)
 		cJSON_Delete(j);
 		return;
 	}
+	tq_reply_json(fd, 200, j);
+}
+
+/* SGLang's /generate: "<s>" then one token per code point of text, token k
+ * (the k-th code point) with tq_fake_echo(k) */
+static inline void tq_generate(int fd, const cJSON *req)
+{
+	const char *text = cJSON_GetStringValue(cJSON_GetObjectItem(req, "text"));
+	cJSON *j = cJSON_CreateObject(), *mi, *in, *top, *e, *t0;
+	size_t k = 0;
+
+	cJSON_AddStringToObject(j, "text", "x");
+	mi = cJSON_AddObjectToObject(j, "meta_info");
+	in = cJSON_AddArrayToObject(mi, "input_token_logprobs");
+	top = cJSON_AddArrayToObject(mi, "input_top_logprobs");
+	e = cJSON_CreateArray();
+	cJSON_AddItemToArray(e, cJSON_CreateNull());
+	cJSON_AddItemToArray(e, cJSON_CreateNumber(1));
+	cJSON_AddItemToArray(e, cJSON_CreateString("<s>"));
+	cJSON_AddItemToArray(in, e);
+	cJSON_AddItemToArray(top, cJSON_CreateNull());
+	for (const char *p = text ? text : ""; *p; k++) {
+		const char *q = p + 1;
+		char t[8];
+		while ((*q & 0xC0) == 0x80)
+			q++;
+		snprintf(t, sizeof(t), "%.*s", (int)(q - p), p);
+		e = cJSON_CreateArray();
+		cJSON_AddItemToArray(e, k == 0 ? cJSON_CreateNull() : cJSON_CreateNumber(tq_fake_echo(k)));
+		cJSON_AddItemToArray(e, cJSON_CreateNumber(100 + (double)k));
+		cJSON_AddItemToArray(e, cJSON_CreateString(t));
+		cJSON_AddItemToArray(in, e);
+		t0 = cJSON_CreateArray();
+		cJSON_AddItemToArray(t0, cJSON_CreateNumber(k % 3 == 0 ? -0.01 : tq_fake_echo(k)));
+		cJSON_AddItemToArray(t0, cJSON_CreateNumber(7));
+		cJSON_AddItemToArray(t0, cJSON_CreateString(k % 3 == 0 ? "zz" : t));
+		e = cJSON_CreateArray();
+		cJSON_AddItemToArray(e, t0);
+		cJSON_AddItemToArray(top, e);
+		p = q;
+	}
+	cJSON_AddNumberToObject(mi, "prompt_tokens", (double)k + 1);
 	tq_reply_json(fd, 200, j);
 }
 
@@ -275,7 +325,7 @@ static inline void tq_models(struct tq_httpd *d, int fd)
 	char b[256];
 	int n = snprintf(b, sizeof(b),
 			 "{\"object\":\"list\",\"data\":[{\"id\":\"%s\",\"object\":\"model\",\"owned_by\":\"%s\",\"max_model_len\":2048}]}",
-			 d->model, d->shape == TQ_VLLM ? "vllm" : "lmdeploy");
+			 d->model, d->shape == TQ_VLLM ? "vllm" : d->shape == TQ_SGLANG ? "sglang" : "lmdeploy");
 	tq_httpd_reply(fd, 200, b, (size_t)n);
 }
 
@@ -316,6 +366,8 @@ static inline void tq_httpd_serve(struct tq_httpd *d, int fd)
 		tq_completions(d, fd, req);
 	else if (!strncmp(buf, "POST /v1/embeddings", 19))
 		tq_embeddings(d, fd, req, 0);
+	else if (!strncmp(buf, "POST /generate", 14) && d->shape == TQ_SGLANG)
+		tq_generate(fd, req);
 	else if (!strncmp(buf, "POST /encode", 12))
 		tq_embeddings(d, fd, req, 1);
 	else
