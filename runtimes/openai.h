@@ -73,6 +73,7 @@ int qe_openai_probe(struct oa_ctx *c, struct qe_err *err);
  *   log-probability that is not finite), err filled.
  * parse_echo: an echo reply of context + cont: the continuation's
  *   log-likelihood, tokens and greediness; QE_EINPUT / QE_ERUNTIME.
+ * parse_generate: SGLang's /generate reply whose prompt ends with cont.
  * parse_stream: server-sent events: token events with text, the last
  *   usage.completion_tokens (0 = none), the first and last event's times
  *   (each event's time is its byte offset). */
@@ -80,6 +81,8 @@ int qe_openai_parse_next(const char *body, size_t len, const struct qe_score_req
 			 struct qe_err *err);
 int qe_openai_parse_echo(const char *body, size_t len, const char *context, const char *cont, double *ll,
 			 int32_t *n_tok, int *greedy, struct qe_err *err);
+int qe_openai_parse_generate(const char *body, size_t len, const char *cont, double *ll, int32_t *n_tok, int *greedy,
+			     struct qe_err *err);
 void qe_openai_parse_stream(const char *data, size_t len, int32_t *n_events, int32_t *usage_out, double *t_first,
 			    double *t_last);
 

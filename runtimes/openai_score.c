@@ -887,6 +887,21 @@ int qe_openai_parse_echo(const char *body, size_t len, const char *context, cons
 	return rc;
 }
 
+int qe_openai_parse_generate(const char *body, size_t len, const char *cont, double *ll, int32_t *n_tok, int *greedy,
+			     struct qe_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	int32_t n_ctx = 0;
+	int rc = 0;
+
+	if (!j)
+		rc = qe_fail(err, QE_EINPUT, "the /generate reply is not JSON");
+	else if (generate_ll(j, strlen(cont), ll, n_tok, greedy, &n_ctx) != 0)
+		rc = qe_fail(err, QE_ERUNTIME, "the /generate reply has no prompt log-probabilities for the continuation");
+	cJSON_Delete(j);
+	return rc;
+}
+
 void qe_openai_parse_stream(const char *data, size_t len, int32_t *n_events, int32_t *usage_out, double *t_first,
 			    double *t_last)
 {

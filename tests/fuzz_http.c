@@ -1,7 +1,7 @@
 /* Fuzz target: the openai runtime's parsers of server replies
  * (runtimes/openai.h): a next-token reply (llama-server's "content" shape
- * and the OpenAI legacy "logprobs" object), an echo reply, and a stream of
- * server-sent events.
+ * and the OpenAI legacy "logprobs" object), an echo reply, SGLang's
+ * /generate reply, and a stream of server-sent events.
  *
  * The first input byte picks the parser; the rest is the reply body.
  * Invariants: a parse returns 0 or a negative status with a one-line
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct qe_err err = { 0, "" };
 	const char *body = size ? (const char *)data + 1 : "";
 	size_t len = size ? size - 1 : 0;
-	int kind = size ? data[0] % 3 : 0, rc;
+	int kind = size ? data[0] % 4 : 0, rc;
 
 	if (kind == 0) {
 		rc = qe_openai_parse_next(body, len, &rq, &res, &err);
@@ -45,6 +45,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int32_t n_tok = -1;
 		int greedy = -1;
 		rc = qe_openai_parse_echo(body, len, "Q: x\nAnswer:", " A", &ll, &n_tok, &greedy, &err);
+		FZ_CHECK(rc <= 0);
+		if (rc)
+			check_msg(&err);
+		else
+			FZ_CHECK(isfinite(ll) && n_tok >= 1 && (greedy == 0 || greedy == 1));
+	} else if (kind == 3) {
+		double ll = NAN;
+		int32_t n_tok = -1;
+		int greedy = -1;
+		rc = qe_openai_parse_generate(body, len, " A", &ll, &n_tok, &greedy, &err);
 		FZ_CHECK(rc <= 0);
 		if (rc)
 			check_msg(&err);
@@ -67,7 +77,7 @@ static const struct fz_seed seeds[] = {
 	FZ_SEED("\x00{\"choices\":[{\"text\":\" A\",\"logprobs\":{\"content\":[{\"id\":1,\"token\":\" A\",\"logprob\":-0.5,"
 		"\"top_logprobs\":[{\"token\":\" A\",\"logprob\":-0.5},{\"token\":\" B\",\"logprob\":-1},"
 		"{\"token\":\" C\",\"logprob\":-2},{\"token\":\" D\",\"logprob\":-3}]}]}}],\"usage\":{\"prompt_tokens\":5}}"),
-	FZ_SEED("\x03{\"choices\":[{\"text\":\" B\",\"logprobs\":{\"tokens\":[\" B\"],\"token_logprobs\":[-0.1],"
+	FZ_SEED("\x04{\"choices\":[{\"text\":\" B\",\"logprobs\":{\"tokens\":[\" B\"],\"token_logprobs\":[-0.1],"
 		"\"top_logprobs\":[{\" A\":-2.5,\" B\":-0.1,\" C\":-4,\" D\":-5}],\"text_offset\":[0]}}]}"),
 	FZ_SEED("\x00{\"choices\":[{\"text\":\" A\",\"logprobs\":null}]}"),
 	FZ_SEED("\x01{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"tokens\":[\"Q\",\":\",\" x\",\"\\n\",\"Answer\",\":\",\" A\",\"x\"],"
@@ -76,6 +86,8 @@ static const struct fz_seed seeds[] = {
 	FZ_SEED("\x02" "data: {\"choices\":[{\"text\":\" x\"}]}\n\ndata: {\"choices\":[{\"text\":\" y\"}]}\n\n"
 		"data: {\"choices\":[],\"usage\":{\"completion_tokens\":2}}\n\ndata: [DONE]\n\n"),
 	FZ_SEED("\x02" "data: {\"choices\":[{\"text\":\"\"}]}\n"),
+	FZ_SEED("\x03{\"text\":\"x\",\"meta_info\":{\"input_token_logprobs\":[[null,1,\"<s>\"],[-1.5,7,\"Q\"],[-0.25,8,\" A\"]],"
+		"\"input_top_logprobs\":[null,[[-0.5,9,\"W\"]],[[-0.25,8,\" A\"]]]}}"),
 	FZ_SEED("\x00{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[{\"token\":\" A\",\"logprob\":1e999}]}]}}]}"),
 };
 
