@@ -177,6 +177,7 @@ static void info_to_json(cJSON *j, const struct qe_rt_info *in)
 
 	cJSON_AddStringToObject(j, "arch", in->arch);
 	cJSON_AddStringToObject(j, "ftype", in->ftype);
+	cJSON_AddStringToObject(j, "desc", in->desc);
 	cJSON_AddNumberToObject(j, "file_bytes", (double)in->file_bytes);
 	cJSON_AddNumberToObject(j, "tensor_bytes", (double)in->tensor_bytes);
 	cJSON_AddNumberToObject(j, "n_params", (double)in->n_params);
@@ -204,7 +205,7 @@ static void info_to_json(cJSON *j, const struct qe_rt_info *in)
  * (a level process of its own keeps the facts of the scoring one) */
 static void copy_facts(cJSON *j, const cJSON *old)
 {
-	static const char *const keys[] = { "arch", "ftype", "file_bytes", "tensor_bytes", "n_params", "bpw", "types",
+	static const char *const keys[] = { "arch", "ftype", "desc", "file_bytes", "tensor_bytes", "n_params", "bpw", "types",
 					    "threads", "threads_batch", "n_gpu_layers", "n_ctx", "n_batch", "n_ubatch",
 					    "engine_version", "engine_build", "devices", NULL };
 
@@ -315,6 +316,9 @@ static int run_level(struct run *r, int i, int group)
 		if ((ti->task->needs & qe_runtime_caps(rt)) != ti->task->needs) {
 			fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[i],
 				p.runtime, ti->name);
+			/* done as far as this level goes: a mixed plan's GGUF levels skip
+			 * what only servers do, and are still complete */
+			cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
 			continue;
 		}
 		snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[i], ti->name);

@@ -3,5 +3,7 @@
 
 const struct qe_runtime_ops *const qe_runtime_registry[] = {
 	&qe_llamacpp_ops,
+	&qe_openai_ops,
+	&qe_rest_ops,
 	NULL,
 };

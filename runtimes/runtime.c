@@ -1,6 +1,7 @@
 /* qeval — runtime wrappers: argument and capability checks, defaults. */
 #include "runtimes/runtime_impl.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,7 @@ int qe_runtime_lookup(const char *name, const struct qe_runtime_ops **ops, struc
 
 size_t qe_runtime_ops_end(int api_version)
 {
-	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2 };
+	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2, QE_RUNTIME_OPS_END_3 };
 	_Static_assert(sizeof(end) / sizeof(end[0]) == QE_RUNTIME_API + 1, "one QE_RUNTIME_OPS_END_N per version");
 
 	if (api_version < 0)
@@ -197,6 +198,25 @@ int qe_runtime_speed(struct qe_runtime *rt, const struct qe_speed_req *req,
 	if (req->n_prompt < 0 || req->n_gen < 0 || req->n_depth < 0 || req->n_prompt + req->n_gen == 0)
 		return qe_fail(err, QE_EINVAL, "a speed test needs a prompt or generation size > 0");
 	return rt->ops->speed(rt, req, res, err);
+}
+
+int qe_runtime_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
+		     struct qe_err *err)
+{
+	int (*fn)(struct qe_runtime *, const struct qe_serve_req *, struct qe_serve_one *, struct qe_err *) =
+		QE_OPS_MEMBER(rt->ops, serve);
+
+	if (!fn || !(rt->ops->caps & QE_RT_SERVE))
+		return notsup(rt, "serving runs", err);
+	if (req->n_prompt < 1 || req->n_gen < 1 || req->concurrency < 1 || req->n_requests == 0)
+		return qe_fail(err, QE_EINVAL, "a serving run needs prompt, generation, concurrency and requests >= 1");
+	for (size_t i = 0; i < req->n_requests; i++) {
+		double *t = out[i].t_tok;
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].t_tok = t;
+		out[i].ttft_s = NAN;
+	}
+	return fn(rt, req, out, err);
 }
 
 void qe_runtime_describe(struct qe_runtime *rt, struct qe_rt_info *info)

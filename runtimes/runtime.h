@@ -24,6 +24,7 @@ enum {
 	QE_RT_EMBED = 1u << 1, /* sentence embeddings */
 	QE_RT_SPEED = 1u << 2, /* timed prompt processing / generation */
 	QE_RT_QUANT = 1u << 3, /* can produce quantization levels of a model */
+	QE_RT_SERVE = 1u << 4, /* concurrent streamed requests, timed per token (a server) */
 };
 
 enum qe_pooling {
@@ -190,6 +191,40 @@ struct qe_speed_res {
 
 int qe_runtime_speed(struct qe_runtime *rt, const struct qe_speed_req *req,
 		     struct qe_speed_res *res, struct qe_err *err);
+
+/* ---- serving ----------------------------------------------------------- */
+
+/* A serving run: n_requests streamed completions, `concurrency` of them in
+ * flight at once (a new one starts when one ends), each a prompt of n_prompt
+ * random tokens (from seed and the request's index: the same at every level)
+ * asking for exactly n_gen tokens (end of sequence ignored). The figures of
+ * vLLM's `bench serve` come from what each request records. */
+struct qe_serve_req {
+	int n_prompt;        /* tokens per prompt, >= 1 */
+	int n_gen;           /* tokens per reply, >= 1 */
+	size_t n_requests;
+	int concurrency;     /* requests in flight, >= 1 */
+	uint64_t seed;
+};
+
+/* One request of a serving run. t_tok is the caller's (n_gen entries, or
+ * NULL when token times are not wanted); the rest is filled. */
+struct qe_serve_one {
+	double start_s;      /* sent, seconds after the run began */
+	double ttft_s;       /* first token, seconds after start_s; NaN when none came */
+	double e2e_s;        /* the reply's end, seconds after start_s */
+	int32_t n_out;       /* tokens the reply carried (the server's count when it gives one) */
+	int32_t n_events;    /* token events streamed; t_tok[0..min(n_events, n_gen)) are their times */
+	double *t_tok;       /* seconds after start_s of each token event */
+	int status;          /* 0 ok, negative QE_E* */
+	char error[QE_ERR_MSG];
+};
+
+/* Run a serving run; out[req->n_requests] (caller-owned). Per-request
+ * failures are in out[i].status; returns non-zero only when the run could
+ * not be made (QE_ENOTSUP without QE_RT_SERVE, QE_EINVAL, QE_ENOMEM). */
+int qe_runtime_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
+		     struct qe_err *err);
 
 /* ---- description ------------------------------------------------------- */
 

@@ -23,7 +23,7 @@
 
 #include "runtimes/runtime.h"
 
-#define QE_RUNTIME_API 2
+#define QE_RUNTIME_API 3
 
 struct qe_runtime_ops {
 	/* ---- version 1 ---------------------------------------------------- */
@@ -90,11 +90,19 @@ struct qe_runtime_ops {
 	/* optional, added in 2: add to out what identifies the source's content.
 	 * NULL = QE_ENOTSUP. */
 	int (*source_identity)(const char *src, const char *cache_dir, struct cJSON *out, struct qe_err *err);
+
+	/* ---- version 3: serving (read through QE_OPS_MEMBER) -------------- */
+
+	/* optional, added in 3, QE_RT_SERVE: a serving run (qe_runtime_serve);
+	 * the wrapper has checked req and zeroed out but for t_tok. */
+	int (*serve)(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
+		     struct qe_err *err);
 };
 
 /* Bytes of struct qe_runtime_ops a table written for version N has. */
 #define QE_RUNTIME_OPS_END_1 offsetof(struct qe_runtime_ops, level_name)
-#define QE_RUNTIME_OPS_END_2 sizeof(struct qe_runtime_ops)
+#define QE_RUNTIME_OPS_END_2 offsetof(struct qe_runtime_ops, serve)
+#define QE_RUNTIME_OPS_END_3 sizeof(struct qe_runtime_ops)
 
 /* Bytes of the table a version has: 0 below 1, the whole struct from the
  * current version up (a newer table's extra members are not read). */
@@ -161,5 +169,7 @@ int qe_level_cache_make(const char *path, qe_level_make_fn make, void *arg, stru
 
 /* One line for each runtime in runtimes/registry.c */
 extern const struct qe_runtime_ops qe_llamacpp_ops;
+extern const struct qe_runtime_ops qe_openai_ops;
+extern const struct qe_runtime_ops qe_rest_ops;
 
 #endif

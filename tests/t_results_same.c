@@ -6,7 +6,8 @@
  * evaluate many questions per decode (issue 12: only the levels' n_batch /
  * n_ubatch and, by rounding, the KL divergences changed; every accuracy,
  * prediction and count stayed), and again when the CPU default became 8
- * questions per decode (KL means moved by ~1e-8 relative).
+ * questions per decode (KL means moved by ~1e-8 relative); levels gained
+ * describe()'s "desc" with the served levels (issue 13).
  *
  * Compared: every value, key for key and item for item, exactly (numbers to
  * 1e-12 relative, the print-and-read-back slack), except what changes from

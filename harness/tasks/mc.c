@@ -404,8 +404,8 @@ static int record_result(const struct mc_state *s, struct qe_task_level *tl, con
 	cJSON *r, *ll;
 	int rc;
 
-	if (st == QE_ERUNTIME)
-		return qe_fail(err, QE_ERUNTIME, "%s", rs->error[0] ? rs->error : qe_status_name(st));
+	if (st == QE_ERUNTIME) /* the level stops here: name the first item it could not do */
+		return qe_fail(err, QE_ERUNTIME, "item %s: %s", it->id, rs->error[0] ? rs->error : qe_status_name(st));
 	if (st != 0) {
 		char msg[QE_ERR_MSG + 16];
 		snprintf(msg, sizeof(msg), "error: %s", rs->error[0] ? rs->error : qe_status_name(st));
