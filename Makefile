@@ -122,7 +122,10 @@ asan:
 llama-tools:
 	@harness/tools.sh
 
-.PHONY: llama-tools
+llama-server:
+	@harness/tools.sh llama-server
+
+.PHONY: llama-tools llama-server
 
 deps:
 	@LLAMA_FROM_SOURCE=$(LLAMA_FROM_SOURCE) LLAMA_CUDA=$(LLAMA_CUDA) harness/deps.sh

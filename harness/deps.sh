@@ -5,6 +5,9 @@
 #       node-llama-cpp@3.22.1            -> llama/gitRelease.bundle (the source; headers from it)
 #       @node-llama-cpp/linux-x64@3.22.1 -> prebuilt libllama / libggml / CPU backend variants
 #     into .deps/llama/{include,lib} (ignored by git).
+#  3. llama-server built from the same source into .deps/llama-tools (the tests serve
+#     GGUF levels with it; QE_NO_SERVER=1 skips it; `make llama-tools` adds
+#     llama-perplexity, llama-imatrix, llama-quantize for the benchmarks).
 #  LLAMA_FROM_SOURCE=1 builds libllama and llama-bench from the bundle with cmake instead,
 #  into .deps/llama-native; LLAMA_CUDA=1 adds the CUDA backend (needs nvcc).
 #  .deps/config.mk records which one `make` links against.
@@ -21,8 +24,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 3; }
 
 # ---- 1. Debian packages ---------------------------------------------------
 pkgs=(gcc make pkg-config git ca-certificates libcjson-dev libcsv-dev libcurl4-openssl-dev
-      zlib1g-dev gnuplot-nox)
-[ "${LLAMA_FROM_SOURCE:-}" = 1 ] && pkgs+=(cmake g++)
+      zlib1g-dev gnuplot-nox cmake g++)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -121,4 +123,9 @@ cat > "$deps/config.mk" <<MK
 LLAMA_PREFIX ?= $dest
 LLAMA_KIND ?= tag $LLAMA_TAG, $kind
 MK
+# ---- 3. llama-server from the pinned source (the openai runtime's tests
+# serve GGUF levels with it); QE_NO_SERVER=1 skips it ----------------------
+if [ "${QE_NO_SERVER:-}" != 1 ]; then
+	"$top/harness/tools.sh" llama-server || die "building llama-server failed"
+fi
 say "ready: llama.cpp $LLAMA_TAG ($kind) in $dest; now run 'make'"

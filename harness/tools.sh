@@ -6,6 +6,8 @@
 #   llama-perplexity  (the kld task's second implementation)
 #   llama-imatrix, llama-quantize
 # CPU only, static libraries (nothing here is loaded by qeval itself), idempotent.
+# Arguments: the tools to build (default all four); `make llama-server` builds
+# that one alone (what the tests need).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$PWD
@@ -16,11 +18,10 @@ die() { printf 'tools: error: %s\n' "$*" >&2; exit 3; }
 
 dest=$deps/llama-tools
 targets=(llama-server llama-perplexity llama-imatrix llama-quantize)
-if [ -f "$dest/.stamp" ]; then
-	ok=1
-	for t in "${targets[@]}"; do [ -x "$dest/bin/$t" ] || ok=0; done
-	[ $ok = 1 ] && { say "present in $dest/bin"; exit 0; }
-fi
+[ $# -gt 0 ] && targets=("$@")
+ok=1
+for t in "${targets[@]}"; do [ -x "$dest/bin/$t" ] || ok=0; done
+[ $ok = 1 ] && { say "${targets[*]} present in $dest/bin"; exit 0; }
 bundle=$deps/npm/gitRelease.bundle
 [ -s "$bundle" ] || die "$bundle missing: run 'make deps' first"
 command -v cmake >/dev/null || die "cmake is needed (apt-get install cmake g++)"

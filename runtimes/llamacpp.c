@@ -1056,8 +1056,11 @@ static void read_row(struct item *items, const struct out_row *r, const float *l
 }
 
 /* The rows of the decode just made into their requests' results: the
- * rows' log-sum-exps on the runtime's threads (each row alone, so the
- * numbers do not depend on the threads), then read in batch order. */
+ * rows' log-sum-exps (on the runtime's threads when it has two scoring
+ * contexts, i.e. a device computes while the host works; each row alone, so
+ * the numbers do not depend on the threads), then read in batch order. With
+ * one context the host's threads are the engine's: an OpenMP team left
+ * spinning beside ggml's own thread pool would slow its next decode. */
 static int read_rows(struct qe_runtime *rt, struct item *items, struct qe_err *err)
 {
 	struct lctx *c = L(rt);
@@ -1073,7 +1076,7 @@ static int read_rows(struct qe_runtime *rt, struct item *items, struct qe_err *e
 				       rt->params.level ? rt->params.level : "?");
 		c->cur.r_k[n_out++] = k;
 	}
-#pragma omp parallel for schedule(static) num_threads(c->n_threads_batch) if (n_out >= 4)
+#pragma omp parallel for schedule(static) num_threads(c->n_threads_batch) if (n_out >= 4 && c->n_slots == 2)
 	for (int o = 0; o < n_out; o++)
 		c->cur.r_lse[o] = row_lse(c->cur.r_lg[o], c->n_vocab, &c->cur.r_arg[o]);
 	for (int o = 0; o < n_out; o++)
@@ -1585,7 +1588,8 @@ static void score_items(struct qe_runtime *rt, struct item *items, size_t n)
 /* Tokenize items[0..n) (status and error set for those that fail): their
  * prefixes looked up in order, the first request of a new prefix tokenized
  * alone (it decides how the prefix's requests tokenize), the others on the
- * runtime's threads. The tokens are the same whichever thread makes them. */
+ * runtime's threads when it has two scoring contexts (read_rows says why
+ * not with one). The tokens are the same whichever thread makes them. */
 /* 1 when items[0..n) declare at most PREFIX_CACHE different prefixes, so
  * that looking them all up evicts none of them from the prefix cache. */
 static int few_prefixes(const struct item *items, size_t n)
@@ -1632,7 +1636,7 @@ static void tokenize_items(struct qe_runtime *rt, struct item *items, size_t n)
 	}
 	if (!done)
 		return; /* many prefixes, or out of memory: every request was tokenized above, in order */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads_batch) if (n >= 4)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(c->n_threads_batch) if (n >= 4 && c->n_slots == 2)
 	for (size_t i = 0; i < n; i++) {
 		struct qe_err e = { 0 };
 		if (done[i])
