@@ -709,6 +709,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			break;
 		cJSON_AddNumberToObject(b, QE_MC_N, (double)s->set.n_items);
 		cJSON_AddNumberToObject(b, QE_MC_N_SCORED, (double)sm.n_scored);
+		cJSON_AddNumberToObject(b, QE_MC_N_CHOICES, 4);
 		cJSON_AddNumberToObject(b, QE_MC_N_FAILED, (double)A[l].n_failed);
 		cJSON_AddNumberToObject(b, QE_MC_N_NO_GOLD, (double)s->n_no_gold);
 		cJSON_AddNumberToObject(b, QE_MC_N_TRUNCATED, (double)A[l].n_truncated);
@@ -758,6 +759,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			cJSON_AddNumberToObject(o, QE_MC_N_PAIRED, (double)cmp.n_paired);
 			qe_json_add_num(o, QE_MC_DELTA_ACC, cmp.delta);
 			cJSON_AddItemToObject(o, QE_MC_DELTA_CI95, pair(cmp.delta_lo, cmp.delta_hi));
+			cJSON_AddItemToObject(o, QE_MC_DELTA_BOOT_CI95, pair(cmp.boot_lo, cmp.boot_hi));
 			qe_json_add_num(o, QE_MC_MCNEMAR_P, cmp.mcnemar_p);
 			cJSON_AddNumberToObject(o, QE_MC_LOST, (double)cmp.n_lost);
 			cJSON_AddNumberToObject(o, QE_MC_GAINED, (double)cmp.n_gained);
