@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "reports/charts.h"
+#include "reports/decision.h"
 #include "reports/fmt.h"
 #include "reports/results.h"
 #include "reports/view.h"
@@ -308,6 +309,45 @@ static void notes(const cJSON *res, struct qe_doc *d)
 	}
 }
 
+/* The decision first: one row per level, PASS / FAIL / not gated, with the
+ * failing rules in words (reports/decision.h). */
+static void decision(const cJSON *res, const cJSON *gate, struct qe_doc *d)
+{
+	static const int marks[] = { QE_MARK_MUTED, QE_MARK_GOOD, QE_MARK_BAD };
+	const cJSON *lv;
+	struct qe_block *tb;
+	struct qe_text t = { 0 };
+	char a[B], b[B];
+
+	qe_doc_heading(d, 1, "Decision");
+	if (!gate)
+		qe_doc_para(d, "No release rules were checked: 'qeval gate DIR --rules RULES.json' checks them and rewrites "
+			       "this report with PASS or FAIL per level (docs/reports.md, \"Gates\").");
+	else
+		qe_doc_para(d, "Gate %s: %s of %s checks failed (rules %s)%s.",
+			    qe_json_bool(gate, "passed", 0) ? "passed" : "FAILED",
+			    qe_fmt_count(a, B, qe_json_num(gate, "n_failed", NAN)),
+			    qe_fmt_count(b, B, qe_json_num(gate, "n_checks", NAN)), qe_json_str(gate, "rules", "?"),
+			    qe_json_bool(gate, "partial", 0) ? "; partial run (--limit): decided on a subset of each data set"
+							     : "");
+	tb = qe_doc_table(d, 3, NULL);
+	qe_doc_th(tb, 0, 0, "Level");
+	qe_doc_th(tb, 1, 0, "Decision");
+	qe_doc_th(tb, 2, 0, "Why");
+	cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+		const char *name = qe_results_level_name(lv);
+		size_t r = qe_doc_row(tb);
+		int dc;
+
+		t.len = 0;
+		dc = qe_decision_level(res, gate, name, &t);
+		qe_doc_td(tb, r, 0, 0, "%s%s", name, qe_results_level_is_ref(res, lv) ? " (ref)" : "");
+		qe_doc_td(tb, r, 1, marks[dc], "%s", qe_decision_name(dc));
+		qe_doc_td(tb, r, 2, 0, "%s", t.len ? qe_text_str(&t) : QE_DASH);
+	}
+	qe_text_release(&t);
+}
+
 static void verdicts(const cJSON *res, struct qe_doc *d)
 {
 	const cJSON *lv;
@@ -404,6 +444,7 @@ int qe_run_doc_build(const cJSON *res, const cJSON *gate, int with_charts, struc
 	base = base ? base + 1 : src;
 	snprintf(title, sizeof(title), "qeval report: %s", base && *base ? base : "model");
 	qe_doc_init(d, title);
+	decision(res, gate, d);
 	notes(res, d);
 	verdicts(res, d);
 	if (with_charts)

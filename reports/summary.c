@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "harness/base/json.h"
+#include "reports/decision.h"
 #include "reports/results.h"
 #include "reports/view.h"
 
@@ -24,6 +25,30 @@ const char *qe_summary_num(char *b, size_t cap, const cJSON *o, const char *k, i
 	return b;
 }
 
+/* The decision first: one line per level (reports/decision.h), from
+ * run_dir/gate.json when there is one. */
+static void decisions(const cJSON *res, const char *run_dir, FILE *out)
+{
+	char path[4200];
+	cJSON *gate = NULL;
+	const cJSON *l;
+	struct qe_text t = { 0 };
+
+	snprintf(path, sizeof(path), "%s/gate.json", run_dir);
+	if (qe_json_read_file(path, &gate, NULL) != 0)
+		gate = NULL;
+	cJSON_ArrayForEach(l, qe_results_levels(res)) {
+		const char *name = qe_json_str(l, "name", "?");
+		int d;
+		t.len = 0;
+		d = qe_decision_level(res, gate, name, &t);
+		fprintf(out, "%-10s %-9s %s\n", name, qe_decision_name(d), qe_text_str(&t));
+	}
+	fputc('\n', out);
+	qe_text_release(&t);
+	cJSON_Delete(gate);
+}
+
 void qe_summary_print(const char *run_dir, FILE *out)
 {
 	char path[4200];
@@ -35,6 +60,7 @@ void qe_summary_print(const char *run_dir, FILE *out)
 		return;
 	fprintf(out, "\nqeval results: %s%s\n", run_dir,
 		qe_json_bool(cJSON_GetObjectItemCaseSensitive(res, "run"), "partial", 0) ? " (PARTIAL: --limit was used)" : "");
+	decisions(res, run_dir, out);
 	fprintf(out, "%-10s %-7s %8s %9s %11s\n", "level", "status", "MiB", "bits/w", "size ratio");
 	cJSON_ArrayForEach(l, qe_results_levels(res)) {
 		fprintf(out, "%-10s %-7s %8.2f %9.3f %10.2fx", qe_json_str(l, "name", "?"), qe_json_str(l, "status", "?"),

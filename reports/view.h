@@ -104,6 +104,23 @@ struct qe_view_trend {
 	double scale;          /* y = value x scale; 0 = 1 */
 };
 
+/* How a metric of the block reads in words (the decision lines of the reports
+ * and the summary, reports/decision.c): "Δ lower 95% bound" in "pts". */
+enum qe_view_unit {
+	QE_VU_PLAIN = 0,      /* the number, 4 significant digits */
+	QE_VU_POINTS,         /* a fraction difference as signed percentage points: "−1.67 pts" */
+	QE_VU_PCT,            /* a fraction as a percentage: "25.13%" */
+	QE_VU_RATIO,          /* "1.52×" */
+};
+
+struct qe_view_word {
+	char path[96];        /* a metric path; one ending in "." names every path it starts ("speedup.");
+			       * "" ends the table */
+	char name[96];        /* what it is, after the task's title: "Δ lower 95% bound"; for a
+			       * prefix, the rest of the path is appended */
+	int unit;             /* enum qe_view_unit */
+};
+
 /* A level's verdict line, built part by part (reports/run_doc.c). */
 struct qe_verdict {
 	struct qe_text *out;
@@ -136,6 +153,13 @@ struct qe_view {
 	/* the task's section: heading, paragraph, tables; NULL = a heading and a line saying the
 	 * report has no table for the type */
 	void (*section)(const struct qe_view_ctx *c, struct qe_doc *d);
+
+	/* how the block's metrics read in words, for the decision lines (ends with
+	 * an empty path); NULL = paths and plain numbers */
+	const struct qe_view_word *words;
+	/* metric path of the number of items a level's numbers rest on ("n_scored"):
+	 * a gate rule's "min_n" reads it; NULL = the task has no such count */
+	const char *n_path;
 
 	/* ---- charts (reports/charts.c) ---- */
 	/* the task's series in the run's charts: fills at most cap of out; NULL = none */

@@ -29,6 +29,25 @@ static const struct qe_view_metric mc_metrics[] = {
 	{ "", "", 0, 0, "", 0 },
 };
 
+static const struct qe_view_word mc_words[] = {
+	{ VS QE_MC_DELTA_CI95 "[0]", "\xce\x94 lower 95% bound", QE_VU_POINTS },
+	{ VS QE_MC_DELTA_CI95 "[1]", "\xce\x94 upper 95% bound", QE_VU_POINTS },
+	{ VS QE_MC_DELTA_BOOT_CI95 "[0]", "\xce\x94 bootstrap lower 95% bound", QE_VU_POINTS },
+	{ VS QE_MC_DELTA_BOOT_CI95 "[1]", "\xce\x94 bootstrap upper 95% bound", QE_VU_POINTS },
+	{ VS QE_MC_DELTA_ACC, "\xce\x94", QE_VU_POINTS },
+	{ QE_MC_ACC, "accuracy", QE_VU_PCT },
+	{ QE_MC_ACC_CI95 "[0]", "accuracy lower 95% bound", QE_VU_PCT },
+	{ QE_MC_ACC_CI95 "[1]", "accuracy upper 95% bound", QE_VU_PCT },
+	{ QE_MC_ACC_MACRO, "macro accuracy", QE_VU_PCT },
+	{ QE_METRIC_FLIP_RATE, "flip rate", QE_VU_PCT },
+	{ QE_METRIC_PCT_OF_REF, "share of the reference's accuracy", QE_VU_PCT },
+	{ VS QE_MC_SAME_ANSWER, "same-answer rate", QE_VU_PCT },
+	{ VS QE_MC_TOP_CHANGED, "top-changed rate", QE_VU_PCT },
+	{ VS QE_MC_KL_MEAN, "mean KL", QE_VU_PLAIN },
+	{ VS QE_MC_MCNEMAR_P, "McNemar p", QE_VU_PLAIN },
+	{ "", "", 0 },
+};
+
 static const char *const mc_derived[] = { QE_METRIC_FLIP_RATE, QE_METRIC_PCT_OF_REF, NULL };
 
 static size_t mc_series(const struct qe_view_ctx *c, struct qe_view_series *out, size_t cap)
@@ -63,10 +82,41 @@ static void mc_comparable(struct qe_compare_ctx *c)
 
 /* ---- the run's report ---- */
 
+/* Below this many paired items a comparison's 95% interval is several points
+ * wide: the reports say so (docs/metrics.md, "Small samples"). */
+#define QE_MC_MIN_N 100
+
+/* the fewest paired items of any level's comparison, and that level's interval width */
+static void min_paired_note(const struct qe_view_ctx *c, struct qe_doc *d)
+{
+	const cJSON *lv;
+	const char *at = NULL;
+	double n_min = INFINITY, width = NAN;
+	char a[B], b[B];
+
+	cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
+		const char *name = qe_results_level_name(lv);
+		const cJSON *vs = cJSON_GetObjectItemCaseSensitive(qe_results_block(c->res, c->name, name), QE_MC_VS_REF);
+		double n = qe_json_num(vs, QE_MC_N_PAIRED, NAN), lo, hi;
+		if (isnan(n) || n >= n_min)
+			continue;
+		qe_results_pair(vs, QE_MC_DELTA_CI95, &lo, &hi);
+		n_min = n;
+		width = hi - lo;
+		at = name;
+	}
+	if (at && n_min < QE_MC_MIN_N)
+		qe_doc_note(d, "small sample: %s at %s compares only %s paired items with %s (fewer than %d), so its 95%% "
+			       "interval spans %s points: too wide to show a one-point change either way",
+			    c->title, at, qe_fmt_count(a, B, n_min), c->ref, QE_MC_MIN_N, qe_fmt_fixed(b, B, 100 * width, 1, 0));
+}
+
 static void mc_notes(const struct qe_view_ctx *c, struct qe_doc *d)
 {
 	const cJSON *lv;
 	char a[B], b[B];
+
+	min_paired_note(c, d);
 
 	cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
 		const char *name = qe_results_level_name(lv);
@@ -79,13 +129,31 @@ static void mc_notes(const struct qe_view_ctx *c, struct qe_doc *d)
 	}
 }
 
-/* "MMLU −0.4 points (95% CI −1.2 to +0.4), 99.1% of F16" */
+/* The reference's accuracy against chance (1 / n_choices): 1 = at or below
+ * it, 2 = chance inside its 95% interval, 0 = clearly above; *chance set. */
+static int ref_at_chance(const struct qe_view_ctx *c, double *chance)
+{
+	const cJSON *rb = qe_results_block(c->res, c->name, c->ref);
+	double acc = qe_json_num(rb, QE_MC_ACC, NAN), lo, hi;
+
+	*chance = 1.0 / qe_json_num(rb, QE_MC_N_CHOICES, 4);
+	if (isnan(acc))
+		return 0;
+	if (acc <= *chance)
+		return 1;
+	qe_results_pair(rb, QE_MC_ACC_CI95, &lo, &hi);
+	return !isnan(lo) && lo <= *chance ? 2 : 0;
+}
+
+/* "MMLU −0.4 points (95% CI −1.2 to +0.4), 99.1% of F16"; with a reference at
+ * or near chance, what that means instead of the share */
 static void mc_verdict(const struct qe_view_ctx *c, const char *level, struct qe_verdict *v)
 {
 	const cJSON *vs = cJSON_GetObjectItemCaseSensitive(qe_results_block(c->res, c->name, level), QE_MC_VS_REF);
-	double d = qe_json_num(vs, QE_MC_DELTA_ACC, NAN), lo, hi, pct;
+	double d = qe_json_num(vs, QE_MC_DELTA_ACC, NAN), lo, hi, pct, chance;
 	struct qe_text *t;
 	char a[B], b[B];
+	int at;
 
 	if (isnan(d))
 		return;
@@ -94,7 +162,14 @@ static void mc_verdict(const struct qe_view_ctx *c, const char *level, struct qe
 	qe_results_pair(vs, QE_MC_DELTA_CI95, &lo, &hi);
 	if (!isnan(lo) && !isnan(hi))
 		qe_text_printf(t, " (95%% CI %s to %s)", qe_fmt_points(a, B, lo, 1), qe_fmt_points(b, B, hi, 1));
-	if (qe_metric_get(c->res, c->name, level, QE_METRIC_PCT_OF_REF, &pct) == QE_METRIC_OK)
+	at = ref_at_chance(c, &chance);
+	if (at == 1)
+		qe_text_printf(t, ", but %s itself is at or below chance (%s), so there was no skill to lose", c->ref,
+			       qe_fmt_pct(a, B, chance, 0));
+	else if (at == 2)
+		qe_text_printf(t, ", but %s itself is not clearly above chance (%s lies in its 95%% interval)", c->ref,
+			       qe_fmt_pct(a, B, chance, 0));
+	else if (qe_metric_get(c->res, c->name, level, QE_METRIC_PCT_OF_REF, &pct) == QE_METRIC_OK)
 		qe_text_printf(t, ", %s of %s", qe_fmt_pct(a, B, pct, 1), c->ref);
 }
 
@@ -354,6 +429,8 @@ const struct qe_view qe_view_mmlu = {
 	.derived = mc_derived,
 	.notes = mc_notes,
 	.verdict = mc_verdict,
+	.words = mc_words,
+	.n_path = QE_MC_N_SCORED,
 	.section = mc_section,
 	.series = mc_series,
 	.comparable = mc_comparable,
@@ -368,6 +445,8 @@ const struct qe_view qe_view_ceval = {
 	.derived = mc_derived,
 	.notes = mc_notes,
 	.verdict = mc_verdict,
+	.words = mc_words,
+	.n_path = QE_MC_N_SCORED,
 	.section = mc_section,
 	.series = mc_series,
 	.comparable = mc_comparable,

@@ -221,8 +221,23 @@ static void pairs_summary(const cJSON *t, FILE *out)
 	}
 }
 
+static const struct qe_view_word pairs_words[] = {
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_MEAN, "mean cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_P5, "5th-percentile cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_MIN, "lowest cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_ONE_MINUS_COS_MEAN, "1 \xe2\x88\x92 mean cosine", QE_VU_PLAIN },
+	{ QE_PAIRS_STS "." QE_PAIRS_SPEARMAN, "Spearman", QE_VU_PLAIN },
+	{ QE_PAIRS_STS "." QE_PAIRS_PEARSON, "Pearson", QE_VU_PLAIN },
+	{ QE_PAIRS_RETRIEVAL ".", "", QE_VU_PLAIN },
+	{ QE_PAIRS_TOPK_OVERLAP ".", "top-k overlap ", QE_VU_PCT },
+	{ QE_PAIRS_VS_REF ".", "", QE_VU_PLAIN },
+	{ "", "", 0 },
+};
+
 const struct qe_view qe_view_pairs = {
 	.metrics = pairs_metrics,
+	.words = pairs_words,
+	.n_path = QE_PAIRS_N_SCORED,
 	.amount = pairs_amount,
 	.verdict = pairs_verdict,
 	.section = pairs_section,

@@ -349,8 +349,14 @@ static void speed_summary(const cJSON *task, FILE *out)
 	}
 }
 
+static const struct qe_view_word speed_words[] = {
+	{ QE_SPEED_SPEEDUP ".", "speed-up ", QE_VU_RATIO },
+	{ "", "", 0 },
+};
+
 const struct qe_view qe_view_speed = {
 	.title = "Speed",
+	.words = speed_words,
 	.block_metrics = speed_block_metrics,
 	.amount = speed_amount,
 	.verdict = speed_verdict,
