@@ -12,6 +12,7 @@
 
 #include "reports/charts.h"
 #include "reports/decision.h"
+#include "reports/fallback.h"
 #include "reports/fmt.h"
 #include "reports/results.h"
 #include "reports/view.h"
@@ -93,6 +94,8 @@ void qe_run_verdict(const cJSON *res, const cJSON *lv, struct qe_text *t)
 		qe_text_printf(qe_verdict_part(&v), "%.1f%s smaller", sr, QE_TIMES);
 	if (same)
 		qe_text_printf(qe_verdict_part(&v), "same tensor types as %s", same);
+	if (qe_fallback_share(lv, NULL) < QE_FALLBACK_MOSTLY)
+		qe_fallback_text(lv, qe_verdict_part(&v));
 	task_verdicts(res, name, 1, &v);
 	task_verdicts(res, name, 0, &v);
 	if (!v.parts)
@@ -390,7 +393,13 @@ static void levels_table(const cJSON *res, struct qe_doc *d)
 			qe_doc_td(tb, r, 1, 0, "ok (reference)");
 		else
 			qe_doc_td(tb, r, 1, lv_ok(lv) ? 0 : QE_MARK_MUTED, "%s", st);
-		qe_doc_td(tb, r, 2, 0, "%s", ft ? ft : QE_DASH);
+		if (ft && qe_fallback_share(lv, NULL) < QE_FALLBACK_MOSTLY) {
+			char mt[32];
+			qe_doc_td(tb, r, 2, QE_MARK_BAD, "%s (%s %s)", ft, qe_fmt_pct(a, B, qe_fallback_share(lv, NULL), 0),
+				  qe_fallback_main_type(ft, mt, sizeof(mt)));
+		} else {
+			qe_doc_td(tb, r, 2, 0, "%s", ft ? ft : QE_DASH);
+		}
 		qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
 		qe_doc_td(tb, r, 4, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
 		qe_doc_td(tb, r, 5, 0, "%s", qe_fmt_ratio(a, B, qe_json_num(lv, "size_ratio", NAN)));

@@ -4,6 +4,7 @@
 
 #include "harness/base/json.h"
 #include "reports/decision.h"
+#include "reports/fallback.h"
 #include "reports/results.h"
 #include "reports/view.h"
 
@@ -54,6 +55,7 @@ void qe_summary_print(const char *run_dir, FILE *out)
 	char path[4200];
 	cJSON *res;
 	const cJSON *t, *l;
+	struct qe_text txt = { 0 };
 
 	snprintf(path, sizeof(path), "%s/results.json", run_dir);
 	if (qe_json_read_file(path, &res, NULL) != 0)
@@ -71,7 +73,11 @@ void qe_summary_print(const char *run_dir, FILE *out)
 			fprintf(out, "  same tensor types as %s (llama.cpp's fallback for rows that do not fit the blocks)",
 				qe_json_str(l, "same_types_as", ""));
 		fprintf(out, "\n");
+		txt.len = 0;
+		if (qe_fallback_text(l, &txt))
+			fprintf(out, "%-10s not mostly its type: %s\n", "", qe_text_str(&txt));
 	}
+	qe_text_release(&txt);
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
 		const char *type = qe_results_task_type(t);
 		const struct qe_view *v = qe_view_find(type);

@@ -7,6 +7,7 @@
 #include "tests/t_reports_common.h"
 
 #include "reports/charts.h"
+#include "reports/fallback.h"
 #include "reports/fmt.h"
 #include "reports/report.h"
 #include "reports/results.h"
@@ -376,6 +377,47 @@ static void test_chart_script(void)
 	TQ_CHECK(qe_chart_script(&sp, &s, 1) == NULL);
 }
 
+/* A level whose tensors are not mostly its named type says so: stories260K's
+ * "Q4_K_M" (q5_0 x32, q8_0 x5, no q4_K: rows of 64 do not fit 256-wide blocks). */
+static void test_fallback(void)
+{
+	static const char lv_json[] =
+		"{\"name\": \"Q4_K_M\", \"ftype\": \"Q4_K_M\", \"types\": ["
+		"{\"type\": \"f32\", \"n_tensors\": 11, \"n_bytes\": 3000},"
+		"{\"type\": \"q8_0\", \"n_tensors\": 5, \"n_bytes\": 20000},"
+		"{\"type\": \"q5_0\", \"n_tensors\": 32, \"n_bytes\": 180000}]}";
+	static const char ok_json[] =
+		"{\"ftype\": \"Q4_K_M\", \"types\": [{\"type\": \"q4_K\", \"n_tensors\": 150, \"n_bytes\": 600},"
+		"{\"type\": \"q6_K\", \"n_tensors\": 20, \"n_bytes\": 200}, {\"type\": \"f32\", \"n_tensors\": 40, \"n_bytes\": 5000}]}";
+	static const char *const names[][2] = {
+		{ "Q4_K_M", "q4_K" }, { "Q2_K", "q2_K" }, { "Q3_K_S", "q3_K" }, { "Q6_K", "q6_K" }, { "Q8_0", "q8_0" },
+		{ "Q4_0", "q4_0" }, { "IQ2_XXS", "iq2_xxs" }, { "IQ3_M", "iq3_s" }, { "IQ4_NL", "iq4_nl" }, { "F16", "f16" },
+		{ "BF16", "bf16" }, { "TQ1_0", "tq1_0" },
+	};
+	cJSON *lv = cJSON_Parse(lv_json), *ok = cJSON_Parse(ok_json);
+	struct qe_text t = { 0 };
+	char buf[32];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		TQ_EQ_STR(qe_fallback_main_type(names[i][0], buf, sizeof(buf)), names[i][1]);
+	TQ_CHECK(qe_fallback_main_type("awq", buf, sizeof(buf)) == NULL);
+	TQ_CHECK(qe_fallback_main_type(NULL, buf, sizeof(buf)) == NULL);
+	TQ_NEAR(qe_fallback_share(lv, &t), 0.0, 0);
+	TQ_EQ_STR(qe_text_str(&t), "q5_0 \xc3\x97" "32, q8_0 \xc3\x97" "5"); /* largest first, f32 left out */
+	t.len = 0;
+	TQ_EQ_INT(qe_fallback_text(lv, &t), 1);
+	TQ_CHECK(strstr(qe_text_str(&t), "0% q4_K: llama.cpp used q5_0 \xc3\x97" "32, q8_0 \xc3\x97" "5 (a K-quant's rows "
+					 "must be a multiple of 256 wide") == qe_text_str(&t));
+	/* q4_K 600 of 800 weight bytes: mostly its type, nothing said */
+	TQ_NEAR(qe_fallback_share(ok, NULL), 0.75, 1e-12);
+	t.len = 0;
+	TQ_EQ_INT(qe_fallback_text(ok, &t), 0);
+	TQ_EQ_INT((int)t.len, 0);
+	qe_text_release(&t);
+	cJSON_Delete(lv);
+	cJSON_Delete(ok);
+}
+
 int main(void)
 {
 	if (tmp_make("t-report"))
@@ -391,6 +433,7 @@ int main(void)
 	TQ_RUN(test_items_csv);
 	TQ_RUN(test_report_command);
 	TQ_RUN(test_chart_script);
+	TQ_RUN(test_fallback);
 	tmp_remove();
 	return tq_done("t_report");
 }
