@@ -74,8 +74,10 @@ struct qe_view_metric {
 enum qe_view_chart {
 	QE_CHART_ACCURACY = 1, /* accuracy vs bits/weight, with intervals; also the y of quality vs speed */
 	QE_CHART_DELTA,        /* change vs the reference, one x position per level, paired intervals */
-	QE_CHART_DRIFT,        /* distance from the reference vs bits/weight, log y */
-	QE_CHART_SPEED,        /* tokens/s vs bits/weight, bars one sd */
+	QE_CHART_DRIFT,        /* embedding distance from the reference (1 - cosine) vs bits/weight, log y */
+	QE_CHART_SPEED,        /* prompt tokens/s vs bits/weight, bars one sd clipped at 0 */
+	QE_CHART_DRIFT_KL,     /* choice-distribution distance (KL, nats) vs bits/weight, log y */
+	QE_CHART_SPEED_GEN,    /* generation tokens/s vs bits/weight, bars one sd clipped at 0 */
 };
 
 struct qe_view_series {
@@ -93,6 +95,7 @@ struct qe_view_series {
 struct qe_view_axis {
 	const char *task;      /* the task instance measured; NULL = no axis (no chart) */
 	char path[96];         /* metric path of x in that task's per-level block */
+	char sd[96];           /* metric path of x's standard deviation (bars x +- sd); "" = none */
 	char label[96];        /* what x is, for the axis and caption ("tg128") */
 };
 

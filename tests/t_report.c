@@ -214,16 +214,20 @@ static void test_html_charts(void)
 	o.formats = QE_REPORT_HTML;
 	o.stats = &st;
 	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
-	TQ_EQ_INT(st.n_charts, 5);
+	TQ_EQ_INT(st.n_charts, 7);
 	TQ_EQ_INT(st.charts_missing, 0);
 	snprintf(path, sizeof(path), "%s/report.html", out);
 	html = slurp(path);
-	TQ_EQ_INT(count_of(html, "<svg"), 5);
-	TQ_EQ_INT(count_of(html, "</svg>"), 5);
+	TQ_EQ_INT(count_of(html, "<svg"), 7);
+	TQ_EQ_INT(count_of(html, "</svg>"), 7);
 	TQ_CHECK(html && !strstr(html, "<?xml"));
+	/* KL and 1 - cosine on charts of their own, prompt and generation speed too */
 	TQ_CHECK(html && strstr(html, "Accuracy vs bits/weight") && strstr(html, "Quality vs speed") &&
-		 strstr(html, "Drift vs bits/weight") && strstr(html, "Tokens/s vs bits/weight") &&
+		 strstr(html, "Embedding drift vs bits/weight") && strstr(html, "Choice drift vs bits/weight") &&
+		 strstr(html, "Prompt tokens/s vs bits/weight") && strstr(html, "Generation tokens/s vs bits/weight") &&
 		 strstr(html, "Accuracy change vs F16"));
+	/* text of at least 17 units on a 560-unit-wide chart: 11 px or more on a 390 px phone */
+	TQ_CHECK(html && strstr(html, "viewBox=\"0 0 560 440\"") && !strstr(html, "font-size=\"10"));
 	/* ids are prefixed per chart, so charts sharing a page do not collide */
 	TQ_CHECK(html && !strstr(html, "id='gpPt0'") && strstr(html, "id='c"));
 	free(html);
@@ -364,14 +368,21 @@ static void test_report_command(void)
 /* Charts are scripts of numbers and escaped single-quoted labels only. */
 static void test_chart_script(void)
 {
-	struct qe_chart_point p[3] = { { 4.5, 40, 35, 45, "it's `x`" }, { 8.5, NAN, NAN, NAN, NULL },
-				       { 16, 45, 41, 49, NULL } };
+	struct qe_chart_point p[3] = { { 4.5, 40, 35, 45, "it's `x`", NAN, NAN }, { 8.5, NAN, NAN, NAN, NULL, NAN, NAN },
+				       { 16, 45, 41, 49, NULL, NAN, NAN } };
 	struct qe_chart_series s = { .title = "t'1", .pts = p, .n = 3, .line = 1 };
 	struct qe_chart_spec sp = { .title = "a'b", .xlabel = "x", .ylabel = "y", .logx = 1 };
 	char *script = qe_chart_script(&sp, &s, 1);
 
 	TQ_CHECK(script && strstr(script, "set title 'a''b'") && strstr(script, "'it''s `x`' at 4.5,40"));
-	TQ_CHECK(script && strstr(script, "4.5 40 35 45\n16 45 41 49\n") && !strstr(script, "nan"));
+	TQ_CHECK(script && strstr(script, "4.5 40 35 45 4.5 4.5\n16 45 41 49 16 16\n") && !strstr(script, "nan"));
+	TQ_CHECK(script && strstr(script, "using 1:2:3:4 with yerrorbars"));
+	free(script);
+	/* bars on x too (quality vs speed): x - sd, x + sd in columns 5 and 6 */
+	p[0].xlo = 4;
+	p[0].xhi = 5;
+	script = qe_chart_script(&sp, &s, 1);
+	TQ_CHECK(script && strstr(script, "4.5 40 35 45 4 5\n") && strstr(script, "using 1:2:5:6:3:4 with xyerrorbars"));
 	free(script);
 	s.n = 0;
 	TQ_CHECK(qe_chart_script(&sp, &s, 1) == NULL);

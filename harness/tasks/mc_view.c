@@ -55,7 +55,7 @@ static size_t mc_series(const struct qe_view_ctx *c, struct qe_view_series *out,
 	static const struct qe_view_series tab[] = {
 		{ QE_CHART_ACCURACY, QE_MC_ACC, QE_MC_ACC_CI95, "", "", 0, 100 },
 		{ QE_CHART_DELTA, VS QE_MC_DELTA_ACC, VS QE_MC_DELTA_CI95, "", "", 0, 100 },
-		{ QE_CHART_DRIFT, VS QE_MC_KL_MEAN, "", "", "mean KL", 0, 1 },
+		{ QE_CHART_DRIFT_KL, VS QE_MC_KL_MEAN, "", "", "mean KL", 0, 1 },
 	};
 	size_t n = sizeof(tab) / sizeof(tab[0]);
 

@@ -113,7 +113,8 @@ static size_t speed_series(const struct qe_view_ctx *c, struct qe_view_series *o
 		n = cap;
 	for (size_t i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
-		out[i].chart = QE_CHART_SPEED;
+		/* generation alone on its own chart: its tokens/s are a tenth of prompt processing's */
+		out[i].chart = !strncmp(names[i], "tg", 2) ? QE_CHART_SPEED_GEN : QE_CHART_SPEED;
 		test_path(out[i].path, sizeof(out[i].path), names[i], QE_SPEED_TPS_MEAN);
 		test_path(out[i].sd, sizeof(out[i].sd), names[i], QE_SPEED_TPS_SD);
 		snprintf(out[i].label, sizeof(out[i].label), "%s", names[i]);
@@ -140,6 +141,7 @@ static void speed_axis(const struct qe_view_ctx *c, struct qe_view_axis *ax)
 			continue;
 		ax->task = c->name;
 		test_path(ax->path, sizeof(ax->path), names[i], QE_SPEED_TPS_MEAN);
+		test_path(ax->sd, sizeof(ax->sd), names[i], QE_SPEED_TPS_SD);
 		snprintf(ax->label, sizeof(ax->label), "%s", names[i]);
 	}
 }
