@@ -334,6 +334,8 @@ static void decision(const cJSON *res, const cJSON *gate, struct qe_doc *d)
 			    qe_json_bool(gate, "partial", 0) ? "; partial run (--limit): decided on a subset of each data set"
 							     : "");
 	tb = qe_doc_table(d, 3, NULL);
+	if (tb)
+		tb->table.wrap_last = 1; /* the reasons wrap: read on a phone without scrolling */
 	qe_doc_th(tb, 0, 0, "Level");
 	qe_doc_th(tb, 1, 0, "Decision");
 	qe_doc_th(tb, 2, 0, "Why");
@@ -411,20 +413,28 @@ static void levels_table(const cJSON *res, struct qe_doc *d)
 
 int qe_run_row_start(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t r)
 {
+	return qe_run_row_start_at(res, lv, blk, tb, r, 1);
+}
+
+int qe_run_row_start_at(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t r,
+			size_t size_col)
+{
 	const char *st = qe_results_level_status(lv);
+	size_t why = size_col == 1 ? 3 : 1;
 	char a[B];
 
 	qe_doc_td(tb, r, 0, 0, "%s%s", qe_results_level_name(lv), qe_results_level_is_ref(res, lv) ? " (ref)" : "");
-	qe_doc_td(tb, r, 1, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
-	qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
+	qe_doc_td(tb, r, size_col, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
+	qe_doc_td(tb, r, size_col + 1, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
 	if (blk)
 		return 1;
-	for (size_t c = 3; c < tb->table.n_cols; c++)
-		qe_doc_td(tb, r, c, QE_MARK_MUTED, "%s", QE_DASH);
+	for (size_t c = 1; c < tb->table.n_cols; c++)
+		if (c != size_col && c != size_col + 1)
+			qe_doc_td(tb, r, c, QE_MARK_MUTED, "%s", QE_DASH);
 	if (!strcmp(st, "failed"))
-		qe_doc_td(tb, r, 3, QE_MARK_BAD, "failed");
+		qe_doc_td(tb, r, why, QE_MARK_BAD, "failed");
 	else
-		qe_doc_td(tb, r, 3, QE_MARK_MUTED, "%s", lv_ok(lv) ? "no results" : st);
+		qe_doc_td(tb, r, why, QE_MARK_MUTED, "%s", lv_ok(lv) ? "no results" : st);
 	return 0;
 }
 

@@ -214,4 +214,11 @@ struct qe_text *qe_verdict_part(struct qe_verdict *v);
  * and returns 0. */
 int qe_run_row_start(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t row);
 
+/* The same with size and bits/weight in columns size_col and size_col + 1
+ * (a table that puts its headline numbers first, to be seen on a phone
+ * without scrolling); why there is no block goes in column 1 (3 when
+ * size_col is 1). */
+int qe_run_row_start_at(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t row,
+			size_t size_col);
+
 #endif

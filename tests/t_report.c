@@ -298,7 +298,7 @@ static void test_chromium_render(void)
 	snprintf(path, sizeof(path), "%s/dom.html", out);
 	dom = slurp(path);
 	TQ_CHECK(dom && count_of(dom, "<table>") >= 10);
-	TQ_EQ_INT(count_of(dom, "<svg"), 5);
+	TQ_EQ_INT(count_of(dom, "<svg"), 7);
 	TQ_CHECK(dom && strstr(dom, "Q4_K_M: 3.3× smaller"));
 	free(dom);
 
@@ -311,6 +311,51 @@ static void test_chromium_render(void)
 	dom = slurp(path);
 	/* parsed, the hostile names are text: the DOM has no script element */
 	TQ_CHECK(dom && !strstr(dom, "<script") && strstr(dom, "Q4&lt;script&gt;alert(\"lv\")&lt;/script&gt;&amp;'"));
+	free(dom);
+}
+
+/* A gated run's report.html as a browser shows it, at 1280 px and on a 390 px
+ * phone: the decision comes before everything else. QE_UPDATE_SCREENSHOTS=1
+ * copies the two pictures to docs/report-1280.png and docs/report-390.png. */
+static void test_chromium_screenshots(void)
+{
+	static const int widths[] = { 1280, 390 };
+	const char *chromium = "/usr/bin/chromium";
+	char run[400], cmd[3000], path[500], *dom, *dec, *ver, *h2;
+	struct stat sb;
+
+	if (access(chromium, X_OK) != 0)
+		TQ_SKIP("%s is not installed", chromium);
+	if (!have_gnuplot())
+		TQ_SKIP("gnuplot is not installed");
+	run_copy("run1", run, sizeof(run));
+	snprintf(cmd, sizeof(cmd), "gate %s --rules tests/data/gates.json -q", run);
+	TQ_EQ_INT(qeval(cmd), 1); /* and the reports are rewritten */
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "timeout 60 %s " CHROMIUM_FLAGS " --hide-scrollbars --user-data-dir=%s/prof-s%zu "
+					   "--screenshot=%s/shot-%d.png --window-size=%d,%d file://%s%s/report.html >/dev/null 2>&1",
+			 chromium, g_tmp, i, run, widths[i], widths[i], widths[i] > 600 ? 900 : 844, run[0] == '/' ? "" : "/",
+			 run);
+		TQ_EQ_INT(system(cmd), 0);
+		snprintf(path, sizeof(path), "%s/shot-%d.png", run, widths[i]);
+		TQ_CHECK(stat(path, &sb) == 0 && sb.st_size > 10000);
+		if (getenv("QE_UPDATE_SCREENSHOTS")) {
+			snprintf(cmd, sizeof(cmd), "cp %s docs/report-%d.png", path, widths[i]);
+			TQ_EQ_INT(system(cmd), 0);
+		}
+	}
+	snprintf(cmd, sizeof(cmd), "timeout 60 %s " CHROMIUM_FLAGS " --user-data-dir=%s/prof-s2 --dump-dom "
+				   "file://%s%s/report.html >%s/dom.html 2>/dev/null", chromium, g_tmp, run[0] == '/' ? "" : "/",
+		 run, run);
+	TQ_EQ_INT(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/dom.html", run);
+	dom = slurp(path);
+	h2 = dom ? strstr(dom, "<h2") : NULL;
+	dec = dom ? strstr(dom, ">Decision</h2>") : NULL;
+	ver = dom ? strstr(dom, ">Verdict</h2>") : NULL;
+	/* the first section is the decision, and it holds the verdicts in words */
+	TQ_CHECK(h2 && dec && dec - h2 < 40 && ver && dec < ver);
+	TQ_CHECK(dec && strstr(dec, "FAIL") && strstr(dec, "FAIL") < ver);
 	free(dom);
 }
 
@@ -441,6 +486,7 @@ int main(void)
 	TQ_RUN(test_html_charts);
 	TQ_RUN(test_html_without_gnuplot);
 	TQ_RUN(test_chromium_render);
+	TQ_RUN(test_chromium_screenshots);
 	TQ_RUN(test_items_csv);
 	TQ_RUN(test_report_command);
 	TQ_RUN(test_chart_script);

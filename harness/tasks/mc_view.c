@@ -173,47 +173,54 @@ static void mc_verdict(const struct qe_view_ctx *c, const char *level, struct qe
 		qe_text_printf(t, ", %s of %s", qe_fmt_pct(a, B, pct, 1), c->ref);
 }
 
-/* The comparison cells (5..11) of a level's row: vs_ref, or why there is none. */
+/* The main table's columns: the decision's numbers first, so that a phone
+ * shows Δ without scrolling; size and bits/weight (also in the levels table)
+ * last. */
+enum { C_LEVEL, C_DELTA, C_ACC, C_ITEMS, C_MCNEMAR, C_FLIPS, C_FLIP_RATE, C_SAME, C_KL, C_TOP, C_TPS, C_SIZE, C_BPW,
+       C_N };
+
+/* The comparison cells of a level's row: vs_ref, or why there is none. */
 static void vs_ref_cells(const struct qe_view_ctx *c, const cJSON *lv, const cJSON *vs, struct qe_block *tb, size_t r)
 {
+	static const size_t cols[] = { C_DELTA, C_MCNEMAR, C_FLIPS, C_FLIP_RATE, C_SAME, C_KL, C_TOP };
 	char a[B], b[B], x[B];
 	double lo, hi, fr;
 	int mark;
 
 	if (!cJSON_IsObject(vs)) {
-		for (size_t k = 5; k <= 11; k++)
-			qe_doc_td(tb, r, k, QE_MARK_MUTED, "%s",
-				  k == 5 && qe_results_level_is_ref(c->res, lv) ? "reference" : QE_DASH);
+		for (size_t k = 0; k < sizeof(cols) / sizeof(cols[0]); k++)
+			qe_doc_td(tb, r, cols[k], QE_MARK_MUTED, "%s",
+				  cols[k] == C_DELTA && qe_results_level_is_ref(c->res, lv) ? "reference" : QE_DASH);
 		return;
 	}
 	qe_results_pair(vs, QE_MC_DELTA_CI95, &lo, &hi);
 	mark = hi < 0 ? QE_MARK_BAD : lo > 0 ? QE_MARK_GOOD : 0;
-	qe_doc_td(tb, r, 5, mark, "%s [%s, %s]", qe_fmt_points(a, B, qe_json_num(vs, QE_MC_DELTA_ACC, NAN), 2),
+	qe_doc_td(tb, r, C_DELTA, mark, "%s [%s, %s]", qe_fmt_points(a, B, qe_json_num(vs, QE_MC_DELTA_ACC, NAN), 2),
 		  qe_fmt_points(b, B, lo, 2), qe_fmt_points(x, B, hi, 2));
-	qe_doc_td(tb, r, 6, 0, "%s", qe_fmt_p(a, B, qe_json_num(vs, QE_MC_MCNEMAR_P, NAN)));
-	qe_doc_td(tb, r, 7, 0, "%s / %s", qe_fmt_count(a, B, qe_json_num(vs, QE_MC_LOST, NAN)),
+	qe_doc_td(tb, r, C_MCNEMAR, 0, "%s", qe_fmt_p(a, B, qe_json_num(vs, QE_MC_MCNEMAR_P, NAN)));
+	qe_doc_td(tb, r, C_FLIPS, 0, "%s / %s", qe_fmt_count(a, B, qe_json_num(vs, QE_MC_LOST, NAN)),
 		  qe_fmt_count(b, B, qe_json_num(vs, QE_MC_GAINED, NAN)));
 	if (qe_metric_get(c->res, c->name, qe_results_level_name(lv), QE_METRIC_FLIP_RATE, &fr) != QE_METRIC_OK)
 		fr = NAN;
-	qe_doc_td(tb, r, 8, 0, "%s", qe_fmt_pct(a, B, fr, 2));
-	qe_doc_td(tb, r, 9, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_SAME_ANSWER, NAN), 2));
-	qe_doc_td(tb, r, 10, 0, "%s", qe_fmt_sig(a, B, qe_json_num(vs, QE_MC_KL_MEAN, NAN), 3));
-	qe_doc_td(tb, r, 11, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_TOP_CHANGED, NAN), 2));
+	qe_doc_td(tb, r, C_FLIP_RATE, 0, "%s", qe_fmt_pct(a, B, fr, 2));
+	qe_doc_td(tb, r, C_SAME, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_SAME_ANSWER, NAN), 2));
+	qe_doc_td(tb, r, C_KL, 0, "%s", qe_fmt_sig(a, B, qe_json_num(vs, QE_MC_KL_MEAN, NAN), 3));
+	qe_doc_td(tb, r, C_TOP, 0, "%s", qe_fmt_pct(a, B, qe_json_num(vs, QE_MC_TOP_CHANGED, NAN), 2));
 }
 
 /* The main table: one row per level. */
 static void mc_level_table(const struct qe_view_ctx *c, struct qe_doc *d)
 {
-	static const char *const head[] = { "Level", "Size", "Bits/weight", "Items", "Accuracy % [95% CI]", NULL,
-					    "McNemar p", "Flips lost / gained", "Flip rate", "Same answer", "KL mean",
-					    "Top changed", "Prompt tok/s" };
+	static const char *const head[C_N] = { "Level", NULL, "Accuracy % [95% CI]", "Items", "McNemar p",
+					       "Flips lost / gained", "Flip rate", "Same answer", "KL mean",
+					       "Top changed", "Prompt tok/s", "Size", "Bits/weight" };
 	const cJSON *lv;
 	struct qe_block *tb;
 	char a[B], b[B], x[B], dh[128];
 
 	snprintf(dh, sizeof(dh), "\xce\x94 vs %s, points [95%% CI]", c->ref);
-	tb = qe_doc_table(d, 13, NULL);
-	for (size_t k = 0; k < 13; k++)
+	tb = qe_doc_table(d, C_N, NULL);
+	for (size_t k = 0; k < C_N; k++)
 		qe_doc_th(tb, k, k >= 1, head[k] ? head[k] : dh);
 	cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
 		const cJSON *blk = qe_results_block(c->res, c->name, qe_results_level_name(lv));
@@ -221,18 +228,18 @@ static void mc_level_table(const struct qe_view_ctx *c, struct qe_doc *d)
 		size_t r = qe_doc_row(tb);
 		double lo, hi;
 
-		if (!qe_run_row_start(c->res, lv, blk, tb, r))
+		if (!qe_run_row_start_at(c->res, lv, blk, tb, r, C_SIZE))
 			continue;
 		if (qe_json_num(blk, QE_MC_N_FAILED, NAN) > 0)
-			qe_doc_td(tb, r, 3, 0, "%s of %s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)),
+			qe_doc_td(tb, r, C_ITEMS, 0, "%s of %s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)),
 				  qe_fmt_count(b, B, qe_json_num(blk, QE_MC_N, NAN)));
 		else
-			qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)));
+			qe_doc_td(tb, r, C_ITEMS, 0, "%s", qe_fmt_count(a, B, qe_json_num(blk, QE_MC_N_SCORED, NAN)));
 		qe_results_pair(blk, QE_MC_ACC_CI95, &lo, &hi);
-		qe_doc_td(tb, r, 4, 0, "%s [%s, %s]", qe_fmt_fixed(a, B, 100 * qe_json_num(blk, QE_MC_ACC, NAN), 2, 0),
+		qe_doc_td(tb, r, C_ACC, 0, "%s [%s, %s]", qe_fmt_fixed(a, B, 100 * qe_json_num(blk, QE_MC_ACC, NAN), 2, 0),
 			  qe_fmt_fixed(b, B, 100 * lo, 2, 0), qe_fmt_fixed(x, B, 100 * hi, 2, 0));
 		vs_ref_cells(c, lv, cJSON_GetObjectItemCaseSensitive(blk, QE_MC_VS_REF), tb, r);
-		qe_doc_td(tb, r, 12, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(tp, QE_MC_PROMPT_TPS, NAN), 1, 0));
+		qe_doc_td(tb, r, C_TPS, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(tp, QE_MC_PROMPT_TPS, NAN), 1, 0));
 	}
 }
 
