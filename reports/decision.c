@@ -103,8 +103,9 @@ void qe_decision_check_words(const cJSON *res, const cJSON *c, struct qe_text *o
 
 int qe_decision_level(const cJSON *res, const cJSON *gate, const char *level, struct qe_text *why)
 {
-	const cJSON *c;
-	int n = 0, nf = 0, ns = 0;
+	const cJSON *c, *lv = qe_results_level(res, level);
+	const char *status = qe_json_str(lv, "status", "ok"), *err = qe_json_str(lv, "error", NULL);
+	int n = 0, nf = 0, ns = 0, failed_level = lv && strcmp(status, "ok") != 0;
 
 	if (!gate)
 		return QE_DECIDE_NOT_GATED;
@@ -116,9 +117,19 @@ int qe_decision_level(const cJSON *res, const cJSON *gate, const char *level, st
 		ns += !strcmp(st, "skip");
 		if (strcmp(st, "fail") != 0)
 			continue;
-		qe_text_put(why, nf++ ? "; " : "");
-		qe_decision_check_words(res, c, why);
+		/* a level that did not run fails every check for one reason: say it once */
+		if (!failed_level && !nf++)
+			qe_decision_check_words(res, c, why);
+		else if (!failed_level) {
+			qe_text_put(why, "; ");
+			qe_decision_check_words(res, c, why);
+		}
+		else
+			nf++;
 	}
+	if (nf && failed_level)
+		qe_text_printf(why, "the level %s%s%s (%d check%s)", status, err ? ": " : "", err ? err : "", nf,
+			       nf == 1 ? "" : "s");
 	if (nf)
 		return QE_DECIDE_FAIL;
 	if (n == ns) {

@@ -36,8 +36,13 @@ static void decisions(const cJSON *res, const char *run_dir, FILE *out)
 	struct qe_text t = { 0 };
 
 	snprintf(path, sizeof(path), "%s/gate.json", run_dir);
-	if (qe_json_read_file(path, &gate, NULL) != 0)
-		gate = NULL;
+	if (qe_json_read_file(path, &gate, NULL) != 0) {
+		fprintf(out, "decision: not gated (no release rules checked: qeval gate %s --rules RULES.json)\n\n",
+			run_dir);
+		return;
+	}
+	if (qe_json_bool(gate, "partial", 0))
+		fprintf(out, "decision on a subset (partial run, --limit %.0f):\n", qe_json_num(gate, "limit", 0));
 	cJSON_ArrayForEach(l, qe_results_levels(res)) {
 		const char *name = qe_json_str(l, "name", "?");
 		int d;
@@ -65,8 +70,12 @@ void qe_summary_print(const char *run_dir, FILE *out)
 	decisions(res, run_dir, out);
 	fprintf(out, "%-10s %-7s %8s %9s %11s\n", "level", "status", "MiB", "bits/w", "size ratio");
 	cJSON_ArrayForEach(l, qe_results_levels(res)) {
-		fprintf(out, "%-10s %-7s %8.2f %9.3f %10.2fx", qe_json_str(l, "name", "?"), qe_json_str(l, "status", "?"),
-			qe_json_num(l, "file_bytes", 0) / 1048576.0, qe_json_num(l, "bpw", 0), qe_json_num(l, "size_ratio", NAN));
+		double sr = qe_json_num(l, "size_ratio", NAN);
+		char srb[32] = "-";
+		if (!isnan(sr))
+			snprintf(srb, sizeof(srb), "%.2fx", sr);
+		fprintf(out, "%-10s %-7s %8.2f %9.3f %11s", qe_json_str(l, "name", "?"), qe_json_str(l, "status", "?"),
+			qe_json_num(l, "file_bytes", 0) / 1048576.0, qe_json_num(l, "bpw", 0), srb);
 		if (qe_json_str(l, "error", NULL))
 			fprintf(out, "  %s", qe_json_str(l, "error", ""));
 		if (qe_json_str(l, "same_types_as", NULL))

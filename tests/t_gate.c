@@ -6,6 +6,7 @@
 #include "tests/t_reports_common.h"
 
 #include "reports/gate.h"
+#include "reports/summary.h"
 #include "reports/results.h"
 
 static void test_exit_codes(void)
@@ -256,6 +257,34 @@ static void test_report_junit_uses_gate(void)
 	free(s);
 }
 
+/* The summary `qeval run` prints opens with the decision, one line per level. */
+static void test_summary_decision(void)
+{
+	char run[400], args[1200], path[500], *s;
+	FILE *f;
+
+	run_copy("run2", run, sizeof(run));
+	snprintf(path, sizeof(path), "%s/summary.txt", g_tmp);
+	f = fopen(path, "w");
+	qe_summary_print(run, f);
+	fclose(f);
+	s = slurp(path);
+	TQ_CHECK(s && strstr(s, "decision: not gated (no release rules checked"));
+	TQ_CHECK(s && !strstr(s, "nan")); /* Q2_K failed: its size ratio is "-", not "nanx" */
+	free(s);
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q --no-report", run);
+	TQ_EQ_INT(qeval(args), 1);
+	f = fopen(path, "w");
+	qe_summary_print(run, f);
+	fclose(f);
+	s = slurp(path);
+	TQ_CHECK(s && strstr(s, "decision on a subset (partial run, --limit 20)"));
+	TQ_CHECK(s && strstr(s, "Q2_K       FAIL      the level failed: engine aborted (signal 6) (3 checks)"));
+	TQ_CHECK(s && strstr(s, "Q8_0       FAIL      MMLU \xce\x94 lower 95% bound \xe2\x88\x92" "2.44 pts") &&
+		 strstr(s, "decision") < strstr(s, "level      status"));
+	free(s);
+}
+
 int main(void)
 {
 	if (tmp_make("t-gate"))
@@ -265,6 +294,7 @@ int main(void)
 	TQ_RUN(test_eval);
 	TQ_RUN(test_eval_typos);
 	TQ_RUN(test_min_n);
+	TQ_RUN(test_summary_decision);
 	TQ_RUN(test_gate_check_api);
 	TQ_RUN(test_report_junit_uses_gate);
 	tmp_remove();

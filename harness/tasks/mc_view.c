@@ -359,8 +359,10 @@ static void mc_summary(const cJSON *t, FILE *out)
 	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(l, QE_MC_VS_REF);
 		const cJSON *th = cJSON_GetObjectItemCaseSensitive(l, QE_MC_THROUGHPUT);
-		char ci[64] = "(reference)";
-		if (cJSON_IsObject(v) && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, QE_MC_DELTA_ACC))) {
+		char ci[64] = "(reference)", tps[32] = "-";
+		/* a level without results (failed) has no accuracy: dashes, not "(reference)" */
+		if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(l, QE_MC_ACC)) ||
+		    (cJSON_IsObject(v) && !cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, QE_MC_DELTA_ACC)))) {
 			snprintf(ci, sizeof(ci), "-");
 		} else if (cJSON_IsObject(v)) {
 			const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, QE_MC_DELTA_CI95);
@@ -371,8 +373,10 @@ static void mc_summary(const cJSON *t, FILE *out)
 		fprintf(out, "%-10s %7s %16s", l->string, qe_summary_pct(b1, sizeof(b1), l, QE_MC_ACC), ci);
 		if (cJSON_IsObject(v)) {
 			char p[32] = "-";
-			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, QE_MC_MCNEMAR_P)))
-				snprintf(p, sizeof(p), "%.3g", qe_json_num(v, QE_MC_MCNEMAR_P, NAN));
+			double pv = qe_json_num(v, QE_MC_MCNEMAR_P, NAN);
+			/* as the reports: 3 decimals, scientific below 0.001 */
+			if (!isnan(pv))
+				snprintf(p, sizeof(p), pv >= 0.001 ? "%.3f" : "%.1e", pv);
 			fprintf(out, " %8s %9s %6.0f %6.0f %8s %8s", p, qe_summary_pct(b2, sizeof(b2), v, QE_MC_SAME_ANSWER),
 				qe_json_num(v, QE_MC_LOST, 0), qe_json_num(v, QE_MC_GAINED, 0),
 				qe_summary_num(b4, sizeof(b4), v, QE_MC_KL_MEAN, 4),
@@ -380,7 +384,9 @@ static void mc_summary(const cJSON *t, FILE *out)
 		} else {
 			fprintf(out, " %8s %9s %6s %6s %8s %8s", "", "", "", "", "", "");
 		}
-		fprintf(out, " %9.0f\n", qe_json_num(th, QE_MC_PROMPT_TPS, NAN));
+		if (!isnan(qe_json_num(th, QE_MC_PROMPT_TPS, NAN)))
+			snprintf(tps, sizeof(tps), "%.0f", qe_json_num(th, QE_MC_PROMPT_TPS, NAN));
+		fprintf(out, " %9s\n", tps);
 	}
 	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels"))
 		if (qe_json_num(l, QE_MC_N_FAILED, 0) > 0)
