@@ -199,7 +199,7 @@ static int check_template(const cJSON *v, void *field, struct qe_err *err)
 
 #define MC_OPTIONS(TASK_, SPLIT_)                                                                                        \
 	{ "dir", QE_OT_STR, offsetof(struct mc_opts, dir), NULL, 0, 0,                                                 \
-	  "the " TASK_ " folder", "DIR", QE_OF_MAIN, NULL, NULL },                                     \
+	  "the " TASK_ " folder", "DIR", QE_OF_MAIN | QE_OF_PATH, NULL, NULL },                                     \
 	{ "split", QE_OT_STR, offsetof(struct mc_opts, split), SPLIT_, 0, 0,                                            \
 	  "the split to score (default " SPLIT_ ")", "S", 0, NULL, NULL },                                              \
 	{ "shots", QE_OT_INT, offsetof(struct mc_opts, shots), "5", 0, 64,                                             \
