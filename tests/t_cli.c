@@ -3,6 +3,8 @@
 #include "tests/tq.h"
 #include "tests/tq_exec.h"
 
+#include <cjson/cJSON.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,6 +124,37 @@ static void test_did_you_mean(void)
 	TQ_CHECK(strstr(g_errtxt, "did you mean 'gate'?") != NULL);
 }
 
+/* `qeval bench --output csv|json|jsonl`: stdout holds the rows alone, with
+ * llama-bench's field names. */
+static void test_bench_output(void)
+{
+	char model[600], args[1600];
+	cJSON *rows;
+	const cJSON *r;
+
+	snprintf(model, sizeof(model), "%s/tiny-llama-f16.gguf", tq_fixtures());
+	if (access(model, R_OK) != 0)
+		TQ_SKIP("no %s (make fixtures)", model);
+	snprintf(args, sizeof(args), "bench --model %s --levels F16,Q8_0 -p 16 -n 4 -r 2 -t 1 --quiet --out %s/bench "
+				     "--output json", model, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	rows = cJSON_Parse(g_out);
+	TQ_CHECK(cJSON_IsArray(rows) && cJSON_GetArraySize(rows) == 6); /* 2 levels x pp16, tg4, pp16+tg4 */
+	r = cJSON_GetArrayItem(rows, 3);
+	TQ_CHECK(r && cJSON_IsNumber(cJSON_GetObjectItem(r, "avg_ts")) && cJSON_IsNumber(cJSON_GetObjectItem(r, "n_prompt")) &&
+		 cJSON_IsArray(cJSON_GetObjectItem(r, "samples_ts")) && cJSON_IsString(cJSON_GetObjectItem(r, "model_type")) &&
+		 cJSON_IsNumber(cJSON_GetObjectItem(r, "speedup")) && cJSON_IsBool(cJSON_GetObjectItem(r, "noisy")));
+	cJSON_Delete(rows);
+	snprintf(args, sizeof(args), "bench --resume %s/bench --output jsonl", g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_EQ_INT(count_lines(g_out), 6);
+	snprintf(args, sizeof(args), "bench --resume %s/bench --output csv", g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(!strncmp(g_out, "build_commit,cpu_info,gpu_info,model_filename,model_type,model_size", 66));
+	TQ_EQ_INT(count_lines(g_out), 7);
+	TQ_EQ_INT(qeval("bench --model x.gguf --output yaml"), 2);
+}
+
 /* qeval with args run in folder dir (its own cache in g_tmp), output discarded */
 static int qeval_in(const char *dir, const char *args)
 {
@@ -187,6 +220,7 @@ int main(void)
 	TQ_RUN(test_describe_shows_histogram);
 	TQ_RUN(test_did_you_mean);
 	TQ_RUN(test_resume_from_elsewhere);
+	TQ_RUN(test_bench_output);
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_tmp);
