@@ -189,6 +189,10 @@ struct qe_view {
 	 * results.json's lm-evaluation-harness-shaped object lm
 	 * (lm.<level>.results.<name> = {"acc,none", ...}); NULL = nothing */
 	void (*lm_eval)(cJSON *lm, const char *level, const char *task, const cJSON *blk);
+	/* fill an MTEB score dict (its names: "cosine_spearman", "ndcg_at_10", ...,
+	 * and "main_score") from a level's block; 1 = filled, 0 = nothing to say.
+	 * NULL = the task has no MTEB-shaped export (reports/w_mteb.c) */
+	int (*mteb)(const cJSON *blk, cJSON *scores);
 };
 
 /* The view of task type `type` (qe_results_task_type), or NULL when the type

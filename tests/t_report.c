@@ -12,6 +12,7 @@
 #include "reports/report.h"
 #include "reports/results.h"
 #include "reports/text.h"
+#include "reports/view.h"
 
 #define EXACT 0.0 /* numbers read back from results.json are compared exactly */
 
@@ -474,6 +475,107 @@ static void test_fallback(void)
 	cJSON_Delete(ok);
 }
 
+/* lm-evaluation-harness's results layout (as its make_table reads it:
+ * results[k] of "metric,filter" keys with "metric_stderr,filter" beside,
+ * versions[k] and n-shot[k] for every key of results and groups,
+ * higher_is_better[k][metric]) and MTEB's TaskResult (dataset_revision,
+ * task_name, mteb_version, scores.<split>[] with main_score, hf_subset and
+ * languages, evaluation_time, kg_co2_emissions), checked field by field. */
+static int lm_layout_ok(const cJSON *d)
+{
+	static const char *const sections[] = { "results", "groups", "group_subtasks", "versions", "n-shot",
+						"higher_is_better", "n-samples", "config" };
+	const cJSON *k, *m;
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		ok &= cJSON_IsObject(cJSON_GetObjectItem(d, sections[i]));
+	ok &= cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "config"), "model")) &&
+	      cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "config"), "model_args"));
+	for (int g = 0; g < 2; g++)
+		cJSON_ArrayForEach(k, cJSON_GetObjectItem(d, g ? "groups" : "results")) {
+			ok &= cJSON_GetObjectItem(cJSON_GetObjectItem(d, "versions"), k->string) != NULL;
+			ok &= cJSON_GetObjectItem(cJSON_GetObjectItem(d, "n-shot"), k->string) != NULL;
+			cJSON_ArrayForEach(m, k) {
+				char se[200];
+				const char *comma = strchr(m->string, ',');
+				if (!strcmp(m->string, "alias")) {
+					ok &= cJSON_IsString(m);
+					continue;
+				}
+				ok &= comma != NULL && cJSON_IsNumber(m);
+				if (!comma || strstr(m->string, "_stderr,"))
+					continue;
+				snprintf(se, sizeof(se), "%.*s_stderr%s", (int)(comma - m->string), m->string, comma);
+				ok &= cJSON_IsNumber(cJSON_GetObjectItem(k, se));
+			}
+		}
+	cJSON_ArrayForEach(k, cJSON_GetObjectItem(d, "group_subtasks"))
+		cJSON_ArrayForEach(m, k)
+			ok &= cJSON_GetObjectItem(cJSON_GetObjectItem(d, "results"), m->valuestring) != NULL;
+	return ok;
+}
+
+static void test_lmeval_mteb_layout(void)
+{
+	struct qe_report_opts o = qe_report_default_opts();
+	struct qe_err err = { 0 };
+	static const char blk_json[] =
+		"{\"n\": 12, \"n_scored\": 12, \"n_shots\": 3, \"acc\": 0.5, \"acc_stderr\": 0.15,"
+		" \"subjects\": {\"anatomy\": {\"acc\": 0.5, \"acc_stderr\": 0.2, \"n\": 8},"
+		"               \"astronomy\": {\"acc\": 0.5, \"acc_stderr\": 0.29, \"n\": 4}}}";
+	const char *levels[] = { "F16", "Q8_0", "Q6_K", "Q4_K_M", "Q2_K" };
+	const struct qe_view *mmlu = qe_view_find("mmlu");
+	char out[400], path[600], *s;
+	cJSON *d, *lm, *blk;
+	const cJSON *t;
+
+	snprintf(out, sizeof(out), "%s/interop", g_tmp);
+	o.out_dir = out;
+	o.formats = QE_REPORT_LMEVAL | QE_REPORT_MTEB;
+	TQ_EQ_INT(qe_report_write_all("tests/data/run1", &o, &err), 0);
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/lm_eval/%s.json", out, levels[i]);
+		s = slurp(path);
+		d = s ? cJSON_Parse(s) : NULL;
+		TQ_CHECK(d && lm_layout_ok(d));
+		cJSON_Delete(d);
+		free(s);
+	}
+	snprintf(path, sizeof(path), "%s/mteb/Q4_K_M/no_revision_available/lcqmc.json", out);
+	s = slurp(path);
+	d = s ? cJSON_Parse(s) : NULL;
+	t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "scores"), "test"), 0);
+	TQ_CHECK(d && cJSON_IsString(cJSON_GetObjectItem(d, "dataset_revision")) &&
+		 cJSON_IsString(cJSON_GetObjectItem(d, "task_name")) && cJSON_IsString(cJSON_GetObjectItem(d, "mteb_version")) &&
+		 cJSON_IsNumber(cJSON_GetObjectItem(d, "evaluation_time")) && cJSON_IsNull(cJSON_GetObjectItem(d, "kg_co2_emissions")));
+	TQ_CHECK(t && cJSON_IsNumber(cJSON_GetObjectItem(t, "main_score")) && cJSON_IsString(cJSON_GetObjectItem(t, "hf_subset")) &&
+		 cJSON_IsArray(cJSON_GetObjectItem(t, "languages")) && cJSON_IsNumber(cJSON_GetObjectItem(t, "cosine_spearman")) &&
+		 cJSON_IsNumber(cJSON_GetObjectItem(t, "ndcg_at_10")));
+	TQ_NEAR(qe_json_num(t, "main_score", NAN), qe_json_num(t, "cosine_spearman", NAN), 0);
+	cJSON_Delete(d);
+	free(s);
+	snprintf(path, sizeof(path), "%s/mteb/Q4_K_M/no_revision_available/model_meta.json", out);
+	TQ_CHECK(access(path, R_OK) == 0);
+
+	/* what a run writes now: the mmlu view's part, a group of its subjects */
+	TQ_CHECK(mmlu && mmlu->lm_eval);
+	if (!mmlu || !mmlu->lm_eval)
+		return;
+	lm = cJSON_CreateObject();
+	blk = cJSON_Parse(blk_json);
+	mmlu->lm_eval(lm, "Q4_K_M", "mmlu", blk);
+	d = cJSON_GetObjectItem(lm, "Q4_K_M");
+	cJSON_AddItemToObject(d, "config", cJSON_Parse("{\"model\": \"llamacpp\", \"model_args\": \"level=Q4_K_M\"}"));
+	TQ_CHECK(lm_layout_ok(d));
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItem(d, "n-shot"), "mmlu_anatomy", NAN), 3, 0);
+	TQ_NEAR(qe_json_num(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "n-samples"), "mmlu_astronomy"), "original", NAN), 4, 0);
+	TQ_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "group_subtasks"), "mmlu")), 2);
+	TQ_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "higher_is_better"), "mmlu"), "acc")));
+	cJSON_Delete(blk);
+	cJSON_Delete(lm);
+}
+
 int main(void)
 {
 	if (tmp_make("t-report"))
@@ -491,6 +593,7 @@ int main(void)
 	TQ_RUN(test_report_command);
 	TQ_RUN(test_chart_script);
 	TQ_RUN(test_fallback);
+	TQ_RUN(test_lmeval_mteb_layout);
 	tmp_remove();
 	return tq_done("t_report");
 }

@@ -710,6 +710,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 		cJSON_AddNumberToObject(b, QE_MC_N, (double)s->set.n_items);
 		cJSON_AddNumberToObject(b, QE_MC_N_SCORED, (double)sm.n_scored);
 		cJSON_AddNumberToObject(b, QE_MC_N_CHOICES, 4);
+		cJSON_AddNumberToObject(b, QE_MC_N_SHOTS, s->shots);
 		cJSON_AddNumberToObject(b, QE_MC_N_FAILED, (double)A[l].n_failed);
 		cJSON_AddNumberToObject(b, QE_MC_N_NO_GOLD, (double)s->n_no_gold);
 		cJSON_AddNumberToObject(b, QE_MC_N_TRUNCATED, (double)A[l].n_truncated);

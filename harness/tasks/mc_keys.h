@@ -12,6 +12,7 @@ struct qe_view;
 #define QE_MC_N                 "n"                 /* items in the set */
 #define QE_MC_N_SCORED          "n_scored"
 #define QE_MC_N_CHOICES         "n_choices"         /* choices per item: chance = 1 / n_choices */
+#define QE_MC_N_SHOTS           "n_shots"           /* few-shot examples asked for (a subject may have fewer) */
 #define QE_MC_N_FAILED          "n_failed"          /* items that could not be scored */
 #define QE_MC_N_NO_GOLD         "n_no_gold"
 #define QE_MC_N_TRUNCATED       "n_truncated"

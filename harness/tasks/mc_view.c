@@ -396,30 +396,59 @@ static void mc_summary(const cJSON *t, FILE *out)
 
 /* ---- the lm-evaluation-harness-shaped export ---- */
 
-/* lm.<level>.results.<task> and .<prefix>_<subject>: {"acc,none", "acc_stderr,none"} */
+/* one entry of an lm-eval-shaped block: results / groups.<key> = {alias, acc,none, acc_stderr,none},
+ * and its versions, n-shot, higher_is_better and n-samples */
+static void lm_entry(cJSON *lvl, const char *section, const char *key, const cJSON *g, double shots, double n)
+{
+	cJSON *o = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(lvl, section), key), *x;
+
+	cJSON_AddStringToObject(o, "alias", key);
+	cJSON_AddNumberToObject(o, "acc,none", qe_json_num(g, QE_MC_ACC, 0));
+	cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(g, QE_MC_ACC_STDERR, 0));
+	if (!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lvl, "versions"), key))
+		cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(lvl, "versions"), key, 1);
+	if (!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lvl, "n-shot"), key))
+		cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(lvl, "n-shot"), key, shots);
+	if (!cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lvl, "higher_is_better"), key)) {
+		x = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(lvl, "higher_is_better"), key);
+		cJSON_AddTrueToObject(x, "acc");
+	}
+	if (!isnan(n) && !cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lvl, "n-samples"), key)) {
+		x = cJSON_AddObjectToObject(cJSON_GetObjectItemCaseSensitive(lvl, "n-samples"), key);
+		cJSON_AddNumberToObject(x, "original", n);
+		cJSON_AddNumberToObject(x, "effective", n);
+	}
+}
+
+/* lm.<level>: lm-evaluation-harness's results layout (its results_*.json:
+ * results, groups, group_subtasks, versions, n-shot, higher_is_better,
+ * n-samples). The task is a group of its subjects (<prefix>_<subject>), as in
+ * lm-eval, and also a row of results with the micro accuracy. */
 static void lm_eval_add(cJSON *lm, const char *level, const char *task, const char *prefix, const cJSON *blk)
 {
-	cJSON *lvl = cJSON_GetObjectItemCaseSensitive(lm, level), *res, *o;
+	static const char *const sections[] = { "results", "groups", "group_subtasks", "versions", "n-shot",
+						"higher_is_better", "n-samples" };
+	cJSON *lvl = cJSON_GetObjectItemCaseSensitive(lm, level), *subtasks;
 	const cJSON *s;
+	double shots = qe_json_num(blk, QE_MC_N_SHOTS, 5);
 
-	if (!lvl) {
+	if (!lvl)
 		lvl = cJSON_AddObjectToObject(lm, level);
-		cJSON_AddObjectToObject(lvl, "results");
-	}
-	res = cJSON_GetObjectItemCaseSensitive(lvl, "results");
+	for (size_t k = 0; k < sizeof(sections) / sizeof(sections[0]); k++)
+		if (!cJSON_GetObjectItemCaseSensitive(lvl, sections[k]))
+			cJSON_AddObjectToObject(lvl, sections[k]);
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(blk, QE_MC_ACC)))
 		return;
-	o = cJSON_AddObjectToObject(res, task);
-	cJSON_AddNumberToObject(o, "acc,none", qe_json_num(blk, QE_MC_ACC, 0));
-	cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(blk, QE_MC_ACC_STDERR, 0));
+	lm_entry(lvl, "results", task, blk, shots, NAN);
+	lm_entry(lvl, "groups", task, blk, shots, NAN);
+	subtasks = cJSON_AddArrayToObject(cJSON_GetObjectItemCaseSensitive(lvl, "group_subtasks"), task);
 	cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(blk, QE_MC_SUBJECTS)) {
 		char key[256];
 		if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(s, QE_MC_ACC)))
 			continue;
 		snprintf(key, sizeof(key), "%s_%s", prefix, s->string);
-		o = cJSON_AddObjectToObject(res, key);
-		cJSON_AddNumberToObject(o, "acc,none", qe_json_num(s, QE_MC_ACC, 0));
-		cJSON_AddNumberToObject(o, "acc_stderr,none", qe_json_num(s, QE_MC_ACC_STDERR, 0));
+		lm_entry(lvl, "results", key, s, shots, qe_json_num(s, QE_MC_N, NAN));
+		cJSON_AddItemToArray(subtasks, cJSON_CreateString(key));
 	}
 }
 
