@@ -560,7 +560,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	}
 	for (size_t i = 0; i < n; i++)
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
-	qe_progress_add(tl->progress, n_skip);
+	qe_progress_skip(tl->progress, n_skip);
 	for (size_t i = 0; i < n && rc == 0;) {
 		size_t next = i;
 		rc = group_next(s, tl, i, &g, &next, err);

@@ -305,7 +305,7 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 			snprintf(id, sizeof(id), "%s/%d", t->name, r);
 			todo += !qe_journal_has(tl->journal, id);
 		}
-		qe_progress_add(tl->progress, (size_t)(s->reps - todo));
+		qe_progress_skip(tl->progress, (size_t)(s->reps - todo));
 		if (todo == 0)
 			continue;
 
