@@ -117,6 +117,10 @@ static void test_did_you_mean(void)
 		TQ_CHECK(strstr(g_errtxt, tab[i].line) != NULL);
 		TQ_EQ_INT(count_lines(g_errtxt) <= 2, 1);
 	}
+	/* every missing input at once, one line each */
+	TQ_EQ_INT(qeval("run --model /no/m.gguf --levels F16 --mmlu /no/mmlu --ceval /no/ceval --pairs a=/no/a.tsv"), 2);
+	TQ_CHECK(strstr(g_errtxt, "model '/no/m.gguf'") && strstr(g_errtxt, "task 'mmlu': dir '/no/mmlu'") &&
+		 strstr(g_errtxt, "task 'ceval': dir '/no/ceval'") && strstr(g_errtxt, "task 'a': file '/no/a.tsv'"));
 	/* qeval help CMD is CMD --help */
 	TQ_EQ_INT(qeval("help gate"), 0);
 	TQ_CHECK(strstr(g_out, "usage: qeval gate") != NULL);

@@ -17,6 +17,7 @@
 #include "harness/base/optab.h"
 #include "runtimes/runtime.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -624,6 +625,36 @@ static int check_levels(const cJSON *plan, struct qe_err *err)
 	return 0;
 }
 
+/* Every input the plan names that is not there, one line each on stderr, so a
+ * first try learns all of them at once; the number of them. A model that
+ * does not look like a file (a served model's name) is not checked here. */
+static int missing_inputs(const cJSON *plan, const char *who)
+{
+	const char *model = qe_json_str(plan, "model", NULL);
+	const cJSON *t;
+	int n = 0;
+
+	if (!model || !*model)
+		n += fprintf(stderr, "qeval %s: the plan names no model (--model FILE)\n", who) > 0;
+	else if ((strchr(model, '/') || strstr(model, ".gguf")) && access(model, R_OK) != 0)
+		n += fprintf(stderr, "qeval %s: model '%s': %s\n", who, model, strerror(errno)) > 0;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks")) {
+		const struct qe_task *task = qe_task_find(qe_json_str(t, "task", ""));
+		for (const struct qe_optab *o = task ? task->options : NULL; o && o->key; o++) {
+			const char *v = qe_json_str(t, o->key, NULL);
+			char path[4096];
+			if (!(o->flags & QE_OF_PATH) || !v)
+				continue;
+			snprintf(path, sizeof(path), "%.*s", (int)strcspn(v, "?"), v); /* FILE?k=v */
+			if (access(path, R_OK) != 0)
+				n += fprintf(stderr, "qeval %s: task '%s': %s '%s': %s\n", who,
+					     qe_json_str(t, "name", qe_json_str(t, "task", "?")), o->key, path,
+					     strerror(errno)) > 0;
+		}
+	}
+	return n;
+}
+
 int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const char *who)
 {
 	static struct flags f;
@@ -654,6 +685,10 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 	if ((rc = check_levels(json, &err)) != 0) {
 		cJSON_Delete(json);
 		goto fail;
+	}
+	if (!c.resume && missing_inputs(json, who) > 0) {
+		cJSON_Delete(json);
+		return QE_EXIT_USAGE;
 	}
 	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "tasks"))) {
 		nothing_to_run(&f, &err);
