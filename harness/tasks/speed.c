@@ -476,9 +476,7 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 	cJSON_AddNumberToObject(out, QE_SPEED_N_FAILED, (double)n_failed);
 	if (first_error)
 		cJSON_AddStringToObject(out, QE_SPEED_ERROR, first_error);
-
-	/* tokens/s per repetition, llama-bench's convention: the tokens of the
-	 * test over the timed seconds (prompt + generation for the combined test) */
+	/* tokens/s per repetition (llama-bench's): the test's tokens over its timed seconds (prompt + generation) */
 	for (size_t i = 0; i < n; i++) {
 		ntok[i] = (uint64_t)(n_prompt + n_gen);
 		v[i] = (n_prompt > 0 ? reps[i].t_prompt : 0.0) + (n_gen > 0 ? reps[i].t_gen : 0.0);
