@@ -15,13 +15,18 @@ static const char *const renamed[][2] = {
 	{ "IQ2_M", "iq2_s" }, { "IQ3_M", "iq3_s" }, { "IQ3_XS", "iq3_s" }, { "MXFP4_MOE", "mxfp4" },
 };
 
-const char *qe_fallback_main_type(const char *ftype, char *buf, size_t cap)
+const char *qe_fallback_main_type(const char *ftype_in, char *buf, size_t cap)
 {
 	size_t n, k = 0;
 	const char *end;
+	char ftype[64];
 
-	if (!ftype || !*ftype || cap < 16)
+	if (!ftype_in || !*ftype_in || cap < 16)
 		return NULL;
+	/* llama.cpp describes a file's type as "Q4_K - Medium", "IQ3_S mix - 3.66 bpw": the first word names it */
+	snprintf(ftype, sizeof(ftype), "%.*s", (int)strcspn(ftype_in, " "), ftype_in);
+	if (!strncmp(ftype_in, "IQ3_S mix", 9))
+		return snprintf(buf, cap, "iq3_s"), buf;
 	for (size_t i = 0; i < sizeof(renamed) / sizeof(renamed[0]); i++)
 		if (!strcmp(ftype, renamed[i][0]))
 			return snprintf(buf, cap, "%s", renamed[i][1]), buf;

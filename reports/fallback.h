@@ -20,7 +20,8 @@
 /* The ggml tensor type a llama.cpp file type is named after: "Q4_K_M" ->
  * "q4_K", "Q8_0" -> "q8_0", "IQ2_XXS" -> "iq2_xxs", "IQ3_M" -> "iq3_s",
  * "F16" -> "f16"; into buf (cap bytes). NULL when ftype is not a name it
- * knows (then no claim is made). */
+ * knows (then no claim is made). Also takes llama.cpp's own descriptions,
+ * which results.json's "ftype" holds: "Q4_K - Medium" -> "q4_K". */
 const char *qe_fallback_main_type(const char *ftype, char *buf, size_t cap);
 
 /* For level lv (an entry of results.json's "levels", with "ftype" and

@@ -439,7 +439,7 @@ static void test_chart_script(void)
 static void test_fallback(void)
 {
 	static const char lv_json[] =
-		"{\"name\": \"Q4_K_M\", \"ftype\": \"Q4_K_M\", \"types\": ["
+		"{\"name\": \"Q4_K_M\", \"ftype\": \"Q4_K - Medium\", \"types\": ["
 		"{\"type\": \"f32\", \"n_tensors\": 11, \"n_bytes\": 3000},"
 		"{\"type\": \"q8_0\", \"n_tensors\": 5, \"n_bytes\": 20000},"
 		"{\"type\": \"q5_0\", \"n_tensors\": 32, \"n_bytes\": 180000}]}";
@@ -449,7 +449,8 @@ static void test_fallback(void)
 	static const char *const names[][2] = {
 		{ "Q4_K_M", "q4_K" }, { "Q2_K", "q2_K" }, { "Q3_K_S", "q3_K" }, { "Q6_K", "q6_K" }, { "Q8_0", "q8_0" },
 		{ "Q4_0", "q4_0" }, { "IQ2_XXS", "iq2_xxs" }, { "IQ3_M", "iq3_s" }, { "IQ4_NL", "iq4_nl" }, { "F16", "f16" },
-		{ "BF16", "bf16" }, { "TQ1_0", "tq1_0" },
+		{ "BF16", "bf16" }, { "TQ1_0", "tq1_0" }, { "Q4_K - Medium", "q4_K" }, { "Q2_K - Medium", "q2_K" },
+		{ "Q8_0", "q8_0" }, { "IQ3_S mix - 3.66 bpw", "iq3_s" }, { "IQ2_XXS - 2.0625 bpw", "iq2_xxs" },
 	};
 	cJSON *lv = cJSON_Parse(lv_json), *ok = cJSON_Parse(ok_json);
 	struct qe_text t = { 0 };
