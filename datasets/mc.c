@@ -1,6 +1,7 @@
 /* The multiple-choice loading engine shared by MMLU and C-Eval, plus the
  * format registry. See datasets/mc.h for the contract. */
 #include "datasets/mc_impl.h"
+#include "harness/base/optab.h"
 #include "harness/base/text.h"
 
 #include <dirent.h>
@@ -167,9 +168,13 @@ static int subjects_filter(const char *set_name, const char *dir, const char *fi
 				found = 1;
 			}
 		if (!found) {
+			char want[256];
+			const char *near;
+			snprintf(want, sizeof(want), "%.*s", (int)len, p);
+			near = qe_closest_name(want, (const char *const *)names, *n);
 			free(keep);
-			return qe_fail(err, QE_ENOENT, "%s: no subject '%.*s' in '%s'", set_name,
-				       (int)len, p, dir);
+			return qe_fail(err, QE_ENOENT, "%s: no subject '%s' in '%s'%s%s%s", set_name, want, dir,
+				       near ? " (did you mean '" : "", near ? near : "", near ? "'?)" : "");
 		}
 		p = e;
 	}

@@ -26,8 +26,6 @@ int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, st
 		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
 		return qe_exit_code(rc);
 	}
-	if (o->summary)
-		qe_summary_print(out, stdout);
 	code = st.n_levels_failed ? QE_EXIT_RUNTIME : QE_EXIT_OK;
 	if (o->gate) {
 		char junit[4300];
@@ -44,6 +42,9 @@ int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, st
 			printf("\ngates: all passed\n");
 		}
 	}
+	/* the summary after the gates: it opens with each level's decision */
+	if (o->summary)
+		qe_summary_print(out, stdout);
 	{
 		struct qe_report_stats rs;
 		struct qe_report_opts ro = qe_report_default_opts();

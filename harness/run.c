@@ -266,7 +266,7 @@ static int run_level(struct run *r, int i, int group)
 	struct qe_rt_params p = r->rtp;
 	struct qe_runtime *rt = NULL;
 	struct qe_rt_info info;
-	struct qe_progress *prog;
+	struct qe_progress *prog = NULL;
 	char path[4400], crash[4400];
 	cJSON *lj = NULL, *old = NULL, *task_wall, *done;
 	double t0 = qe_now(), tl0;
@@ -275,6 +275,10 @@ static int run_level(struct run *r, int i, int group)
 	snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
 	if (qe_json_read_file(path, &old, NULL) != 0)
 		old = NULL;
+	/* the display runs from here: quantizing and loading take time too */
+	prog = qe_progress_new(r->total_items, r->quiet);
+	qe_progress_levels(prog, i, r->n_levels);
+	qe_progress_label(prog, r->names[i], "(quantize, load)");
 	rc = qe_level_spec_prepare(r->rtp.runtime, r->model, &r->specs[i], r->cache, r->rtp.n_threads, &lv, &err);
 	lj = level_json_base(r, i, rc ? NULL : &lv);
 	if (rc)
@@ -303,7 +307,6 @@ static int run_level(struct run *r, int i, int group)
 	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
 	done = done_elsewhere(r, old, group);
 	cJSON_AddItemToObject(lj, "tasks_done", done);
-	prog = qe_progress_new(r->total_items, r->quiet);
 	for (int t = 0; t < r->n_tasks; t++) {
 		struct task_inst *ti = &r->tasks[t];
 		struct qe_task_level tl;
@@ -345,6 +348,7 @@ static int run_level(struct run *r, int i, int group)
 		cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
 	}
 	qe_progress_free(prog);
+	prog = NULL;
 	qe_runtime_close(rt);
 	rt = NULL;
 	set_num(lj, "peak_rss_bytes", (double)qe_peak_rss());
@@ -368,6 +372,7 @@ static int run_level(struct run *r, int i, int group)
 	}
 	return 0;
 fail:
+	qe_progress_free(prog);
 	if (rt)
 		qe_runtime_close(rt);
 	set_str(lj, "status", "failed");

@@ -156,7 +156,7 @@ int qe_mc_compare(const struct qe_mc_level *lvl, const struct qe_mc_level *ref,
 {
 	double *xl = NULL, *xr = NULL, kl_sum = 0.0;
 	uint32_t *strata = NULL;
-	size_t n = 0, n_top = 0, lost = 0, gained = 0;
+	size_t n = 0, n_top = 0, lost = 0, gained = 0, n_both = 0;
 	struct qe_boot_result br;
 	int rc;
 
@@ -200,6 +200,7 @@ int qe_mc_compare(const struct qe_mc_level *lvl, const struct qe_mc_level *ref,
 		strata[n] = ref->subject[i];
 		n++;
 		lost += (size_t)(cr && !cl);
+		n_both += (size_t)(cr && cl);
 		gained += (size_t)(!cr && cl);
 		if (lvl->pred[i] == ref->pred[i] && lvl->pred[i] >= 0 &&
 		    (uint32_t)lvl->pred[i] < lvl->n_choices)
@@ -234,9 +235,12 @@ int qe_mc_compare(const struct qe_mc_level *lvl, const struct qe_mc_level *ref,
 	if (rc != 0)
 		goto done;
 	out->delta = br.delta;
-	out->delta_lo = br.lo;
-	out->delta_hi = br.hi;
+	out->boot_lo = br.lo;
+	out->boot_hi = br.hi;
 	out->delta_se = br.se;
+	/* both right, level only, reference only, neither */
+	qe_stats_paired_newcombe(n_both, gained, lost, n - n_both - gained - lost, QE_Z95, &out->delta_lo,
+				 &out->delta_hi);
 done:
 	free(xl);
 	free(xr);

@@ -77,7 +77,10 @@ struct qe_mc_compare {
 	double acc_level;            /* micro accuracy over the paired items */
 	double acc_ref;
 	double delta;                /* acc_level - acc_ref; NaN when n_paired == 0 */
-	double delta_lo, delta_hi;   /* paired bootstrap percentile interval, strata = subjects */
+	double delta_lo, delta_hi;   /* 95% Newcombe hybrid score interval of the paired table
+				      * (qe_stats_paired_newcombe); NaN when n_paired == 0 */
+	double boot_lo, boot_hi;     /* paired bootstrap percentile interval, strata = subjects; it
+				      * collapses to [delta, delta] when no item flipped */
 	double delta_se;             /* bootstrap standard error */
 	double mcnemar_p;            /* exact two-sided, discordant counts n_lost and n_gained */
 	size_t n_lost;               /* ref right, level wrong */

@@ -141,6 +141,41 @@ void qe_prop_compute(size_t k, size_t n, double z, struct qe_prop *out)
 }
 
 /* ======================================================================
+ * Paired proportions: Newcombe's method 10
+ * ====================================================================== */
+
+void qe_stats_paired_newcombe(uint64_t a, uint64_t b, uint64_t c, uint64_t d, double z, double *lo, double *hi)
+{
+	double n = (double)a + (double)b + (double)c + (double)d;
+	double m1 = (double)a + (double)b, m2 = (double)a + (double)c; /* successes of 1 and 2 */
+	double den, num, phi = 0.0, p1, p2, dl, du;
+	struct qe_prop w1, w2;
+
+	if (n == 0) {
+		*lo = *hi = NAN;
+		return;
+	}
+	qe_prop_compute((size_t)m1, (size_t)n, z, &w1);
+	qe_prop_compute((size_t)m2, (size_t)n, z, &w2);
+	p1 = w1.p;
+	p2 = w2.p;
+	/* phi of the table; the numerator ad - bc is moved n/2 towards 0 when
+	 * positive (Newcombe's continuity adjustment), kept when negative; a
+	 * table with an empty margin has phi = 0 */
+	den = m1 * (n - m1) * m2 * (n - m2);
+	num = (double)a * (double)d - (double)b * (double)c;
+	num = num > n / 2 ? num - n / 2 : num < 0 ? num : 0.0;
+	if (den > 0)
+		phi = num / sqrt(den);
+	dl = (p1 - w1.wilson_lo) * (p1 - w1.wilson_lo) - 2 * phi * (p1 - w1.wilson_lo) * (w2.wilson_hi - p2) +
+	     (w2.wilson_hi - p2) * (w2.wilson_hi - p2);
+	du = (w1.wilson_hi - p1) * (w1.wilson_hi - p1) - 2 * phi * (w1.wilson_hi - p1) * (p2 - w2.wilson_lo) +
+	     (p2 - w2.wilson_lo) * (p2 - w2.wilson_lo);
+	*lo = fmax(-1.0, p1 - p2 - sqrt(fmax(0.0, dl)));
+	*hi = fmin(1.0, p1 - p2 + sqrt(fmax(0.0, du)));
+}
+
+/* ======================================================================
  * McNemar's exact test
  *
  * log P[X = x] for X ~ Binomial(n, 1/2) by Loader's saddle-point form

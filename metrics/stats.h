@@ -67,6 +67,16 @@ struct qe_prop {
  * (QE_Z95 for 95%). */
 void qe_prop_compute(size_t k, size_t n, double z, struct qe_prop *out);
 
+/* ---- paired proportions: Newcombe's hybrid score interval -------------- */
+
+/* Interval for p1 - p2 from one paired 2x2 table: a = both successes, b =
+ * success in 1 only, c = success in 2 only, d = neither; p1 = (a + b) / n,
+ * p2 = (a + c) / n, n = a + b + c + d. Newcombe (1998, Stat. Med. 17:2635),
+ * method 10: the marginals' Wilson intervals at z, combined with the
+ * continuity-adjusted phi correlation of the table (docs/metrics.md). It does
+ * not collapse when b = c = 0. n == 0 gives NaN bounds. *lo, *hi in [-1, 1]. */
+void qe_stats_paired_newcombe(uint64_t a, uint64_t b, uint64_t c, uint64_t d, double z, double *lo, double *hi);
+
 /* ---- McNemar's exact test --------------------------------------------- */
 
 /* Two-sided exact McNemar p-value for discordant counts b and c:

@@ -85,6 +85,8 @@ static void script_settings(const struct qe_chart_spec *sp, struct qe_text *t)
 	}
 	if (sp->zero_line)
 		qe_text_put(t, "set arrow from graph 0, first 0 to graph 1, first 0 nohead dt 2 lc rgb '#888888'\n");
+	if (sp->y_from_zero)
+		qe_text_put(t, "set yrange [0:*]\nset offsets graph 0.08, graph 0.08, graph 0.08, 0\n");
 }
 
 /* The script's pieces: data blocks, point labels, and the plot command. */
@@ -101,10 +103,13 @@ static void script_series(struct script *sc, size_t i, const struct qe_chart_ser
 			  size_t n)
 {
 	char lc[32];
-	int bars = 0;
+	int bars = 0, xbars = 0;
+	const char *using;
 
-	for (size_t k = 0; k < n; k++)
+	for (size_t k = 0; k < n; k++) {
 		bars |= !isnan(v[k].lo) && !isnan(v[k].hi);
+		xbars |= v[k].xlo < v[k].xhi;
+	}
 	qe_text_printf(&sc->data, "$s%zu << EOD\n", i);
 	for (size_t k = 0; k < n; k++) {
 		double lo = isnan(v[k].lo) ? v[k].y : v[k].lo, hi = isnan(v[k].hi) ? v[k].y : v[k].hi;
@@ -115,6 +120,10 @@ static void script_series(struct script *sc, size_t i, const struct qe_chart_ser
 		num(&sc->data, lo);
 		qe_text_putc(&sc->data, ' ');
 		num(&sc->data, hi);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, v[k].xlo < v[k].xhi ? v[k].xlo : v[k].x);
+		qe_text_putc(&sc->data, ' ');
+		num(&sc->data, v[k].xlo < v[k].xhi ? v[k].xhi : v[k].x);
 		qe_text_putc(&sc->data, '\n');
 		if (v[k].label) {
 			qe_text_printf(&sc->labels, "set label %zu '", ++sc->n_labels);
@@ -123,7 +132,7 @@ static void script_series(struct script *sc, size_t i, const struct qe_chart_ser
 			num(&sc->labels, v[k].x);
 			qe_text_put(&sc->labels, ",");
 			num(&sc->labels, v[k].y);
-			qe_text_put(&sc->labels, " offset char 0.5,0.7 font ',10' tc rgb '#333333' noenhanced\n");
+			qe_text_put(&sc->labels, " offset char 0.5,0.7 font ',17' tc rgb '#333333' noenhanced\n");
 		}
 	}
 	qe_text_put(&sc->data, "EOD\n");
@@ -133,9 +142,10 @@ static void script_series(struct script *sc, size_t i, const struct qe_chart_ser
 		snprintf(lc, sizeof(lc), "lc rgb '%.7s'", s->color);
 	else
 		snprintf(lc, sizeof(lc), "lc %zu", i + 1);
-	qe_text_printf(&sc->plot, "$s%zu using %s pt %d ps %.2f %s title '", i,
-		       bars ? "1:2:3:4 with yerrorbars" : "1:2 with points", s->pt > 0 ? s->pt : 7, s->ps > 0 ? s->ps : 0.8,
-		       lc);
+	using = bars && xbars ? "1:2:5:6:3:4 with xyerrorbars" : bars ? "1:2:3:4 with yerrorbars"
+		: xbars ? "1:2:5:6 with xerrorbars" : "1:2 with points";
+	qe_text_printf(&sc->plot, "$s%zu using %s pt %d ps %.2f %s title '", i, using, s->pt > 0 ? s->pt : 7,
+		       s->ps > 0 ? s->ps : 0.8, lc);
 	qe_text_gp(&sc->plot, s->title);
 	qe_text_put(&sc->plot, "'");
 	if (s->line)
@@ -236,6 +246,7 @@ static void series_push(struct series_buf *b, double x, double y, double lo, dou
 	p[s->n].lo = lo;
 	p[s->n].hi = hi;
 	p[s->n].label = label;
+	p[s->n].xlo = p[s->n].xhi = NAN;
 	s->n++;
 }
 
@@ -314,7 +325,8 @@ static int series_value(const cJSON *res, const struct task_series *ts, const ch
 		*lo = sc * a;
 		*hi = sc * b;
 	} else if (s->sd[0] && qe_metric_get(res, ts->task, nm, s->sd, &a) == QE_METRIC_OK) {
-		*lo = sc * (v - a);
+		/* a rate's spread: the bar stops at 0, where no rate can be */
+		*lo = sc * (v >= 0 ? fmax(0.0, v - a) : v - a);
 		*hi = sc * (v + a);
 	}
 	return 1;
@@ -338,15 +350,19 @@ static void level_series(const cJSON *res, const struct task_series *ts, size_t 
 			b->s[b->n - 1].line = 1;
 		cJSON_ArrayForEach(lv, qe_results_levels(res)) {
 			const char *nm = qe_json_str(lv, "name", NULL);
-			double x = qe_json_num(lv, "bpw", NAN), y, lo, hi;
+			double x = qe_json_num(lv, "bpw", NAN), y, lo, hi, sd;
 			if (!series_value(res, &ts[i], nm, &y, &lo, &hi))
 				continue;
-			if (ax) {
-				if (qe_metric_get(res, ax->task, nm, ax->path, &x) != QE_METRIC_OK)
-					x = NAN;
-				lo = hi = NAN;
-			}
+			if (ax && qe_metric_get(res, ax->task, nm, ax->path, &x) != QE_METRIC_OK)
+				x = NAN;
 			series_push(b, x, y, lo, hi, first ? nm : NULL);
+			/* quality vs speed: bars on both axes, the speed's sd clipped at 0 */
+			if (ax && ax->sd[0] && qe_metric_get(res, ax->task, nm, ax->sd, &sd) == QE_METRIC_OK &&
+			    b->s[b->n - 1].n) {
+				struct qe_chart_point *p = &b->pts[b->n - 1][b->s[b->n - 1].n - 1];
+				p->xlo = fmax(0.0, x - sd);
+				p->xhi = x + sd;
+			}
 		}
 		first = 0;
 	}
@@ -386,12 +402,12 @@ static void delta_chart(const cJSON *res, const struct task_series *ts, size_t n
 	snprintf(title, sizeof(title), "Accuracy change vs %s", ref);
 	sp.title = title;
 	sp.xlabel = "level";
-	sp.ylabel = "change, percentage points (paired 95% interval)";
+	sp.ylabel = "change, points (paired 95% interval)";
 	sp.xcats = cats;
 	sp.n_xcats = n_cats;
 	sp.zero_line = 1;
 	snprintf(cap, sizeof(cap), "Accuracy change of each level against %s in percentage points; bars are paired "
-				   "bootstrap 95%% intervals, the dashed line is no change.", ref);
+				   "95%% intervals (Newcombe's score interval), the dashed line is no change.", ref);
 	add_chart(d, headed, cap, &sp, b);
 }
 
@@ -436,25 +452,37 @@ void qe_run_charts(const cJSON *res, struct qe_doc *d)
 	delta_chart(res, ts, n, ref, &headed, &b, d);
 
 	memset(&sp, 0, sizeof(sp));
-	sp.title = "Drift vs bits/weight";
+	sp.title = "Embedding drift vs bits/weight";
 	sp.xlabel = "bits/weight";
-	sp.ylabel = "drift (log scale, lower is closer)";
+	sp.ylabel = "1 \xe2\x88\x92 mean cosine (log)";
 	sp.logx = 1;
 	sp.logy = 1;
 	level_series(res, ts, n, QE_CHART_DRIFT, NULL, &b);
-	snprintf(cap, sizeof(cap), "How far each level's outputs moved from %s: 1 %s mean cosine of the embeddings "
-				   "(pairs tasks) and mean KL divergence of the choice distributions (multiple choice).",
-		 ref, "\xe2\x88\x92");
+	snprintf(cap, sizeof(cap), "How far each level's sentence embeddings moved from %s: 1 %s mean cosine, log "
+				   "scale, lower is closer.", ref, "\xe2\x88\x92");
+	add_chart(d, &headed, cap, &sp, &b);
+
+	sp.title = "Choice drift vs bits/weight";
+	sp.ylabel = "mean KL, nats (log)";
+	level_series(res, ts, n, QE_CHART_DRIFT_KL, NULL, &b);
+	snprintf(cap, sizeof(cap), "How far each level's distribution over the answer choices moved from %s: mean KL "
+				   "divergence in nats, log scale, lower is closer.", ref);
 	add_chart(d, &headed, cap, &sp, &b);
 
 	memset(&sp, 0, sizeof(sp));
-	sp.title = "Tokens/s vs bits/weight";
+	sp.title = "Prompt tokens/s vs bits/weight";
 	sp.xlabel = "bits/weight";
 	sp.ylabel = "tokens/s (mean, bars: sd)";
 	sp.logx = 1;
+	sp.y_from_zero = 1;
 	level_series(res, ts, n, QE_CHART_SPEED, NULL, &b);
-	add_chart(d, &headed, "Generation and prompt speed of each level against its bits per weight; bars are one "
-			      "standard deviation over the repetitions.", &sp, &b);
+	add_chart(d, &headed, "Prompt processing speed of each level against its bits per weight; bars are one "
+			      "standard deviation over the repetitions, cut at 0.", &sp, &b);
+
+	sp.title = "Generation tokens/s vs bits/weight";
+	level_series(res, ts, n, QE_CHART_SPEED_GEN, NULL, &b);
+	add_chart(d, &headed, "Generation speed of each level against its bits per weight; bars are one standard "
+			      "deviation over the repetitions, cut at 0.", &sp, &b);
 
 	speed_axis(res, &ax);
 	if (ax.task) {
@@ -464,8 +492,9 @@ void qe_run_charts(const cJSON *res, struct qe_doc *d)
 		sp.xlabel = lab;
 		sp.ylabel = "accuracy, %";
 		level_series(res, ts, n, QE_CHART_ACCURACY, &ax, &b);
-		snprintf(cap, sizeof(cap), "Accuracy against %s tokens/s; the dashed line joins the levels that no other "
-					   "level beats on both (the frontier): pick from those.", ax.label);
+		snprintf(cap, sizeof(cap), "Accuracy against %s tokens/s, bars: the accuracy's 95%% interval and the "
+					   "speed's sd; the dashed line joins the levels no other level beats on both (the "
+					   "frontier). Noisy speed tests are never used here.", ax.label);
 		add_chart(d, &headed, cap, &sp, &b);
 	}
 	series_free(&b);

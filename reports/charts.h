@@ -16,6 +16,7 @@ struct qe_chart_point {
 	double x, y;          /* NaN y = no point */
 	double lo, hi;        /* error bar ends in y units; NaN = no bar */
 	const char *label;    /* text next to the point, NULL = none; borrowed */
+	double xlo, xhi;      /* error bar ends in x units, drawn where xlo < xhi (NaN or equal = none) */
 };
 
 struct qe_chart_series {
@@ -36,6 +37,7 @@ struct qe_chart_spec {
 	const char *const *xcats;            /* categorical x: labels of x = 0 .. n_xcats-1; NULL = numeric */
 	size_t n_xcats;
 	int zero_line;                       /* 1 = dashed line at y = 0 */
+	int y_from_zero;                     /* 1 = the y axis starts at 0 (a rate: nothing below 0) */
 };
 
 /* The gnuplot commands that draw the chart, or NULL when no series has a
@@ -44,7 +46,9 @@ char *qe_chart_script(const struct qe_chart_spec *spec, const struct qe_chart_se
 
 /* Add the run's charts to d under a "Charts" heading: accuracy vs
  * bits/weight with 95% intervals, Δ vs the reference with paired intervals,
- * drift vs bits/weight, tokens/s vs bits/weight, and quality vs speed with
+ * embedding drift and choice drift vs bits/weight (separate charts: 1 − cosine
+ * and KL are different units), prompt and generation tokens/s vs bits/weight
+ * (separate charts, bars clipped at 0), and quality vs speed (bars on both axes) with
  * its frontier. Charts without data are left out. */
 void qe_run_charts(const cJSON *res, struct qe_doc *d);
 

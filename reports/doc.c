@@ -364,6 +364,7 @@ static const char css[] =
 	"th,td{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}\n"
 	"th{background:#f1f3f5;font-weight:600}tr:nth-child(even) td{background:#f9fafb}\n"
 	"th.n,td.n{text-align:right;font-variant-numeric:tabular-nums}\n"
+	"table.wrap td:last-child{white-space:normal;min-width:10em}\n"
 	"td.good{color:#116329}td.bad{color:#b42318;font-weight:600}td.muted{color:#6e7781}\n"
 	".cap{margin:.8em 0 .2em;color:#333}\n"
 	".note{border-left:4px solid #d4a72c;background:#fff8e1;padding:6px 10px;margin:.8em 0}\n"
@@ -387,7 +388,8 @@ static void html_table(const struct qe_block *b, struct qe_text *o)
 		qe_text_html(o, b->text);
 		qe_text_put(o, "</p>\n");
 	}
-	qe_text_put(o, "<div class=\"scroll\"><table>\n<thead><tr>");
+	qe_text_put(o, t->wrap_last ? "<div class=\"scroll\"><table class=\"wrap\">\n<thead><tr>"
+				    : "<div class=\"scroll\"><table>\n<thead><tr>");
 	for (size_t c = 0; c < t->n_cols; c++) {
 		qe_text_put(o, t->numeric[c] ? "<th class=\"n\">" : "<th>");
 		qe_text_html(o, cell_text(&t->head[c]));
@@ -511,7 +513,7 @@ struct chart_state {
 static void html_chart(const struct qe_block *b, size_t i, int first, int last, const struct qe_html_opts *ho,
 		       struct chart_state *cs, struct qe_text *o)
 {
-	struct qe_gnuplot_opts go = { ho->gnuplot, 640, 400, NULL };
+	struct qe_gnuplot_opts go = { ho->gnuplot, 0, 0, NULL };
 	struct qe_err cerr = { 0 };
 	char prefix[32], *svg = NULL;
 

@@ -40,6 +40,7 @@ struct qe_table {
 	struct qe_cell *head;      /* [n_cols] */
 	struct qe_cell *cells;     /* [n_rows][n_cols], row-major */
 	unsigned char *numeric;    /* [n_cols] 1 = right-aligned numbers */
+	int wrap_last;             /* 1 = the last column's text wraps (sentences) instead of scrolling */
 	size_t cap_rows;
 };
 

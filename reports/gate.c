@@ -7,12 +7,14 @@
 #include "reports/report_impl.h"
 #include "reports/results.h"
 #include "reports/text.h"
+#include "reports/view.h"
+#include "harness/base/optab.h"
 
 /* ---- rules ---- */
 
 static const char *const ops[] = { ">=", "<=", ">", "<", "==", "!=", NULL };
 static const char *const rule_keys[] = { "name", "task", "metric", "op", "value", "levels", "include_reference",
-					 "missing", "note", NULL };
+					 "missing", "min_n", "note", NULL };
 
 static int in_list(const char *s, const char *const *list)
 {
@@ -24,15 +26,25 @@ static int in_list(const char *s, const char *const *list)
 
 static int check_rule(const char *path, int i, const cJSON *r, struct qe_err *err)
 {
-	const cJSON *f, *metric, *task, *op, *value, *levels, *incl, *missing, *name;
+	const cJSON *f, *metric, *task, *op, *value, *levels, *incl, *missing, *name, *min_n;
 	struct qe_err perr = { 0 };
 
 	if (!cJSON_IsObject(r))
 		return qe_fail(err, QE_EINVAL, "'%s' rule %d: not an object", path, i);
-	cJSON_ArrayForEach(f, r)
-		if (!in_list(f->string, rule_keys))
-			return qe_fail(err, QE_EINVAL, "'%s' rule %d: unknown field '%s' (fields: name, task, metric, op, "
-						       "value, levels, include_reference, missing, note)", path, i, f->string);
+	cJSON_ArrayForEach(f, r) {
+		const char *near;
+		if (in_list(f->string, rule_keys))
+			continue;
+		near = qe_closest_word(f->string, rule_keys, sizeof(rule_keys) / sizeof(rule_keys[0]) - 1);
+		if (near)
+			return qe_fail(err, QE_EINVAL, "'%s' rule %d: unknown field '%s' (did you mean '%s'?)", path, i,
+				       f->string, near);
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: unknown field '%s' (fields: name, task, metric, op, value, "
+					       "levels, include_reference, missing, min_n, note)", path, i, f->string);
+	}
+	min_n = cJSON_GetObjectItemCaseSensitive(r, "min_n");
+	if (min_n && (!cJSON_IsNumber(min_n) || min_n->valuedouble < 1 || min_n->valuedouble != floor(min_n->valuedouble)))
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'min_n' must be a whole number >= 1", path, i);
 	name = cJSON_GetObjectItemCaseSensitive(r, "name");
 	metric = cJSON_GetObjectItemCaseSensitive(r, "metric");
 	task = cJSON_GetObjectItemCaseSensitive(r, "task");
@@ -150,14 +162,14 @@ static int compare(double v, const char *op, double t)
 	return v != t;
 }
 
-static void add_check(cJSON *checks, int rule, const char *name, const char *task, const char *level,
+static cJSON *add_check(cJSON *checks, int rule, const char *name, const char *task, const char *level,
 		      const char *metric, const char *op, double thr, const double *value, const char *status,
 		      const char *msg)
 {
 	cJSON *c = cJSON_CreateObject();
 
 	if (!c)
-		return;
+		return NULL;
 	cJSON_AddNumberToObject(c, "rule", rule);
 	cJSON_AddStringToObject(c, "name", name);
 	if (task)
@@ -175,14 +187,187 @@ static void add_check(cJSON *checks, int rule, const char *name, const char *tas
 	cJSON_AddStringToObject(c, "status", status);
 	cJSON_AddStringToObject(c, "message", msg);
 	cJSON_AddItemToArray(checks, c);
+	return c;
+}
+
+/* What one rule checks, shared by its checks. */
+struct rule_ctx {
+	const cJSON *res;
+	const char *rules_path;  /* for messages */
+	int idx;                 /* the rule's index */
+	const char *task, *metric, *op, *name;
+	double thr, min_n;       /* min_n NaN = none */
+	int skip_missing;
+	char thr_s[32];
+};
+
+/* the level names of the run */
+static size_t run_level_names(const cJSON *res, const char **names, size_t cap)
+{
+	const cJSON *lv;
+	size_t n = 0;
+
+	cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res, "levels"))
+		if (n < cap && qe_json_str(lv, "name", NULL))
+			names[n++] = qe_json_str(lv, "name", NULL);
+	return n;
+}
+
+/* A rule naming a level or task the run does not have is a typo (exit 2),
+ * unless the rule says "missing": "skip". */
+static int check_names(const struct rule_ctx *r, const char *level, struct qe_err *err)
+{
+	const char *names[256], *near;
+	const cJSON *t, *tasks = cJSON_GetObjectItemCaseSensitive(r->res, "tasks");
+	size_t n;
+
+	if (r->skip_missing)
+		return 0;
+	if (!qe_results_level(r->res, level)) {
+		n = run_level_names(r->res, names, 256);
+		near = qe_closest_name(level, names, n);
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: level '%s' is not in the run%s%s%s", r->rules_path, r->idx,
+			       level, near ? " (did you mean '" : " (add \"missing\": \"skip\" if that is meant)",
+			       near ? near : "", near ? "'?)" : "");
+	}
+	if (r->task && !cJSON_GetObjectItemCaseSensitive(tasks, r->task)) {
+		n = 0;
+		cJSON_ArrayForEach(t, tasks)
+			if (n < 256)
+				names[n++] = t->string;
+		near = qe_closest_name(r->task, names, n);
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: task '%s' is not in the run%s%s%s", r->rules_path, r->idx,
+			       r->task, near ? " (did you mean '" : " (add \"missing\": \"skip\" if that is meant)",
+			       near ? near : "", near ? "'?)" : "");
+	}
+	return 0;
+}
+
+/* why a metric could not be read, in one line */
+static void unread_text(const struct rule_ctx *r, const char *level, int st, char *msg, size_t cap)
+{
+	const cJSON *l = qe_results_level(r->res, level);
+	const char *ls = qe_json_str(l, "status", NULL), *le = qe_json_str(l, "error", NULL);
+	const char *task = r->task ? r->task : "", *sp = r->task ? " " : "";
+	double lo, hi;
+
+	if (st == QE_METRIC_NO_BLOCK && ls && strcmp(ls, "ok") != 0)
+		snprintf(msg, cap, "%s%s%s at %s: the level %s%s%s%s", task, sp, r->metric, level, ls, le ? " (" : "",
+			 le ? le : "", le ? ")" : "");
+	else if (st == QE_METRIC_NO_LEVEL)
+		snprintf(msg, cap, "%s%s%s: level '%s' is not in the run", task, sp, r->metric, level);
+	else if (st == QE_METRIC_NO_TASK)
+		snprintf(msg, cap, "%s%s%s at %s: task '%s' is not in the run", task, sp, r->metric, level, task);
+	else if (st == QE_METRIC_ABSENT && qe_metric_pair(r->res, r->task, level, r->metric, &lo, &hi) == QE_METRIC_OK)
+		snprintf(msg, cap, "%s%s%s at %s: an interval, not a number: name its bound, %s[0] or %s[1]", task, sp,
+			 r->metric, level, r->metric, r->metric);
+	else
+		snprintf(msg, cap, "%s%s%s at %s: %s", task, sp, r->metric, level, qe_metric_status_text(st));
+}
+
+/* The count the task's numbers rest on at level, from its view's n_path; NaN when unknown. */
+static double items_of(const struct rule_ctx *r, const char *level)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r->res, "tasks"),
+							  r->task ? r->task : "");
+	const struct qe_view *v = t ? qe_view_find(qe_results_task_type(t)) : NULL;
+	double n;
+
+	if (!v || !v->n_path || qe_metric_get(r->res, r->task, level, v->n_path, &n) != QE_METRIC_OK)
+		return NAN;
+	return n;
+}
+
+/* One check of rule r at level: appended to checks; *nf, *ns counted. */
+static void check_one(const struct rule_ctx *r, const char *level, cJSON *checks, int *nf, int *ns)
+{
+	char msg[1024], val_s[32];
+	double v = 0, n_items = isnan(r->min_n) ? NAN : items_of(r, level);
+	int st = qe_metric_get(r->res, r->task, level, r->metric, &v);
+	const char *task = r->task ? r->task : "", *sp = r->task ? " " : "";
+	cJSON *c;
+
+	if (st == QE_METRIC_OK && !isnan(r->min_n) && !(n_items >= r->min_n)) {
+		if (isnan(n_items))
+			snprintf(msg, sizeof(msg), "%s%s%s at %s: the item count is unknown, rule needs at least %.0f",
+				 task, sp, r->metric, level, r->min_n);
+		else
+			snprintf(msg, sizeof(msg), "%s%s%s at %s: on %.0f items, rule needs at least %.0f", task, sp,
+				 r->metric, level, n_items, r->min_n);
+		c = add_check(checks, r->idx, r->name, r->task, level, r->metric, r->op, r->thr, &v, "fail", msg);
+		(*nf)++;
+	} else if (st == QE_METRIC_OK) {
+		int ok = compare(v, r->op, r->thr);
+		qe_fmt_num(val_s, v);
+		snprintf(msg, sizeof(msg), "%s%s%s at %s = %s, %s %s %s", task, sp, r->metric, level, val_s,
+			 ok ? "meets" : "wants", r->op, r->thr_s);
+		c = add_check(checks, r->idx, r->name, r->task, level, r->metric, r->op, r->thr, &v, ok ? "pass" : "fail",
+			      msg);
+		*nf += !ok;
+	} else {
+		/* a missing metric can be skipped; a misspelt one (absent) never is */
+		int skip = r->skip_missing && st != QE_METRIC_ABSENT;
+		unread_text(r, level, st, msg, sizeof(msg));
+		c = add_check(checks, r->idx, r->name, r->task, level, r->metric, r->op, r->thr, NULL,
+			      skip ? "skip" : "fail", msg);
+		*ns += skip;
+		*nf += !skip;
+	}
+	if (c && !isnan(r->min_n)) {
+		cJSON_AddNumberToObject(c, "min_n", r->min_n);
+		if (isnan(n_items))
+			cJSON_AddNullToObject(c, "n");
+		else
+			cJSON_AddNumberToObject(c, "n", n_items);
+	}
+}
+
+/* The levels rule r names: its "levels", else every level but the reference
+ * (with it when include_reference). */
+static size_t rule_levels(const cJSON *res, const cJSON *rule, const char **names, size_t cap)
+{
+	const cJSON *lvsel = cJSON_GetObjectItemCaseSensitive(rule, "levels"), *lv;
+	const char *ref = qe_results_ref(res);
+	int incl = qe_json_bool(rule, "include_reference", 0);
+	size_t nn = 0;
+
+	if (cJSON_IsArray(lvsel)) {
+		cJSON_ArrayForEach(lv, lvsel)
+			if (nn < cap)
+				names[nn++] = lv->valuestring;
+	} else if (cJSON_IsString(lvsel) && strcmp(lvsel->valuestring, "*") != 0) {
+		names[nn++] = lvsel->valuestring;
+	} else {
+		cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(res, "levels")) {
+			const char *nm = qe_json_str(lv, "name", NULL);
+			if (nm && (incl || !ref || strcmp(nm, ref)) && nn < cap)
+				names[nn++] = nm;
+		}
+	}
+	return nn;
+}
+
+static void outcome_head(cJSON *out, const cJSON *res, const char *run_dir, const char *rules_name)
+{
+	const cJSON *run = cJSON_GetObjectItemCaseSensitive(res, "run");
+
+	cJSON_AddStringToObject(out, "schema", "qeval-gate");
+	cJSON_AddNumberToObject(out, "version", QE_GATE_VERSION);
+	cJSON_AddStringToObject(out, "run", run_dir ? run_dir : "");
+	cJSON_AddStringToObject(out, "rules", rules_name ? rules_name : "");
+	/* a run on a subset (--limit) decides on a subset: say so wherever the outcome goes */
+	cJSON_AddBoolToObject(out, "partial", qe_json_bool(run, "partial", 0));
+	if (qe_json_bool(run, "partial", 0))
+		cJSON_AddNumberToObject(out, "limit", qe_json_num(run, "limit", 0));
+	else
+		cJSON_AddNullToObject(out, "limit");
+	cJSON_AddBoolToObject(out, "complete", qe_json_bool(run, "complete", 1));
 }
 
 int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir, const char *rules_name,
 		 cJSON **outcome, struct qe_err *err)
 {
-	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(rules_root, "rules"), *r;
-	const cJSON *run_levels = cJSON_GetObjectItemCaseSensitive(res, "levels");
-	const char *ref = qe_results_ref(res);
+	const cJSON *rules = cJSON_GetObjectItemCaseSensitive(rules_root, "rules"), *rl;
 	int idx = 0, n = 0, nf = 0, ns = 0;
 	cJSON *out, *checks;
 
@@ -194,84 +379,38 @@ int qe_gate_eval(const cJSON *res, const cJSON *rules_root, const char *run_dir,
 		cJSON_Delete(checks);
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}
-	cJSON_ArrayForEach(r, rules) {
-		const char *task = qe_json_str(r, "task", NULL), *metric = qe_json_str(r, "metric", NULL), *op = qe_json_str(r, "op", NULL);
-		const char *missing = qe_json_str(r, "missing", NULL), *rname = qe_json_str(r, "name", NULL);
-		const cJSON *lvsel = cJSON_GetObjectItemCaseSensitive(r, "levels"), *lv;
-		int incl = qe_json_bool(r, "include_reference", 0), skip_missing = missing && !strcmp(missing, "skip");
-		double thr = qe_json_num(r, "value", NAN);
-		const char *names[256];
-		size_t nn = 0;
-		char defname[512], thr_s[32];
+	cJSON_ArrayForEach(rl, rules) {
+		struct rule_ctx r = { .res = res, .rules_path = rules_name ? rules_name : "rules", .idx = idx };
+		const char *missing = qe_json_str(rl, "missing", NULL), *names[256];
+		char defname[512];
+		size_t nn;
 
-		qe_fmt_num(thr_s, thr);
-		if (!rname) {
-			snprintf(defname, sizeof(defname), "%s%s%s %s %s", task ? task : "", task ? " " : "", metric, op, thr_s);
-			rname = defname;
+		r.task = qe_json_str(rl, "task", NULL);
+		r.metric = qe_json_str(rl, "metric", NULL);
+		r.op = qe_json_str(rl, "op", NULL);
+		r.name = qe_json_str(rl, "name", NULL);
+		r.thr = qe_json_num(rl, "value", NAN);
+		r.min_n = qe_json_num(rl, "min_n", NAN);
+		r.skip_missing = missing && !strcmp(missing, "skip");
+		qe_fmt_num(r.thr_s, r.thr);
+		if (!r.name) {
+			snprintf(defname, sizeof(defname), "%s%s%s %s %s", r.task ? r.task : "", r.task ? " " : "", r.metric,
+				 r.op, r.thr_s);
+			r.name = defname;
 		}
-		/* the levels this rule checks */
-		if (cJSON_IsArray(lvsel)) {
-			cJSON_ArrayForEach(lv, lvsel)
-				if (nn < 256)
-					names[nn++] = lv->valuestring;
-		} else if (cJSON_IsString(lvsel) && strcmp(lvsel->valuestring, "*") != 0) {
-			names[nn++] = lvsel->valuestring;
-		} else {
-			cJSON_ArrayForEach(lv, run_levels) {
-				const char *nm = qe_json_str(lv, "name", NULL);
-				if (nm && (incl || !ref || strcmp(nm, ref)) && nn < 256)
-					names[nn++] = nm;
-			}
-		}
+		nn = rule_levels(res, rl, names, 256);
 		for (size_t k = 0; k < nn; k++) {
-			char msg[1024], val_s[32];
-			double v = 0;
-			int st = qe_metric_get(res, task, names[k], metric, &v);
-			char where[300];
-
-			snprintf(where, sizeof(where), "%s%s", task ? task : "", task ? " " : "");
+			if (check_names(&r, names[k], err)) {
+				cJSON_Delete(out);
+				cJSON_Delete(checks);
+				return QE_EINVAL;
+			}
+			check_one(&r, names[k], checks, &nf, &ns);
 			n++;
-			if (st == QE_METRIC_OK) {
-				int ok = compare(v, op, thr);
-				qe_fmt_num(val_s, v);
-				snprintf(msg, sizeof(msg), "%s%s at %s = %s, %s %s %s", where, metric, names[k], val_s,
-					 ok ? "meets" : "wants", op, thr_s);
-				add_check(checks, idx, rname, task, names[k], metric, op, thr, &v, ok ? "pass" : "fail", msg);
-				nf += !ok;
-				continue;
-			}
-			if (st == QE_METRIC_NO_BLOCK) {
-				const cJSON *l = qe_results_level(res, names[k]);
-				const char *ls = qe_json_str(l, "status", NULL), *le = qe_json_str(l, "error", NULL);
-				if (ls && strcmp(ls, "ok") != 0)
-					snprintf(msg, sizeof(msg), "%s%s at %s: the level %s%s%s%s", where, metric, names[k],
-						 ls, le ? " (" : "", le ? le : "", le ? ")" : "");
-				else
-					snprintf(msg, sizeof(msg), "%s%s at %s: %s", where, metric, names[k],
-						 qe_metric_status_text(st));
-			} else if (st == QE_METRIC_NO_LEVEL) {
-				snprintf(msg, sizeof(msg), "%s%s: level '%s' is not in the run", where, metric, names[k]);
-			} else if (st == QE_METRIC_NO_TASK) {
-				snprintf(msg, sizeof(msg), "%s%s at %s: task '%s' is not in the run", where, metric, names[k],
-					 task ? task : "");
-			} else {
-				snprintf(msg, sizeof(msg), "%s%s at %s: %s", where, metric, names[k], qe_metric_status_text(st));
-			}
-			/* a missing metric can be skipped; a misspelt one (absent) never is */
-			if (skip_missing && st != QE_METRIC_ABSENT) {
-				add_check(checks, idx, rname, task, names[k], metric, op, thr, NULL, "skip", msg);
-				ns++;
-			} else {
-				add_check(checks, idx, rname, task, names[k], metric, op, thr, NULL, "fail", msg);
-				nf++;
-			}
 		}
 		idx++;
 	}
-	cJSON_AddStringToObject(out, "schema", "qeval-gate");
-	cJSON_AddNumberToObject(out, "version", QE_GATE_VERSION);
-	cJSON_AddStringToObject(out, "run", run_dir ? run_dir : "");
-	cJSON_AddStringToObject(out, "rules", rules_name ? rules_name : "");
+	outcome_head(out, res, run_dir, rules_name);
 	cJSON_AddNumberToObject(out, "n_rules", idx);
 	cJSON_AddNumberToObject(out, "n_checks", n);
 	cJSON_AddNumberToObject(out, "n_passed", n - nf - ns);
@@ -352,6 +491,9 @@ void qe_gate_print(const cJSON *outcome, FILE *f)
 			qe_json_str(c, "level", "?"),
 			qe_json_str(c, "message", ""));
 	}
+	if (qe_json_bool(outcome, "partial", 0))
+		fprintf(f, "warning: partial run (--limit %.0f): these checks are on a subset of each data set\n",
+			qe_json_num(outcome, "limit", 0));
 	fprintf(f, "gate %s: %.0f checks, %.0f passed, %.0f failed, %.0f skipped\n",
 		qe_json_bool(outcome, "passed", 0) ? "passed" : "FAILED", qe_json_num(outcome, "n_checks", NAN),
 		qe_json_num(outcome, "n_passed", NAN), qe_json_num(outcome, "n_failed", NAN), qe_json_num(outcome, "n_skipped", NAN));

@@ -80,7 +80,7 @@ static void first_line(const char *path, char *buf, size_t cap)
 int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **svg, struct qe_err *err)
 {
 	const char *prog = qe_gnuplot_program(o ? o->program : NULL);
-	int w = o && o->width > 0 ? o->width : 640, h = o && o->height > 0 ? o->height : 400;
+	int w = o && o->width > 0 ? o->width : 560, h = o && o->height > 0 ? o->height : 440;
 	const char *tmp = getenv("TMPDIR");
 	char dir[512], in[600], out[600], errp[600], line[300];
 	posix_spawn_file_actions_t fa;
@@ -96,7 +96,7 @@ int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **s
 	snprintf(in, sizeof(in), "%s/in.gp", dir);
 	snprintf(out, sizeof(out), "%s/out.svg", dir);
 	snprintf(errp, sizeof(errp), "%s/err.txt", dir);
-	qe_text_printf(&t, "set terminal svg size %d,%d dynamic noenhanced font 'sans-serif,13' background '#ffffff'\n"
+	qe_text_printf(&t, "set terminal svg size %d,%d dynamic noenhanced font 'sans-serif,17' background '#ffffff'\n"
 			   "set encoding utf8\n", w, h);
 	qe_text_put(&t, script);
 	qe_text_put(&t, "\n");

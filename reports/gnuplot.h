@@ -18,7 +18,8 @@ const char *qe_gnuplot_program(const char *program);
 
 struct qe_gnuplot_opts {
 	const char *program;   /* see qe_gnuplot_program; NULL = default */
-	int width, height;     /* SVG user units (pixels at 100%); 0 = 640 x 400 */
+	int width, height;     /* SVG user units (pixels at 100%); 0 = 560 x 440, with 17-unit text: at
+	                        * least 11 px when a phone shows the chart 370 px wide */
 	const char *id_prefix; /* prepended to every id in the SVG (and the references to
 				* them) so several charts can share one page; NULL = none */
 };

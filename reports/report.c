@@ -18,6 +18,8 @@ const struct qe_report_writer *const qe_report_writers[] = {
 	&qe_writer_junit,
 	&qe_writer_json,
 	&qe_writer_items,
+	&qe_writer_lmeval,
+	&qe_writer_mteb,
 	NULL,
 };
 

@@ -8,6 +8,8 @@
  *   junit  junit.xml      one test case per gate rule x level (from gate.json), else per level x task
  *   json   results.json   the file itself, copied when the output folder is another one
  *   items  items-<task>.csv  per-item records of every level (on request)
+ *   lmeval lm_eval/<level>.json  lm-evaluation-harness's results layout, one file per level
+ *   mteb   mteb/<level>/no_revision_available/<task>.json  MTEB's result layout, per pairs task
  * `qeval report` calls this, and so does `qeval run` at the end of a run.
  * Thread-safe on distinct output folders.
  */
@@ -23,9 +25,11 @@ enum qe_report_format {
 	QE_REPORT_JUNIT = 1u << 3,
 	QE_REPORT_JSON = 1u << 4,
 	QE_REPORT_ITEMS = 1u << 5,
+	QE_REPORT_LMEVAL = 1u << 6,
+	QE_REPORT_MTEB = 1u << 7,
 	QE_REPORT_DEFAULT = QE_REPORT_MD | QE_REPORT_HTML | QE_REPORT_CSV,
 	/* "all": every format of the run itself; the per-item CSVs stay on request */
-	QE_REPORT_ALL = QE_REPORT_DEFAULT | QE_REPORT_JUNIT | QE_REPORT_JSON,
+	QE_REPORT_ALL = QE_REPORT_DEFAULT | QE_REPORT_JUNIT | QE_REPORT_JSON | QE_REPORT_LMEVAL | QE_REPORT_MTEB,
 };
 
 /* What qe_report_write_all did (optional output). */

@@ -39,6 +39,8 @@ extern const struct qe_report_writer qe_writer_csv;
 extern const struct qe_report_writer qe_writer_junit;
 extern const struct qe_report_writer qe_writer_json;
 extern const struct qe_report_writer qe_writer_items;
+extern const struct qe_report_writer qe_writer_lmeval;
+extern const struct qe_report_writer qe_writer_mteb;
 
 /* The document of one run, shared by the Markdown and HTML writers
  * (reports/run_doc.c): facts, notes, verdicts, a table per task, per-category

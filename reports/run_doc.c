@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "reports/charts.h"
+#include "reports/decision.h"
+#include "reports/fallback.h"
 #include "reports/fmt.h"
 #include "reports/results.h"
 #include "reports/view.h"
@@ -92,6 +94,8 @@ void qe_run_verdict(const cJSON *res, const cJSON *lv, struct qe_text *t)
 		qe_text_printf(qe_verdict_part(&v), "%.1f%s smaller", sr, QE_TIMES);
 	if (same)
 		qe_text_printf(qe_verdict_part(&v), "same tensor types as %s", same);
+	if (qe_fallback_share(lv, NULL) < QE_FALLBACK_MOSTLY)
+		qe_fallback_text(lv, qe_verdict_part(&v));
 	task_verdicts(res, name, 1, &v);
 	task_verdicts(res, name, 0, &v);
 	if (!v.parts)
@@ -308,6 +312,47 @@ static void notes(const cJSON *res, struct qe_doc *d)
 	}
 }
 
+/* The decision first: one row per level, PASS / FAIL / not gated, with the
+ * failing rules in words (reports/decision.h). */
+static void decision(const cJSON *res, const cJSON *gate, struct qe_doc *d)
+{
+	static const int marks[] = { QE_MARK_MUTED, QE_MARK_GOOD, QE_MARK_BAD };
+	const cJSON *lv;
+	struct qe_block *tb;
+	struct qe_text t = { 0 };
+	char a[B], b[B];
+
+	qe_doc_heading(d, 1, "Decision");
+	if (!gate)
+		qe_doc_para(d, "No release rules were checked: 'qeval gate DIR --rules RULES.json' checks them and rewrites "
+			       "this report with PASS or FAIL per level (docs/reports.md, \"Gates\").");
+	else
+		qe_doc_para(d, "Gate %s: %s of %s checks failed (rules %s)%s.",
+			    qe_json_bool(gate, "passed", 0) ? "passed" : "FAILED",
+			    qe_fmt_count(a, B, qe_json_num(gate, "n_failed", NAN)),
+			    qe_fmt_count(b, B, qe_json_num(gate, "n_checks", NAN)), qe_json_str(gate, "rules", "?"),
+			    qe_json_bool(gate, "partial", 0) ? "; partial run (--limit): decided on a subset of each data set"
+							     : "");
+	tb = qe_doc_table(d, 3, NULL);
+	if (tb)
+		tb->table.wrap_last = 1; /* the reasons wrap: read on a phone without scrolling */
+	qe_doc_th(tb, 0, 0, "Level");
+	qe_doc_th(tb, 1, 0, "Decision");
+	qe_doc_th(tb, 2, 0, "Why");
+	cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+		const char *name = qe_results_level_name(lv);
+		size_t r = qe_doc_row(tb);
+		int dc;
+
+		t.len = 0;
+		dc = qe_decision_level(res, gate, name, &t);
+		qe_doc_td(tb, r, 0, 0, "%s%s", name, qe_results_level_is_ref(res, lv) ? " (ref)" : "");
+		qe_doc_td(tb, r, 1, marks[dc], "%s", qe_decision_name(dc));
+		qe_doc_td(tb, r, 2, 0, "%s", t.len ? qe_text_str(&t) : QE_DASH);
+	}
+	qe_text_release(&t);
+}
+
 static void verdicts(const cJSON *res, struct qe_doc *d)
 {
 	const cJSON *lv;
@@ -350,7 +395,13 @@ static void levels_table(const cJSON *res, struct qe_doc *d)
 			qe_doc_td(tb, r, 1, 0, "ok (reference)");
 		else
 			qe_doc_td(tb, r, 1, lv_ok(lv) ? 0 : QE_MARK_MUTED, "%s", st);
-		qe_doc_td(tb, r, 2, 0, "%s", ft ? ft : QE_DASH);
+		if (ft && qe_fallback_share(lv, NULL) < QE_FALLBACK_MOSTLY) {
+			char mt[32];
+			qe_doc_td(tb, r, 2, QE_MARK_BAD, "%s (%s %s)", ft, qe_fmt_pct(a, B, qe_fallback_share(lv, NULL), 0),
+				  qe_fallback_main_type(ft, mt, sizeof(mt)));
+		} else {
+			qe_doc_td(tb, r, 2, 0, "%s", ft ? ft : QE_DASH);
+		}
 		qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
 		qe_doc_td(tb, r, 4, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
 		qe_doc_td(tb, r, 5, 0, "%s", qe_fmt_ratio(a, B, qe_json_num(lv, "size_ratio", NAN)));
@@ -362,20 +413,28 @@ static void levels_table(const cJSON *res, struct qe_doc *d)
 
 int qe_run_row_start(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t r)
 {
+	return qe_run_row_start_at(res, lv, blk, tb, r, 1);
+}
+
+int qe_run_row_start_at(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t r,
+			size_t size_col)
+{
 	const char *st = qe_results_level_status(lv);
+	size_t why = size_col == 1 ? 3 : 1;
 	char a[B];
 
 	qe_doc_td(tb, r, 0, 0, "%s%s", qe_results_level_name(lv), qe_results_level_is_ref(res, lv) ? " (ref)" : "");
-	qe_doc_td(tb, r, 1, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
-	qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
+	qe_doc_td(tb, r, size_col, 0, "%s", qe_fmt_bytes(a, B, qe_json_num(lv, "file_bytes", NAN)));
+	qe_doc_td(tb, r, size_col + 1, 0, "%s", qe_fmt_fixed(a, B, qe_json_num(lv, "bpw", NAN), 2, 0));
 	if (blk)
 		return 1;
-	for (size_t c = 3; c < tb->table.n_cols; c++)
-		qe_doc_td(tb, r, c, QE_MARK_MUTED, "%s", QE_DASH);
+	for (size_t c = 1; c < tb->table.n_cols; c++)
+		if (c != size_col && c != size_col + 1)
+			qe_doc_td(tb, r, c, QE_MARK_MUTED, "%s", QE_DASH);
 	if (!strcmp(st, "failed"))
-		qe_doc_td(tb, r, 3, QE_MARK_BAD, "failed");
+		qe_doc_td(tb, r, why, QE_MARK_BAD, "failed");
 	else
-		qe_doc_td(tb, r, 3, QE_MARK_MUTED, "%s", lv_ok(lv) ? "no results" : st);
+		qe_doc_td(tb, r, why, QE_MARK_MUTED, "%s", lv_ok(lv) ? "no results" : st);
 	return 0;
 }
 
@@ -404,6 +463,7 @@ int qe_run_doc_build(const cJSON *res, const cJSON *gate, int with_charts, struc
 	base = base ? base + 1 : src;
 	snprintf(title, sizeof(title), "qeval report: %s", base && *base ? base : "model");
 	qe_doc_init(d, title);
+	decision(res, gate, d);
 	notes(res, d);
 	verdicts(res, d);
 	if (with_charts)

@@ -74,8 +74,10 @@ struct qe_view_metric {
 enum qe_view_chart {
 	QE_CHART_ACCURACY = 1, /* accuracy vs bits/weight, with intervals; also the y of quality vs speed */
 	QE_CHART_DELTA,        /* change vs the reference, one x position per level, paired intervals */
-	QE_CHART_DRIFT,        /* distance from the reference vs bits/weight, log y */
-	QE_CHART_SPEED,        /* tokens/s vs bits/weight, bars one sd */
+	QE_CHART_DRIFT,        /* embedding distance from the reference (1 - cosine) vs bits/weight, log y */
+	QE_CHART_SPEED,        /* prompt tokens/s vs bits/weight, bars one sd clipped at 0 */
+	QE_CHART_DRIFT_KL,     /* choice-distribution distance (KL, nats) vs bits/weight, log y */
+	QE_CHART_SPEED_GEN,    /* generation tokens/s vs bits/weight, bars one sd clipped at 0 */
 };
 
 struct qe_view_series {
@@ -93,6 +95,7 @@ struct qe_view_series {
 struct qe_view_axis {
 	const char *task;      /* the task instance measured; NULL = no axis (no chart) */
 	char path[96];         /* metric path of x in that task's per-level block */
+	char sd[96];           /* metric path of x's standard deviation (bars x +- sd); "" = none */
 	char label[96];        /* what x is, for the axis and caption ("tg128") */
 };
 
@@ -102,6 +105,23 @@ struct qe_view_trend {
 	char title[200];
 	char ylabel[120];
 	double scale;          /* y = value x scale; 0 = 1 */
+};
+
+/* How a metric of the block reads in words (the decision lines of the reports
+ * and the summary, reports/decision.c): "Δ lower 95% bound" in "pts". */
+enum qe_view_unit {
+	QE_VU_PLAIN = 0,      /* the number, 4 significant digits */
+	QE_VU_POINTS,         /* a fraction difference as signed percentage points: "−1.67 pts" */
+	QE_VU_PCT,            /* a fraction as a percentage: "25.13%" */
+	QE_VU_RATIO,          /* "1.52×" */
+};
+
+struct qe_view_word {
+	char path[96];        /* a metric path; one ending in "." names every path it starts ("speedup.");
+			       * "" ends the table */
+	char name[96];        /* what it is, after the task's title: "Δ lower 95% bound"; for a
+			       * prefix, the rest of the path is appended */
+	int unit;             /* enum qe_view_unit */
 };
 
 /* A level's verdict line, built part by part (reports/run_doc.c). */
@@ -137,6 +157,13 @@ struct qe_view {
 	 * report has no table for the type */
 	void (*section)(const struct qe_view_ctx *c, struct qe_doc *d);
 
+	/* how the block's metrics read in words, for the decision lines (ends with
+	 * an empty path); NULL = paths and plain numbers */
+	const struct qe_view_word *words;
+	/* metric path of the number of items a level's numbers rest on ("n_scored"):
+	 * a gate rule's "min_n" reads it; NULL = the task has no such count */
+	const char *n_path;
+
 	/* ---- charts (reports/charts.c) ---- */
 	/* the task's series in the run's charts: fills at most cap of out; NULL = none */
 	size_t (*series)(const struct qe_view_ctx *c, struct qe_view_series *out, size_t cap);
@@ -162,6 +189,10 @@ struct qe_view {
 	 * results.json's lm-evaluation-harness-shaped object lm
 	 * (lm.<level>.results.<name> = {"acc,none", ...}); NULL = nothing */
 	void (*lm_eval)(cJSON *lm, const char *level, const char *task, const cJSON *blk);
+	/* fill an MTEB score dict (its names: "cosine_spearman", "ndcg_at_10", ...,
+	 * and "main_score") from a level's block; 1 = filled, 0 = nothing to say.
+	 * NULL = the task has no MTEB-shaped export (reports/w_mteb.c) */
+	int (*mteb)(const cJSON *blk, cJSON *scores);
 };
 
 /* The view of task type `type` (qe_results_task_type), or NULL when the type
@@ -186,5 +217,12 @@ struct qe_text *qe_verdict_part(struct qe_verdict *v);
  * block to show (blk != NULL); else fills the rest of the row with why not
  * and returns 0. */
 int qe_run_row_start(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t row);
+
+/* The same with size and bits/weight in columns size_col and size_col + 1
+ * (a table that puts its headline numbers first, to be seen on a phone
+ * without scrolling); why there is no block goes in column 1 (3 when
+ * size_col is 1). */
+int qe_run_row_start_at(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t row,
+			size_t size_col);
 
 #endif

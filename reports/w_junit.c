@@ -47,6 +47,12 @@ void qe_junit_from_gate(const cJSON *gate, struct qe_text *o)
 	attr(o, "name", suite);
 	counts(o, n, nf, ns);
 	qe_text_put(o, ">\n");
+	/* a gate on a subset (--limit) is marked as such, for a CI to refuse */
+	qe_text_printf(o, "    <properties>\n      <property name=\"partial\" value=\"%s\"/>\n",
+		       qe_json_bool(gate, "partial", 0) ? "true" : "false");
+	if (qe_json_bool(gate, "partial", 0))
+		qe_text_printf(o, "      <property name=\"limit\" value=\"%.0f\"/>\n", qe_json_num(gate, "limit", 0));
+	qe_text_put(o, "    </properties>\n");
 	cJSON_ArrayForEach(c, checks) {
 		const char *st = qe_json_str(c, "status", NULL), *msg = qe_json_str(c, "message", NULL);
 		const char *task = qe_json_str(c, "task", NULL), *name = qe_json_str(c, "name", NULL);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every built test binary and adds up their summary lines.
 # Usage: tests/run.sh BUILD_DIR. Ends with "N passed, N failed, N skipped".
-# A binary that crashes or prints no summary counts as one failure.
+# A binary that crashes, times out (QE_TEST_TIMEOUT seconds, default 600: said
+# as a timeout) or prints no summary counts as one failure.
 set -u
 bdir=${1:-build}
 export QE_FIXTURES=${QE_FIXTURES:-$bdir/fixtures}
@@ -15,6 +16,11 @@ for t in "$bdir"/tests/t_* "$bdir"/tests/fuzz_*; do
 	out=$(timeout "${QE_TEST_TIMEOUT:-600}" "$t" 2> >(sed "s/^/[$name] /" >&2))
 	rc=$?
 	line=$(printf '%s\n' "$out" | grep -E "^$name: [0-9]+ passed, [0-9]+ failed" | tail -n 1)
+	if [ -z "$line" ] && { [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; }; then
+		echo "$name: timed out after ${QE_TEST_TIMEOUT:-600} s (QE_TEST_TIMEOUT; a loaded machine? see uptime)"
+		fail=$((fail + 1))
+		continue
+	fi
 	if [ -z "$line" ]; then
 		echo "$name: crashed or printed no summary (exit $rc)"
 		fail=$((fail + 1))

@@ -6,6 +6,7 @@
 #include "tests/t_reports_common.h"
 
 #include "reports/gate.h"
+#include "reports/summary.h"
 #include "reports/results.h"
 
 static void test_exit_codes(void)
@@ -102,14 +103,15 @@ static void test_eval(void)
 		"{\"rules\": ["
 		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44},"
 		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44, \"include_reference\": true},"
-		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44, \"levels\": \"Q9_X\"},"
+		"{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.44, \"levels\": \"Q9_X\", \"missing\": \"skip\"},"
 		"{\"task\": \"mmlu\", \"metric\": \"vs_ref.delta_acc\", \"op\": \">=\", \"value\": -0.1, \"missing\": \"skip\"},"
 		"{\"task\": \"mmlu\", \"metric\": \"vs_ref.delta_accc\", \"op\": \">=\", \"value\": -0.1, \"missing\": \"skip\","
 		" \"levels\": [\"Q8_0\"]},"
-		"{\"task\": \"nope\", \"metric\": \"acc\", \"op\": \"<\", \"value\": 1, \"levels\": [\"Q8_0\"]}"
+		"{\"task\": \"mmlu\", \"metric\": \"acc_ci95\", \"op\": \">=\", \"value\": 0.1, \"levels\": [\"Q8_0\"]}"
 		"]}";
 	struct qe_err err = { 0 };
 	cJSON *res = NULL, *out = NULL, *rules = NULL;
+	const cJSON *checks;
 	char path[400];
 
 	snprintf(path, sizeof(path), "%s/eval-rules.json", g_tmp);
@@ -125,20 +127,86 @@ static void test_eval(void)
 	TQ_CHECK(check_status(out, 3, "Q2_K", "fail")); /* the failed level fails the rule */
 	/* rule 1 adds the reference */
 	TQ_CHECK(check_status(out, 4, "F16", "pass"));
-	/* rule 2: a level the run lacks */
-	TQ_CHECK(check_status(out, 9, "Q9_X", "fail"));
+	/* rule 2: a level the run lacks, skipped as the rule allows */
+	TQ_CHECK(check_status(out, 9, "Q9_X", "skip"));
 	/* rule 3: Q2_K has no results and the rule skips what is missing */
 	TQ_CHECK(check_status(out, 13, "Q2_K", "skip"));
 	/* rule 4: a misspelt metric is never skipped */
 	TQ_CHECK(check_status(out, 14, "Q8_0", "fail"));
-	/* rule 5: a task the run lacks */
+	/* rule 5: an interval is not a number: the message says which bound to name */
 	TQ_CHECK(check_status(out, 15, "Q8_0", "fail"));
 	TQ_EQ_INT((int)qe_json_num(out, "n_checks", NAN), 16);
-	TQ_EQ_INT((int)qe_json_num(out, "n_skipped", NAN), 1);
-	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 3), "message", NULL),
+	TQ_EQ_INT((int)qe_json_num(out, "n_skipped", NAN), 2);
+	checks = cJSON_GetObjectItemCaseSensitive(out, "checks");
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(checks, 3), "message", NULL),
 			"the level failed (engine aborted (signal 6))") != NULL);
-	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 14), "message", NULL),
-			"not in the task's block") != NULL);
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(checks, 14), "message", NULL), "not in the task's block") != NULL);
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(checks, 15), "message", NULL),
+			"an interval, not a number: name its bound, acc_ci95[0] or acc_ci95[1]") != NULL);
+	/* run2 is a --limit run: the outcome says so */
+	TQ_CHECK(qe_json_bool(out, "partial", 0));
+	TQ_EQ_INT((int)qe_json_num(out, "limit", NAN), 20);
+	cJSON_Delete(out);
+	cJSON_Delete(rules);
+	cJSON_Delete(res);
+}
+
+/* A level or task the run lacks is a typo: an error naming the closest name
+ * (exit 2 from the binary), unless the rule skips what is missing. */
+static void test_eval_typos(void)
+{
+	static const struct { const char *rule, *msg; } tab[] = {
+		{ "{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.4, \"levels\": \"Q4KM\"}",
+		  "rule 0: level 'Q4KM' is not in the run (did you mean 'Q4_K_M'?)" },
+		{ "{\"task\": \"mmul\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.4}",
+		  "rule 0: task 'mmul' is not in the run (did you mean 'mmlu'?)" },
+		{ "{\"task\": \"nope\", \"metric\": \"acc\", \"op\": \"<\", \"value\": 1, \"levels\": [\"Q8_0\"]}",
+		  "rule 0: task 'nope' is not in the run (add \"missing\": \"skip\" if that is meant)" },
+	};
+	cJSON *res = NULL;
+	struct qe_err err = { 0 };
+
+	TQ_EQ_INT(qe_results_load("tests/data/run2", &res, &err), 0);
+	for (size_t i = 0; res && i < sizeof(tab) / sizeof(tab[0]); i++) {
+		char json[600], path[400], args[900];
+		cJSON *rules = NULL, *out = NULL;
+
+		snprintf(json, sizeof(json), "{\"rules\": [%s]}", tab[i].rule);
+		snprintf(path, sizeof(path), "%s/typo-%zu.json", g_tmp, i);
+		TQ_EQ_INT(spit(path, json), 0);
+		TQ_EQ_INT(qe_gate_rules_load(path, &rules, &err), 0);
+		TQ_EQ_INT(qe_gate_eval(res, rules, "run2", path, &out, &err), QE_EINVAL);
+		TQ_CHECK(strstr(err.msg, tab[i].msg) != NULL);
+		TQ_CHECK(out == NULL);
+		cJSON_Delete(rules);
+		/* the binary: exit 2, one line */
+		snprintf(args, sizeof(args), "gate tests/data/run2 --rules %s --no-report", path);
+		TQ_EQ_INT(qeval(args), 2);
+		TQ_CHECK(strstr(g_errtxt, tab[i].msg) != NULL);
+	}
+	cJSON_Delete(res);
+}
+
+/* A rule's min_n: a level whose numbers rest on fewer items fails, in words. */
+static void test_min_n(void)
+{
+	static const char rules_json[] =
+		"{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.1, \"min_n\": 100000,"
+		" \"levels\": [\"Q8_0\"]}, {\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.1, \"min_n\": 1,"
+		" \"levels\": [\"Q8_0\"]}]}";
+	struct qe_err err = { 0 };
+	cJSON *res = NULL, *out = NULL, *rules = NULL;
+	char path[400];
+
+	snprintf(path, sizeof(path), "%s/min-n.json", g_tmp);
+	TQ_EQ_INT(spit(path, rules_json), 0);
+	TQ_EQ_INT(qe_gate_rules_load(path, &rules, &err), 0);
+	TQ_EQ_INT(qe_results_load("tests/data/run2", &res, &err), 0);
+	TQ_EQ_INT(qe_gate_eval(res, rules, "run2", "min-n.json", &out, &err), 0);
+	TQ_CHECK(check_status(out, 0, "Q8_0", "fail"));
+	TQ_CHECK(check_status(out, 1, "Q8_0", "pass"));
+	TQ_CHECK(strstr(qe_json_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(out, "checks"), 0), "message", NULL),
+			"rule needs at least 100000") != NULL);
 	cJSON_Delete(out);
 	cJSON_Delete(rules);
 	cJSON_Delete(res);
@@ -171,6 +239,14 @@ static void test_report_junit_uses_gate(void)
 	run_copy("run1", run, sizeof(run));
 	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q", run);
 	TQ_EQ_INT(qeval(args), 1);
+	/* the gate rewrote the report: it opens with PASS / FAIL per level */
+	snprintf(args, sizeof(args), "%s/report.md", run);
+	GOLDEN(args, "run1.gated.report.md");
+	s = slurp(args);
+	TQ_CHECK(s && strstr(s, "## Decision") && strstr(s, "## Decision") < strstr(s, "## Verdict"));
+	TQ_CHECK(s && strstr(s, "| Q4_K_M | **FAIL** | MMLU \xce\x94 lower 95% bound \xe2\x88\x92" "3.25 pts, rule needs "
+				"\xe2\x89\xa5 \xe2\x88\x92" "2.00 pts"));
+	free(s);
 	snprintf(args, sizeof(args), "report %s --format junit,md", run);
 	TQ_EQ_INT(qeval(args), 0);
 	snprintf(args, sizeof(args), "%s/junit.xml", run);
@@ -181,6 +257,34 @@ static void test_report_junit_uses_gate(void)
 	free(s);
 }
 
+/* The summary `qeval run` prints opens with the decision, one line per level. */
+static void test_summary_decision(void)
+{
+	char run[400], args[1200], path[500], *s;
+	FILE *f;
+
+	run_copy("run2", run, sizeof(run));
+	snprintf(path, sizeof(path), "%s/summary.txt", g_tmp);
+	f = fopen(path, "w");
+	qe_summary_print(run, f);
+	fclose(f);
+	s = slurp(path);
+	TQ_CHECK(s && strstr(s, "decision: not gated (no release rules checked"));
+	TQ_CHECK(s && !strstr(s, "nan")); /* Q2_K failed: its size ratio is "-", not "nanx" */
+	free(s);
+	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q --no-report", run);
+	TQ_EQ_INT(qeval(args), 1);
+	f = fopen(path, "w");
+	qe_summary_print(run, f);
+	fclose(f);
+	s = slurp(path);
+	TQ_CHECK(s && strstr(s, "decision on a subset (partial run, --limit 20)"));
+	TQ_CHECK(s && strstr(s, "Q2_K       FAIL      the level failed: engine aborted (signal 6) (3 checks)"));
+	TQ_CHECK(s && strstr(s, "Q8_0       FAIL      MMLU \xce\x94 lower 95% bound \xe2\x88\x92" "2.44 pts") &&
+		 strstr(s, "decision") < strstr(s, "level      status"));
+	free(s);
+}
+
 int main(void)
 {
 	if (tmp_make("t-gate"))
@@ -188,6 +292,9 @@ int main(void)
 	TQ_RUN(test_exit_codes);
 	TQ_RUN(test_bad_rules);
 	TQ_RUN(test_eval);
+	TQ_RUN(test_eval_typos);
+	TQ_RUN(test_min_n);
+	TQ_RUN(test_summary_decision);
 	TQ_RUN(test_gate_check_api);
 	TQ_RUN(test_report_junit_uses_gate);
 	tmp_remove();

@@ -270,13 +270,13 @@ static void test_stats_known_samples(void)
 	static const char *const recs[] = {
 		"["
 		"{\"id\":\"pp512/2\",\"test\":\"pp512\",\"rep\":2,\"n_prompt\":512,\"n_gen\":0,"
-		"\"t_prompt_s\":0.25,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"status\":\"ok\"},"
+		"\"t_prompt_s\":0.25,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"load1\":2.0,\"steal_s\":0.2,\"status\":\"ok\"},"
 		"{\"id\":\"pp512/1\",\"test\":\"pp512\",\"rep\":1,\"n_prompt\":512,\"n_gen\":0,"
-		"\"t_prompt_s\":0.5,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"status\":\"ok\"},"
+		"\"t_prompt_s\":0.5,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"load1\":1.0,\"steal_s\":0.1,\"status\":\"ok\"},"
 		"{\"id\":\"pp512/3\",\"test\":\"pp512\",\"rep\":3,\"n_prompt\":512,\"n_gen\":0,"
-		"\"t_prompt_s\":1.0,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"status\":\"ok\"},"
+		"\"t_prompt_s\":1.0,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"load1\":6.0,\"steal_s\":0,\"status\":\"ok\"},"
 		"{\"id\":\"pp512/4\",\"test\":\"pp512\",\"rep\":4,\"n_prompt\":512,\"n_gen\":0,"
-		"\"t_prompt_s\":0,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"status\":\"error: decode failed\"},"
+		"\"t_prompt_s\":0,\"t_gen_s\":0,\"t_first_s\":0,\"threads\":2,\"load1\":9.0,\"status\":\"error: decode failed\"},"
 		"{\"id\":\"tg128/1\",\"test\":\"tg128\",\"rep\":1,\"n_prompt\":0,\"n_gen\":128,"
 		"\"t_prompt_s\":0,\"t_gen_s\":1.6,\"t_first_s\":0,\"threads\":2,\"status\":\"ok\"},"
 		"{\"id\":\"tg128/2\",\"test\":\"tg128\",\"rep\":2,\"n_prompt\":0,\"n_gen\":128,"
@@ -313,6 +313,13 @@ static void test_stats_known_samples(void)
 		TQ_NEAR(cJSON_GetArrayItem(samples, 2)->valuedouble, 512.0, RATE_TOL);
 		TQ_NEAR(num(t, "tps_mean"), 1194.6666666666667, RATE_TOL);
 		TQ_NEAR(num(t, "tps_sd"), 782.0929186057967, SD_TOL);
+		/* the machine during the test: load averages 2, 1, 6 of the usable
+		 * repetitions (the failed one's 9 left out), 0.3 s stolen; sd / mean
+		 * 0.65 > 0.10: noisy */
+		TQ_NEAR(num(t, "load1_mean"), 3.0, 1e-12);
+		TQ_NEAR(num(t, "steal_s"), 0.3, 1e-12);
+		TQ_NEAR(num(t, "tps_cv"), 782.0929186057967 / 1194.6666666666667, 1e-9);
+		TQ_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(t, "noisy")));
 	}
 	t = find_test(lvl, "tg128");
 	TQ_CHECK(t != NULL);
@@ -329,6 +336,8 @@ static void test_stats_known_samples(void)
 		TQ_EQ_INT(num(t, "reps"), 1);
 		TQ_NEAR(num(t, "tps_mean"), 111.0 / 1.2, RATE_TOL);
 		TQ_CHECK(is_null(t, "tps_sd")); /* one repetition: no sd (null, not 0) */
+		TQ_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(t, "noisy"))); /* nothing to call noisy */
+		TQ_CHECK(is_null(t, "load1_mean")); /* records without the machine's state */
 		TQ_NEAR(num(t, "ttft_ms_mean"), 250.0, RATE_TOL);
 		TQ_NEAR(num(t, "tpot_ms_mean"), 95.0, RATE_TOL);
 		TQ_CHECK(is_null(t, "ttft_ms_sd"));

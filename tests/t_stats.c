@@ -157,6 +157,47 @@ static void test_mcnemar(void)
 
 /* ---- random numbers --------------------------------------------------------- */
 
+/* ---- paired proportions: Newcombe's hybrid score interval ---------------- */
+
+#define TOL_PUB 5e-4 /* published figures are rounded to 3 decimals */
+
+static void test_newcombe(void)
+{
+	/* The second column comes from an independent Python computation (Wilson
+	 * bounds found by bisection on the score equation |p - pi| = z sqrt(pi(1 - pi)/n),
+	 * then Newcombe's combination: python3 tests/ref/newcombe.py). */
+	static const struct { uint64_t a, b, c, d; double lo, hi; } tab[] = {
+		{ 14, 5, 0, 22, 0.011483241383, 0.226492684351 },   /* Altman et al. 2000 p. 52 */
+		{ 5, 0, 0, 20, -0.108231942112, 0.108231942112 },   /* no discordant pairs */
+		{ 0, 0, 0, 25, -0.133192250939, 0.133192250939 },   /* a random model: 25 items all wrong in both */
+		{ 0, 0, 1, 0, -1.0, 0.122108720682 },               /* one item, lost */
+		{ 1, 0, 0, 0, -0.793450685623, 0.793450685623 },    /* one item, right in both */
+		{ 30, 2, 9, 16, -0.232307753527, -0.007861658907 },
+		{ 10, 15, 5, 20, 0.025838416549, 0.356936571659 },
+		{ 1, 1, 7, 12, -0.506920226686, -0.025559124165 },
+	};
+	double lo, hi;
+
+	/* the published worked example: Altman, Machin, Bryant, Gardner, "Statistics
+	 * with confidence" (2nd ed., 2000), p. 52: 41 patients, 14 / 5 / 0 / 22,
+	 * difference 0.122, 95% interval 0.011 to 0.226 */
+	qe_stats_paired_newcombe(14, 5, 0, 22, QE_Z95, &lo, &hi);
+	TQ_NEAR(lo, 0.011, TOL_PUB);
+	TQ_NEAR(hi, 0.226, TOL_PUB);
+	for (size_t i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		qe_stats_paired_newcombe(tab[i].a, tab[i].b, tab[i].c, tab[i].d, QE_Z95, &lo, &hi);
+		TQ_NEAR(lo, tab[i].lo, TOL);
+		TQ_NEAR(hi, tab[i].hi, TOL);
+		TQ_CHECK(hi > lo); /* never collapses */
+	}
+	/* swapping the two sides mirrors the interval */
+	qe_stats_paired_newcombe(14, 0, 5, 22, QE_Z95, &lo, &hi);
+	TQ_NEAR(lo, -0.226492684351, TOL);
+	TQ_NEAR(hi, -0.011483241383, TOL);
+	qe_stats_paired_newcombe(0, 0, 0, 0, QE_Z95, &lo, &hi);
+	TQ_CHECK(isnan(lo) && isnan(hi));
+}
+
 static void test_rng(void)
 {
 	/* xoshiro256** reference outputs from state {1, 2, 3, 4} */
@@ -415,6 +456,7 @@ int main(void)
 	TQ_RUN(test_percentile);
 	TQ_RUN(test_prop);
 	TQ_RUN(test_mcnemar);
+	TQ_RUN(test_newcombe);
 	TQ_RUN(test_rng);
 	TQ_RUN(test_bootstrap_identical);
 	TQ_RUN(test_bootstrap_far_and_deterministic);

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 static const char *type_word(const struct qe_optab *o)
@@ -374,4 +375,30 @@ const char *qe_closest_word(const char *w, const char *const *words, size_t n)
 			if (!strncmp(words[i], w, wl))
 				return words[i];
 	return best;
+}
+
+/* s without case and the characters "_-. ", into buf (cap bytes) */
+static const char *name_key(const char *s, char *buf, size_t cap)
+{
+	size_t k = 0;
+
+	for (; *s && k + 1 < cap; s++)
+		if (!strchr("_-. ", *s))
+			buf[k++] = (char)tolower((unsigned char)*s);
+	buf[k] = 0;
+	return buf;
+}
+
+const char *qe_closest_name(const char *w, const char *const *words, size_t n)
+{
+	const char *near = qe_closest_word(w, words, n);
+	char a[128], b[128];
+
+	if (near)
+		return near;
+	name_key(w, a, sizeof(a));
+	for (size_t i = 0; i < n && *a; i++)
+		if (!strcmp(a, name_key(words[i], b, sizeof(b))))
+			return words[i];
+	return NULL;
 }

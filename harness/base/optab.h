@@ -93,6 +93,11 @@ cJSON *qe_optab_value_from_text(const struct qe_optab *o, const char *text, cons
  * none is close: for "did you mean". */
 const char *qe_closest_word(const char *w, const char *const *words, size_t n);
 
+/* qe_closest_word, else the word equal to w when case and the characters
+ * "_-. " are ignored ("Q4KM" -> "Q4_K_M", "q8-0" -> "Q8_0"); NULL when none.
+ * For names (levels, quantization types, subjects). */
+const char *qe_closest_name(const char *w, const char *const *words, size_t n);
+
 /* The value name in help: o->meta, else from the type ("N", "X", "S", "LIST"). */
 const char *qe_optab_meta(const struct qe_optab *o);
 

@@ -1,6 +1,7 @@
 #include "harness/base/sys.h"
 
 #include <errno.h>
+#include <math.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,35 @@ double qe_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double qe_load1(void)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double l = NAN;
+
+	if (!f)
+		return NAN;
+	if (fscanf(f, "%lf", &l) != 1)
+		l = NAN;
+	fclose(f);
+	return l;
+}
+
+double qe_steal_s(void)
+{
+	FILE *f = fopen("/proc/stat", "r");
+	unsigned long long v[8];
+	long hz = sysconf(_SC_CLK_TCK);
+	int n;
+
+	if (!f)
+		return NAN;
+	/* cpu  user nice system idle iowait irq softirq steal ... */
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+		   &v[7]);
+	fclose(f);
+	return n == 8 && hz > 0 ? (double)v[7] / (double)hz : NAN;
 }
 
 uint64_t qe_peak_rss(void)

@@ -11,6 +11,16 @@ int qe_cpus_allowed(void);
 /* Monotonic clock, seconds. */
 double qe_now(void);
 
+/* The 1-minute load average (/proc/loadavg): runnable and waiting tasks,
+ * averaged; NaN when unknown. */
+double qe_load1(void);
+
+/* CPU time stolen from this machine by its hypervisor since boot, summed over
+ * every CPU (/proc/stat, the "cpu" line's steal column, over USER_HZ), in
+ * seconds; NaN when unknown. The difference over an interval is the time the
+ * guest's CPUs were ready but not running. */
+double qe_steal_s(void);
+
 /* Peak resident set size of this process so far, bytes (getrusage). */
 uint64_t qe_peak_rss(void);
 

@@ -5,6 +5,7 @@
 #include "harness/base/json.h"
 #include "harness/pipeline.h"
 #include "harness/plan.h"
+#include "reports/text.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -39,6 +40,9 @@ static const char usage[] =
 	"  -o, --out DIR        default qeval-runs/bench-<model>-<date>\n"
 	"      --resume DIR     finish a killed bench; done repetitions are kept\n"
 	"  -q, --quiet          no progress display\n"
+	"  -O, --output FMT     what stdout gets: md (the table, default), csv, json or\n"
+	"                       jsonl, with llama-bench's field names (its -o; here -o\n"
+	"                       is --out); the run's other lines then go to stderr\n"
 	"\n"
 	"Exit: as 'qeval run' (0 ok, 2 usage or input error, 3 a level failed).\n";
 
@@ -145,6 +149,132 @@ static void print_table(const char *dir)
 			}
 		}
 	}
+	cJSON_Delete(res);
+}
+
+/* ---- machine-readable output (-O / --output csv|json|jsonl) ------------------- */
+
+/* The fields of one row: llama-bench's names where it has the value, then
+ * qeval's own (level, speedup, noisy, load1_mean, steal_s). */
+static const char *const row_keys[] = {
+	"build_commit", "cpu_info", "gpu_info", "model_filename", "model_type", "model_size", "model_n_params",
+	"n_batch", "n_ubatch", "n_threads", "n_gpu_layers", "n_prompt", "n_gen", "avg_ts", "stddev_ts", "samples_ts",
+	"level", "speedup", "noisy", "load1_mean", "steal_s", NULL,
+};
+
+static void put_num(cJSON *o, const char *key, double v)
+{
+	if (isnan(v))
+		cJSON_AddNullToObject(o, key);
+	else
+		cJSON_AddNumberToObject(o, key, v);
+}
+
+/* One object per level x test of the bench's speed task, in the order of row_keys. */
+static cJSON *bench_rows(const cJSON *res)
+{
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(res, "machine"), *eng = cJSON_GetObjectItemCaseSensitive(res, "engine");
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "tasks"), bench_instance);
+	const cJSON *lv, *x;
+	cJSON *rows = cJSON_CreateArray();
+
+	cJSON_ArrayForEach(lv, cJSON_GetObjectItemCaseSensitive(t, "levels")) {
+		const cJSON *le = level_entry(res, lv->string), *sp = cJSON_GetObjectItemCaseSensitive(lv, "speedup");
+		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(lv, "tests")) {
+			cJSON *o = cJSON_CreateObject();
+			const cJSON *samples = cJSON_GetObjectItemCaseSensitive(x, "tps_samples");
+			const char *name = qe_json_str(x, "name", "?");
+			cJSON_AddStringToObject(o, "build_commit", qe_json_str(eng, "version", ""));
+			cJSON_AddStringToObject(o, "cpu_info", qe_json_str(m, "cpu", ""));
+			cJSON_AddStringToObject(o, "gpu_info", qe_json_str(m, "gpu", ""));
+			cJSON_AddStringToObject(o, "model_filename", qe_json_str(le, "path", ""));
+			cJSON_AddStringToObject(o, "model_type", qe_json_str(le, "ftype", ""));
+			put_num(o, "model_size", qe_json_num(lv, "file_bytes", qe_json_num(le, "file_bytes", NAN)));
+			put_num(o, "model_n_params", qe_json_num(lv, "n_params", qe_json_num(le, "n_params", NAN)));
+			put_num(o, "n_batch", qe_json_num(lv, "n_batch", NAN));
+			put_num(o, "n_ubatch", qe_json_num(lv, "n_ubatch", NAN));
+			put_num(o, "n_threads", qe_json_num(lv, "threads", NAN));
+			put_num(o, "n_gpu_layers", qe_json_num(lv, "n_gpu_layers", NAN));
+			put_num(o, "n_prompt", qe_json_num(x, "n_prompt", NAN));
+			put_num(o, "n_gen", qe_json_num(x, "n_gen", NAN));
+			put_num(o, "avg_ts", qe_json_num(x, "tps_mean", NAN));
+			put_num(o, "stddev_ts", qe_json_num(x, "tps_sd", NAN));
+			cJSON_AddItemToObject(o, "samples_ts", samples ? cJSON_Duplicate(samples, 1) : cJSON_CreateArray());
+			cJSON_AddStringToObject(o, "level", lv->string);
+			put_num(o, "speedup", qe_json_num(sp, name, NAN));
+			cJSON_AddBoolToObject(o, "noisy", qe_json_bool(x, "noisy", 0));
+			put_num(o, "load1_mean", qe_json_num(x, "load1_mean", NAN));
+			put_num(o, "steal_s", qe_json_num(x, "steal_s", NAN));
+			cJSON_AddItemToArray(rows, o);
+		}
+	}
+	return rows;
+}
+
+/* A CSV field: RFC 4180 quoting; an array as its numbers joined by spaces
+ * (llama-bench's samples_ts). */
+static void csv_field(const cJSON *v)
+{
+	const cJSON *e;
+	char b[40];
+	int first = 1;
+
+	if (cJSON_IsString(v)) {
+		putchar('"');
+		for (const char *s = v->valuestring; *s; s++)
+			fputs(*s == '"' ? "\"\"" : (char[2]){ *s, 0 }, stdout);
+		putchar('"');
+	} else if (cJSON_IsNumber(v)) {
+		fputs(qe_fmt_num(b, v->valuedouble), stdout);
+	} else if (cJSON_IsBool(v)) {
+		fputs(cJSON_IsTrue(v) ? "true" : "false", stdout);
+	} else if (cJSON_IsArray(v)) {
+		putchar('"');
+		cJSON_ArrayForEach(e, v) {
+			printf("%s%s", first ? "" : " ", qe_fmt_num(b, e->valuedouble));
+			first = 0;
+		}
+		putchar('"');
+	}
+}
+
+/* results.json's speed rows on stdout as fmt ("csv", "json", "jsonl"). */
+static void print_rows(const char *dir, const char *fmt)
+{
+	char path[4200];
+	cJSON *res, *rows;
+	const cJSON *r;
+
+	snprintf(path, sizeof(path), "%s/results.json", dir);
+	if (qe_json_read_file(path, &res, NULL) != 0)
+		return;
+	rows = bench_rows(res);
+	if (!strcmp(fmt, "json")) {
+		char *s = cJSON_Print(rows);
+		if (s)
+			puts(s);
+		free(s);
+	} else if (!strcmp(fmt, "jsonl")) {
+		cJSON_ArrayForEach(r, rows) {
+			char *s = cJSON_PrintUnformatted(r);
+			if (s)
+				puts(s);
+			free(s);
+		}
+	} else {
+		for (size_t k = 0; row_keys[k]; k++)
+			printf("%s%s", k ? "," : "", row_keys[k]);
+		putchar('\n');
+		cJSON_ArrayForEach(r, rows) {
+			for (size_t k = 0; row_keys[k]; k++) {
+				if (k)
+					putchar(',');
+				csv_field(cJSON_GetObjectItemCaseSensitive(r, row_keys[k]));
+			}
+			putchar('\n');
+		}
+	}
+	cJSON_Delete(rows);
 	cJSON_Delete(res);
 }
 
@@ -277,7 +407,8 @@ int cmd_bench(int argc, char **argv)
 		{ "ubatch", required_argument, 0, 'u' }, { "ngl", required_argument, 0, O_NGL },
 		{ "cache", required_argument, 0, O_CACHE }, { "runtime", required_argument, 0, O_RUNTIME },
 		{ "out", required_argument, 0, 'o' }, { "resume", required_argument, 0, O_RESUME },
-		{ "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "quiet", no_argument, 0, 'q' }, { "help", no_argument, 0, 'h' },
+		{ "output", required_argument, 0, 'O' }, { 0, 0, 0, 0 },
 	};
 	struct bench_args a = { .levels = "F16,Q8_0,Q4_K_M", .warmup = -1, .pp_tg = 1 };
 	char outbuf[4200];
@@ -285,10 +416,11 @@ int cmd_bench(int argc, char **argv)
 	struct qe_plan plan;
 	struct qe_pipeline_opts po = { 0 };
 	cJSON *json;
-	int c, code;
+	const char *fmt = "md";
+	int c, code, saved = -1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "m:l:p:n:r:t:b:u:o:qh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:l:p:n:r:t:b:u:o:O:qh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'm': a.model = optarg; break;
 		case 'l': a.levels = optarg; break;
@@ -310,6 +442,13 @@ int cmd_bench(int argc, char **argv)
 		case 'o': a.out = optarg; break;
 		case O_RESUME: a.resume = optarg; break;
 		case 'q': a.quiet = 1; break;
+		case 'O':
+			if (strcmp(optarg, "md") && strcmp(optarg, "csv") && strcmp(optarg, "json") && strcmp(optarg, "jsonl")) {
+				fprintf(stderr, "qeval bench: --output: '%s' is not one of md, csv, json, jsonl\n", optarg);
+				return QE_EXIT_USAGE;
+			}
+			fmt = optarg;
+			break;
 		case 'h': return qe_opt_help(usage);
 		default: fputs(usage, stderr); return QE_EXIT_USAGE;
 		}
@@ -334,8 +473,21 @@ int cmd_bench(int argc, char **argv)
 	po.resume = a.resume != NULL;
 	po.summary = 0; /* the table below replaces run's */
 	po.who = "bench";
+	/* a machine-readable stdout holds the rows alone: the run's own lines go to stderr */
+	if (strcmp(fmt, "md") != 0) {
+		fflush(stdout);
+		saved = dup(1);
+		dup2(2, 1);
+	}
 	code = qe_pipeline(&plan, &po, &err);
 	qe_plan_release(&plan);
-	print_table(outbuf);
+	if (saved >= 0) {
+		fflush(stdout);
+		dup2(saved, 1);
+		close(saved);
+		print_rows(outbuf, fmt);
+	} else {
+		print_table(outbuf);
+	}
 	return code;
 }

@@ -2,6 +2,7 @@
 #include "harness/cli/cli.h"
 #include "harness/base/opt.h"
 #include "reports/gate.h"
+#include "reports/report.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -10,24 +11,28 @@ static const char usage[] =
 	"usage: qeval gate DIR --rules RULES.json [--junit FILE]\n"
 	"\n"
 	"Checks the run in DIR against the rules (docs/reports.md, \"Gates\"), prints\n"
-	"one line per rule and level, and writes the outcome to DIR/gate.json.\n"
+	"one line per rule and level, writes the outcome to DIR/gate.json and\n"
+	"rewrites DIR's reports (report.md, report.html, summary.csv), which open\n"
+	"with PASS / FAIL per level. --no-report leaves them as they are.\n"
 	"Exit status: 0 every check passed, 1 a check failed, 2 bad rules or DIR.\n"
 	"\n"
 	"  -r, --rules FILE     the rules (JSON)\n"
 	"      --junit FILE     also write the checks as JUnit XML\n"
-	"  -q, --quiet          print only failures and the summary line\n";
+	"  -q, --quiet          print only failures and the summary line\n"
+	"      --no-report      do not rewrite the reports\n";
 
 int cmd_gate(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "rules", required_argument, 0, 'r' }, { "junit", required_argument, 0, 'j' },
 		{ "quiet", no_argument, 0, 'q' },       { "help", no_argument, 0, 'h' },
+		{ "no-report", no_argument, 0, 'n' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *rules = NULL, *junit = NULL;
 	struct qe_err err = { 0 };
 	cJSON *outcome = NULL;
-	int c, n_failed = 0, quiet = 0;
+	int c, n_failed = 0, quiet = 0, report = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "r:qh", lo, NULL)) != -1) {
@@ -35,6 +40,7 @@ int cmd_gate(int argc, char **argv)
 		case 'r': rules = optarg; break;
 		case 'j': junit = optarg; break;
 		case 'q': quiet = 1; break;
+		case 'n': report = 0; break;
 		case 'h': return qe_opt_help(usage);
 		default: fputs(usage, stderr); return QE_EXIT_USAGE;
 		}
@@ -58,5 +64,9 @@ int cmd_gate(int argc, char **argv)
 		qe_gate_print(outcome, stdout);
 	}
 	cJSON_Delete(outcome);
+	if (report && qe_report_write_all(argv[optind], NULL, &err) != 0)
+		fprintf(stderr, "qeval gate: reports: %s\n", err.msg);
+	else if (report && !quiet)
+		printf("reports rewritten: %s/report.md, report.html, summary.csv\n", argv[optind]);
 	return n_failed ? QE_EXIT_CHECK : QE_EXIT_OK;
 }

@@ -14,12 +14,17 @@
 #include "harness/pipeline.h"
 #include "harness/plan.h"
 #include "harness/tasks/task.h"
+#include "harness/base/optab.h"
+#include "runtimes/runtime.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 /* ---- the flags ------------------------------------------------------------- */
 
@@ -559,6 +564,98 @@ static int parse_args(int argc, char **argv, const struct flags *f, struct cli *
 	return 0;
 }
 
+/* A relative path of the plan made absolute against the current folder (the
+ * part before a "?k=v" suffix), so that plan.json works from anywhere
+ * (--resume from another folder). */
+static void absolute(cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	char cwd[4096], buf[8300];
+
+	if (!cJSON_IsString(v) || !v->valuestring[0] || v->valuestring[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return;
+	snprintf(buf, sizeof(buf), "%s/%s", cwd, v->valuestring[0] == '.' && v->valuestring[1] == '/' ? v->valuestring + 2
+												    : v->valuestring);
+	qe_plan_json_set(obj, key, cJSON_CreateString(buf));
+}
+
+/* The model, the cache and every task option marked QE_OF_PATH. A model that
+ * is not a file here (a served model's name) is left as it is. */
+static void absolute_paths(cJSON *plan)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(plan, "model");
+	cJSON *t;
+
+	if (cJSON_IsString(v) && access(v->valuestring, F_OK) == 0)
+		absolute(plan, "model");
+	absolute(plan, "cache");
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks")) {
+		const struct qe_task *task = qe_task_find(qe_json_str(t, "task", ""));
+		for (const struct qe_optab *o = task ? task->options : NULL; o && o->key; o++)
+			if (o->flags & QE_OF_PATH)
+				absolute(t, o->key);
+	}
+}
+
+/* A level given as text that is neither NAME=PATH, a .gguf file nor one of
+ * the runtime's quantization types: the closest type, for one line with
+ * "did you mean" (the runtime's own check would only say it is unknown). */
+static int check_levels(const cJSON *plan, struct qe_err *err)
+{
+	const char *rt = qe_json_str(cJSON_GetObjectItemCaseSensitive(plan, "runtime"), "name", "llamacpp");
+	const char *const *types = qe_runtime_quant_types(rt);
+	const cJSON *l;
+	size_t n = 0;
+
+	while (types && types[n])
+		n++;
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(plan, "levels")) {
+		const char *s = cJSON_IsString(l) ? l->valuestring : NULL, *near;
+		size_t len = s ? strlen(s) : 0;
+		int known = 0;
+		if (!s || !n || strchr(s, '=') || strchr(s, '/') || (len > 5 && !strcasecmp(s + len - 5, ".gguf")))
+			continue;
+		for (size_t i = 0; i < n && !known; i++)
+			known = !strcasecmp(types[i], s);
+		if (known)
+			continue;
+		near = qe_closest_name(s, types, n);
+		if (near)
+			return qe_fail(err, QE_EINVAL, "unknown level '%s' (did you mean '%s'?)", s, near);
+	}
+	return 0;
+}
+
+/* Every input the plan names that is not there, one line each on stderr, so a
+ * first try learns all of them at once; the number of them. A model that
+ * does not look like a file (a served model's name) is not checked here. */
+static int missing_inputs(const cJSON *plan, const char *who)
+{
+	const char *model = qe_json_str(plan, "model", NULL);
+	const cJSON *t;
+	int n = 0;
+
+	if (!model || !*model)
+		n += fprintf(stderr, "qeval %s: the plan names no model (--model FILE)\n", who) > 0;
+	else if ((strchr(model, '/') || strstr(model, ".gguf")) && access(model, R_OK) != 0)
+		n += fprintf(stderr, "qeval %s: model '%s': %s\n", who, model, strerror(errno)) > 0;
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(plan, "tasks")) {
+		const struct qe_task *task = qe_task_find(qe_json_str(t, "task", ""));
+		for (const struct qe_optab *o = task ? task->options : NULL; o && o->key; o++) {
+			const char *v = qe_json_str(t, o->key, NULL);
+			char path[4096];
+			if (!(o->flags & QE_OF_PATH) || !v)
+				continue;
+			snprintf(path, sizeof(path), "%.*s", (int)strcspn(v, "?"), v); /* FILE?k=v */
+			if (access(path, R_OK) != 0)
+				n += fprintf(stderr, "qeval %s: task '%s': %s '%s': %s\n", who,
+					     qe_json_str(t, "name", qe_json_str(t, "task", "?")), o->key, path,
+					     strerror(errno)) > 0;
+		}
+	}
+	return n;
+}
+
 int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const char *who)
 {
 	static struct flags f;
@@ -584,6 +681,16 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 	if ((rc = build_plan(base, &c, &json, &err)) != 0)
 		goto fail;
 	plan_defaults(json);
+	if (!c.resume)
+		absolute_paths(json);
+	if ((rc = check_levels(json, &err)) != 0) {
+		cJSON_Delete(json);
+		goto fail;
+	}
+	if (!c.resume && missing_inputs(json, who) > 0) {
+		cJSON_Delete(json);
+		return QE_EXIT_USAGE;
+	}
 	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "tasks"))) {
 		nothing_to_run(&f, &err);
 		cJSON_Delete(json);

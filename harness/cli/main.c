@@ -1,6 +1,7 @@
 /* qeval — entry point and command table. */
 #include "harness/cli/cli.h"
 #include "harness/base/err.h"
+#include "harness/base/optab.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +26,24 @@ static void usage(FILE *f)
 	fprintf(f, "usage: qeval [--help | --version] <command> [options]\n\ncommands:\n");
 	for (const struct qe_cmd *c = qe_commands; c->name; c++)
 		fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	fprintf(f, "\n'qeval <command> --help' describes a command. Exit codes: 0 ok, 1 a gate or\n"
+	fprintf(f, "\n'qeval help <command>' (or 'qeval <command> --help') describes a command.\nExit codes: 0 ok, 1 a gate or\n"
 		   "check failed, 2 usage or input error, 3 runtime failure (docs/cli.md).\n");
+}
+
+/* One line, with the closest command when there is one. */
+static int unknown_command(const char *name)
+{
+	const char *names[32], *near;
+	size_t n = 0;
+
+	for (const struct qe_cmd *c = qe_commands; c->name && n < 32; c++)
+		names[n++] = c->name;
+	near = qe_closest_word(name, names, n);
+	if (near)
+		fprintf(stderr, "qeval: unknown command '%s' (did you mean '%s'?)\n", name, near);
+	else
+		fprintf(stderr, "qeval: unknown command '%s' (see 'qeval --help')\n", name);
+	return QE_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -34,6 +51,15 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		usage(stderr);
 		return QE_EXIT_USAGE;
+	}
+	/* qeval help CMD = qeval CMD --help */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		static char help[] = "--help";
+		char *hv[] = { argv[2], help, NULL };
+		for (const struct qe_cmd *c = qe_commands; c->name; c++)
+			if (!strcmp(argv[2], c->name))
+				return c->fn(2, hv);
+		return unknown_command(argv[2]);
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
@@ -44,6 +70,5 @@ int main(int argc, char **argv)
 	for (const struct qe_cmd *c = qe_commands; c->name; c++)
 		if (!strcmp(argv[1], c->name))
 			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "qeval: unknown command '%s' (see 'qeval --help')\n", argv[1]);
-	return QE_EXIT_USAGE;
+	return unknown_command(argv[1]);
 }

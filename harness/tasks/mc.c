@@ -200,7 +200,7 @@ static int check_template(const cJSON *v, void *field, struct qe_err *err)
 
 #define MC_OPTIONS(TASK_, SPLIT_)                                                                                        \
 	{ "dir", QE_OT_STR, offsetof(struct mc_opts, dir), NULL, 0, 0,                                                 \
-	  "the " TASK_ " folder", "DIR", QE_OF_MAIN, NULL, NULL },                                     \
+	  "the " TASK_ " folder", "DIR", QE_OF_MAIN | QE_OF_PATH, NULL, NULL },                                     \
 	{ "split", QE_OT_STR, offsetof(struct mc_opts, split), SPLIT_, 0, 0,                                            \
 	  "the split to score (default " SPLIT_ ")", "S", 0, NULL, NULL },                                              \
 	{ "shots", QE_OT_INT, offsetof(struct mc_opts, shots), "5", 0, 64,                                             \
@@ -593,7 +593,7 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	}
 	for (size_t i = 0; i < n; i++)
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
-	qe_progress_add(tl->progress, n_skip);
+	qe_progress_skip(tl->progress, n_skip);
 	for (size_t i = 0; i < n && rc == 0;) {
 		uint32_t n_groups = 0;
 		g.m = 0;
@@ -753,6 +753,8 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			break;
 		cJSON_AddNumberToObject(b, QE_MC_N, (double)s->set.n_items);
 		cJSON_AddNumberToObject(b, QE_MC_N_SCORED, (double)sm.n_scored);
+		cJSON_AddNumberToObject(b, QE_MC_N_CHOICES, 4);
+		cJSON_AddNumberToObject(b, QE_MC_N_SHOTS, s->shots);
 		cJSON_AddNumberToObject(b, QE_MC_N_FAILED, (double)A[l].n_failed);
 		cJSON_AddNumberToObject(b, QE_MC_N_NO_GOLD, (double)s->n_no_gold);
 		cJSON_AddNumberToObject(b, QE_MC_N_TRUNCATED, (double)A[l].n_truncated);
@@ -802,6 +804,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 			cJSON_AddNumberToObject(o, QE_MC_N_PAIRED, (double)cmp.n_paired);
 			qe_json_add_num(o, QE_MC_DELTA_ACC, cmp.delta);
 			cJSON_AddItemToObject(o, QE_MC_DELTA_CI95, pair(cmp.delta_lo, cmp.delta_hi));
+			cJSON_AddItemToObject(o, QE_MC_DELTA_BOOT_CI95, pair(cmp.boot_lo, cmp.boot_hi));
 			qe_json_add_num(o, QE_MC_MCNEMAR_P, cmp.mcnemar_p);
 			cJSON_AddNumberToObject(o, QE_MC_LOST, (double)cmp.n_lost);
 			cJSON_AddNumberToObject(o, QE_MC_GAINED, (double)cmp.n_gained);

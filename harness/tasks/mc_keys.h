@@ -11,6 +11,8 @@ struct qe_view;
 
 #define QE_MC_N                 "n"                 /* items in the set */
 #define QE_MC_N_SCORED          "n_scored"
+#define QE_MC_N_CHOICES         "n_choices"         /* choices per item: chance = 1 / n_choices */
+#define QE_MC_N_SHOTS           "n_shots"           /* few-shot examples asked for (a subject may have fewer) */
 #define QE_MC_N_FAILED          "n_failed"          /* items that could not be scored */
 #define QE_MC_N_NO_GOLD         "n_no_gold"
 #define QE_MC_N_TRUNCATED       "n_truncated"
@@ -26,7 +28,8 @@ struct qe_view;
 #define QE_MC_VS_REF            "vs_ref"            /* null at the reference */
 #define QE_MC_N_PAIRED          "n_paired"
 #define QE_MC_DELTA_ACC         "delta_acc"
-#define QE_MC_DELTA_CI95        "delta_ci95"        /* [lo, hi], paired bootstrap */
+#define QE_MC_DELTA_CI95        "delta_ci95"        /* [lo, hi], Newcombe's paired score interval */
+#define QE_MC_DELTA_BOOT_CI95   "delta_boot_ci95"   /* [lo, hi], paired stratified bootstrap */
 #define QE_MC_MCNEMAR_P         "mcnemar_p"
 #define QE_MC_LOST              "ref_right_level_wrong"
 #define QE_MC_GAINED            "ref_wrong_level_right"

@@ -355,7 +355,7 @@ static const char *const pooling_words[] = { "model", "mean", "cls", "last", NUL
 #define PO(f) offsetof(struct pairs_opts, f)
 static const struct qe_optab pairs_options[] = {
 	{ "file", QE_OT_STR, PO(file), NULL, 0, 0, "a sentence-pair file (TSV, CSV, JSONL, .gz); FILE?k=v,... sets options inline",
-	  "NAME=FILE", QE_OF_MAIN | QE_OF_INSTANCE, NULL, NULL },
+	  "NAME=FILE", QE_OF_MAIN | QE_OF_INSTANCE | QE_OF_PATH, NULL, NULL },
 	{ "format", QE_OT_STR, PO(format), "auto", 0, 0, "auto, tsv, csv or jsonl", "F", 0, NULL, NULL },
 	{ "header", QE_OT_JSON, PO(header), NULL, 0, 0, "the first line is a header: true, false or auto", "B", 0, NULL, check_header },
 	{ "quoting", QE_OT_JSON, PO(quoting), NULL, 0, 0, "quoted fields: true, false or auto", "B", 0, NULL, check_quoting },

@@ -1,6 +1,7 @@
 /* qeval — the view of the sentence-pairs task: how the reports show its
  * per-level block (harness/tasks/pairs_keys.h). */
 #include "harness/tasks/pairs_keys.h"
+#include "harness/base/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -221,8 +222,48 @@ static void pairs_summary(const cJSON *t, FILE *out)
 	}
 }
 
+/* MTEB's names (its STS and retrieval tasks' score dicts): cosine_spearman,
+ * cosine_pearson, then recall_at_k, ndcg_at_k, mrr_at_k; main_score is
+ * cosine_spearman, as MTEB's STS tasks have it. */
+static int pairs_mteb(const cJSON *blk, cJSON *scores)
+{
+	const cJSON *sts = cJSON_GetObjectItemCaseSensitive(blk, QE_PAIRS_STS), *it;
+	double sp = qe_json_num(sts, QE_PAIRS_SPEARMAN, NAN);
+
+	if (isnan(sp))
+		return 0;
+	cJSON_AddNumberToObject(scores, "cosine_spearman", sp);
+	qe_json_add_num(scores, "cosine_pearson", qe_json_num(sts, QE_PAIRS_PEARSON, NAN));
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(blk, QE_PAIRS_RETRIEVAL)) {
+		const char *at = strchr(it->string, '@');
+		char key[64];
+		if (!at || !cJSON_IsNumber(it))
+			continue;
+		snprintf(key, sizeof(key), "%.*s_at_%s", (int)(at - it->string), it->string, at + 1);
+		cJSON_AddNumberToObject(scores, key, it->valuedouble);
+	}
+	cJSON_AddNumberToObject(scores, "main_score", sp);
+	return 1;
+}
+
+static const struct qe_view_word pairs_words[] = {
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_MEAN, "mean cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_P5, "5th-percentile cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_COS_MIN, "lowest cosine to the reference", QE_VU_PLAIN },
+	{ QE_PAIRS_DRIFT "." QE_PAIRS_ONE_MINUS_COS_MEAN, "1 \xe2\x88\x92 mean cosine", QE_VU_PLAIN },
+	{ QE_PAIRS_STS "." QE_PAIRS_SPEARMAN, "Spearman", QE_VU_PLAIN },
+	{ QE_PAIRS_STS "." QE_PAIRS_PEARSON, "Pearson", QE_VU_PLAIN },
+	{ QE_PAIRS_RETRIEVAL ".", "", QE_VU_PLAIN },
+	{ QE_PAIRS_TOPK_OVERLAP ".", "top-k overlap ", QE_VU_PCT },
+	{ QE_PAIRS_VS_REF ".", "", QE_VU_PLAIN },
+	{ "", "", 0 },
+};
+
 const struct qe_view qe_view_pairs = {
 	.metrics = pairs_metrics,
+	.words = pairs_words,
+	.mteb = pairs_mteb,
+	.n_path = QE_PAIRS_N_SCORED,
 	.amount = pairs_amount,
 	.verdict = pairs_verdict,
 	.section = pairs_section,

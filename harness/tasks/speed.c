@@ -29,6 +29,7 @@
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
+#include "harness/base/sys.h"
 #include "metrics/speed.h"
 
 #include <math.h>
@@ -250,8 +251,10 @@ static uint64_t rep_seed(const struct speed_state *s, size_t t, int rep)
 	return z ? z : 1; /* 0 means "the runtime's default" */
 }
 
+/* env: the 1-minute load average after the repetition and the CPU seconds
+ * stolen during it (NaN = unknown) */
 static int append_record(struct qe_task_level *tl, const struct speed_test *t, int rep,
-			 const struct qe_speed_res *res, const struct qe_rt_info *info,
+			 const struct qe_speed_res *res, const struct qe_rt_info *info, const double env[2],
 			 const char *error, struct qe_err *err)
 {
 	cJSON *r = cJSON_CreateObject();
@@ -272,6 +275,8 @@ static int append_record(struct qe_task_level *tl, const struct speed_test *t, i
 	cJSON_AddNumberToObject(r, "threads", info->n_threads);
 	cJSON_AddNumberToObject(r, "threads_batch", info->n_threads_batch);
 	cJSON_AddNumberToObject(r, "n_gpu_layers", info->n_gpu_layers);
+	qe_json_add_num(r, "load1", env[0]);
+	qe_json_add_num(r, "steal_s", env[1]);
 	if (!error && res->n_batch) {
 		cJSON_AddNumberToObject(r, "n_batch", res->n_batch);
 		cJSON_AddNumberToObject(r, "n_ubatch", res->n_ubatch);
@@ -300,7 +305,7 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 			snprintf(id, sizeof(id), "%s/%d", t->name, r);
 			todo += !qe_journal_has(tl->journal, id);
 		}
-		qe_progress_add(tl->progress, (size_t)(s->reps - todo));
+		qe_progress_skip(tl->progress, (size_t)(s->reps - todo));
 		if (todo == 0)
 			continue;
 
@@ -318,17 +323,22 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 			struct qe_speed_res res = { 0 };
 			struct qe_err e = { 0 };
 			const char *why = NULL;
+			double steal, env[2];
 
 			snprintf(id, sizeof(id), "%s/%d", t->name, r);
 			if (qe_journal_has(tl->journal, id))
 				continue;
+			steal = qe_steal_s();
 			if (warm_err[0])
 				why = warm_err;
 			else if (qe_runtime_speed(tl->rt, &rq, &res, &e) != 0)
 				why = e.msg;
+			/* the machine's state during the repetition: how loaded, how much stolen */
+			env[0] = qe_load1();
+			env[1] = qe_steal_s() - steal;
 			/* a failed measurement is a record, not the end of the level;
 			 * a journal that cannot be written is */
-			rc = append_record(tl, t, r, &res, &info, why, err);
+			rc = append_record(tl, t, r, &res, &info, env, why, err);
 			if (rc)
 				return rc;
 			qe_progress_add(tl->progress, 1);
@@ -374,6 +384,30 @@ static int rep_cmp(const void *a, const void *b)
 
 /* The level's summary of one test, from the records whose "test" is name.
  * *mean_out = the tokens/s mean (NaN when none), for speedups. */
+/* The machine during test `name`'s successful repetitions: mean load average
+ * and seconds stolen; the tokens/s coefficient of variation and whether it
+ * marks the test noisy (docs/speed.md, "A loaded machine"). */
+static void add_env(const cJSON *records, const char *name, cJSON *out, double mean, double sd)
+{
+	const cJSON *r;
+	double load = 0, steal = 0, cv = mean > 0 ? sd / mean : NAN;
+	size_t nl = 0, ns = 0;
+
+	cJSON_ArrayForEach(r, records) {
+		double l = num_or_nan(r, "load1"), st = num_or_nan(r, "steal_s");
+		if (strcmp(qe_json_str(r, "test", ""), name) != 0 || strcmp(qe_json_str(r, "status", ""), "ok") != 0)
+			continue;
+		if (!isnan(l))
+			load += l, nl++;
+		if (!isnan(st))
+			steal += st, ns++;
+	}
+	qe_json_add_num(out, QE_SPEED_LOAD1_MEAN, nl ? load / (double)nl : NAN);
+	qe_json_add_num(out, QE_SPEED_STEAL_S, ns ? steal : NAN);
+	qe_json_add_num(out, QE_SPEED_TPS_CV, cv);
+	cJSON_AddBoolToObject(out, QE_SPEED_NOISY, cv > QE_SPEED_NOISY_CV);
+}
+
 static int summarize_test(const cJSON *records, const char *name, cJSON *out, double *mean_out,
 			  struct qe_err *err)
 {
@@ -442,9 +476,7 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 	cJSON_AddNumberToObject(out, QE_SPEED_N_FAILED, (double)n_failed);
 	if (first_error)
 		cJSON_AddStringToObject(out, QE_SPEED_ERROR, first_error);
-
-	/* tokens/s per repetition, llama-bench's convention: the tokens of the
-	 * test over the timed seconds (prompt + generation for the combined test) */
+	/* tokens/s per repetition (llama-bench's): the test's tokens over its timed seconds (prompt + generation) */
 	for (size_t i = 0; i < n; i++) {
 		ntok[i] = (uint64_t)(n_prompt + n_gen);
 		v[i] = (n_prompt > 0 ? reps[i].t_prompt : 0.0) + (n_gen > 0 ? reps[i].t_gen : 0.0);
@@ -457,6 +489,7 @@ static int summarize_test(const cJSON *records, const char *name, cJSON *out, do
 	add_samples(out, QE_SPEED_TPS_SAMPLES, v, n);
 	qe_json_add_num(out, QE_SPEED_TPS_MEAN, n ? sum.mean : NAN);
 	qe_json_add_num(out, QE_SPEED_TPS_SD, n > 1 ? sum.sd : NAN);
+	add_env(records, name, out, n ? sum.mean : NAN, n > 1 ? sum.sd : NAN);
 	*mean_out = n ? sum.mean : NAN;
 
 	if (n_prompt > 0 && n_gen > 0) {

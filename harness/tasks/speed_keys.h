@@ -21,6 +21,10 @@ struct qe_view;
 #define QE_SPEED_TPS_SAMPLES      "tps_samples"
 #define QE_SPEED_TPS_MEAN         "tps_mean"       /* tokens/s */
 #define QE_SPEED_TPS_SD           "tps_sd"
+#define QE_SPEED_TPS_CV           "tps_cv"         /* tps_sd / tps_mean */
+#define QE_SPEED_NOISY            "noisy"          /* tps_cv > QE_SPEED_NOISY_CV: kept out of verdicts and charts' frontier */
+#define QE_SPEED_LOAD1_MEAN       "load1_mean"     /* mean 1-minute load average after each repetition */
+#define QE_SPEED_STEAL_S          "steal_s"        /* CPU seconds stolen by the hypervisor during the repetitions */
 #define QE_SPEED_TTFT_SAMPLES     "ttft_ms_samples"
 #define QE_SPEED_TTFT_MEAN        "ttft_ms_mean"   /* ms to the first token */
 #define QE_SPEED_TTFT_SD          "ttft_ms_sd"
@@ -40,6 +44,10 @@ struct qe_view;
 #define QE_SPEED_N_GPU_LAYERS     "n_gpu_layers"
 #define QE_SPEED_WARNING          "warning"
 #define QE_SPEED_SPEEDUP          "speedup"        /* test name -> tokens/s over the reference's; null at it */
+
+/* A test whose tokens/s vary more than this (sd / mean) between repetitions
+ * measured a busy machine more than the level. */
+#define QE_SPEED_NOISY_CV 0.10
 
 /* The task (speed.c), for `qeval bench`, which runs it alone, and its view
  * (speed_view.c). */

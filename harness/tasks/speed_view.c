@@ -40,6 +40,28 @@ static size_t test_names(const cJSON *task, int with_tps, const char **names, si
 	return n;
 }
 
+/* test `name` of a level's block, or NULL */
+static const cJSON *test_of(const cJSON *blk, const char *name)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(blk, QE_SPEED_TESTS))
+		if (!strcmp(qe_json_str(t, QE_SPEED_NAME, ""), name))
+			return t;
+	return NULL;
+}
+
+/* 1 when test `name` is marked noisy at any level of the task */
+static int noisy_anywhere(const cJSON *task, const char *name)
+{
+	const cJSON *blk;
+
+	cJSON_ArrayForEach(blk, cJSON_GetObjectItemCaseSensitive(task, "levels"))
+		if (qe_json_bool(test_of(blk, name), QE_SPEED_NOISY, 0))
+			return 1;
+	return 0;
+}
+
 /* The metric path of a test's key: "tests.tg128.tps_mean" */
 static void test_path(char *buf, size_t cap, const char *test, const char *key)
 {
@@ -91,7 +113,8 @@ static size_t speed_series(const struct qe_view_ctx *c, struct qe_view_series *o
 		n = cap;
 	for (size_t i = 0; i < n; i++) {
 		memset(&out[i], 0, sizeof(out[i]));
-		out[i].chart = QE_CHART_SPEED;
+		/* generation alone on its own chart: its tokens/s are a tenth of prompt processing's */
+		out[i].chart = !strncmp(names[i], "tg", 2) ? QE_CHART_SPEED_GEN : QE_CHART_SPEED;
 		test_path(out[i].path, sizeof(out[i].path), names[i], QE_SPEED_TPS_MEAN);
 		test_path(out[i].sd, sizeof(out[i].sd), names[i], QE_SPEED_TPS_SD);
 		snprintf(out[i].label, sizeof(out[i].label), "%s", names[i]);
@@ -110,11 +133,15 @@ static void speed_axis(const struct qe_view_ctx *c, struct qe_view_axis *ax)
 
 	for (size_t i = 0; i < n; i++) {
 		const char *cur = ax->task ? ax->label : NULL;
+		/* a noisy test measured the machine's load: no frontier from it */
+		if (noisy_anywhere(c->task, names[i]))
+			continue;
 		if (cur && strcmp(names[i], "tg128") &&
 		    (strncmp(names[i], "tg", 2) || !strcmp(cur, "tg128") || !strncmp(cur, "tg", 2)))
 			continue;
 		ax->task = c->name;
 		test_path(ax->path, sizeof(ax->path), names[i], QE_SPEED_TPS_MEAN);
+		test_path(ax->sd, sizeof(ax->sd), names[i], QE_SPEED_TPS_SD);
 		snprintf(ax->label, sizeof(ax->label), "%s", names[i]);
 	}
 }
@@ -196,10 +223,12 @@ static void speed_amount(const struct qe_view_ctx *c, struct qe_text *out)
 /* "2.1× faster tg128" per test */
 static void speed_verdict(const struct qe_view_ctx *c, const char *level, struct qe_verdict *v)
 {
-	const cJSON *it;
+	const cJSON *it, *blk = qe_results_block(c->res, c->name, level), *rb = qe_results_block(c->res, c->name, c->ref);
 
-	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(qe_results_block(c->res, c->name, level), QE_SPEED_SPEEDUP)) {
-		if (!cJSON_IsNumber(it))
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(blk, QE_SPEED_SPEEDUP)) {
+		/* a ratio of a noisy test is left out (the notes say why) */
+		if (!cJSON_IsNumber(it) || qe_json_bool(test_of(blk, it->string), QE_SPEED_NOISY, 0) ||
+		    qe_json_bool(test_of(rb, it->string), QE_SPEED_NOISY, 0))
 			continue;
 		if (it->valuedouble >= 1)
 			qe_text_printf(qe_verdict_part(v), "%.1f%s faster %s", it->valuedouble, QE_TIMES, it->string);
@@ -207,6 +236,38 @@ static void speed_verdict(const struct qe_view_ctx *c, const char *level, struct
 			qe_text_printf(qe_verdict_part(v), "%.1f%s the speed on %s (slower)", it->valuedouble, QE_TIMES,
 				       it->string);
 	}
+}
+
+/* One note per noisy test: where, how noisy, how loaded the machine was. */
+static void speed_notes(const struct qe_view_ctx *c, struct qe_doc *d)
+{
+	const char *names[MAX_TESTS];
+	size_t n = test_names(c->task, 1, names, MAX_TESTS);
+	struct qe_text t = { 0 };
+	char a[B], b[B], x[B];
+
+	for (size_t k = 0; k < n; k++) {
+		const cJSON *lv;
+		int m = 0;
+		t.len = 0;
+		cJSON_ArrayForEach(lv, qe_results_levels(c->res)) {
+			const cJSON *ts = test_of(qe_results_block(c->res, c->name, qe_results_level_name(lv)), names[k]);
+			double steal = qe_json_num(ts, QE_SPEED_STEAL_S, NAN);
+			if (!qe_json_bool(ts, QE_SPEED_NOISY, 0))
+				continue;
+			qe_text_printf(&t, "%s%s (sd %s of the mean, load average %s", m++ ? "; " : "",
+				       qe_results_level_name(lv), qe_fmt_pct(a, B, qe_json_num(ts, QE_SPEED_TPS_CV, NAN), 0),
+				       qe_fmt_fixed(b, B, qe_json_num(ts, QE_SPEED_LOAD1_MEAN, NAN), 1, 0));
+			if (!isnan(steal) && steal > 0)
+				qe_text_printf(&t, ", %s s stolen", qe_fmt_fixed(x, B, steal, 2, 0));
+			qe_text_put(&t, ")");
+		}
+		if (m)
+			qe_doc_note(d, "noisy speed test: %s varied by more than %.0f%% between repetitions at %s: the machine "
+				       "was busy, so its speed-ups are left out of the verdict and the quality-vs-speed chart",
+				    names[k], 100 * QE_SPEED_NOISY_CV, qe_text_str(&t));
+	}
+	qe_text_release(&t);
 }
 
 /* per test: the column of its tok/s, TTFT and ms/token (0 = none) */
@@ -258,13 +319,15 @@ static void test_cells(const struct speed_cols *sc, const cJSON *blk, struct qe_
 		for (int m = 0; m < 3; m++) {
 			double v = qe_json_num(t, mean_keys[m], NAN), s = qe_json_num(t, sd_keys[m], NAN);
 			int dec = m == 2 ? 2 : 1;
+			int noisy = m == 0 && qe_json_bool(t, QE_SPEED_NOISY, 0);
 			if (!sc->col[k][m])
 				continue;
 			if (isnan(s))
 				qe_doc_td(tb, r, sc->col[k][m], 0, "%s", qe_fmt_fixed(a, B, v, dec, 0));
 			else
-				qe_doc_td(tb, r, sc->col[k][m], 0, "%s %s %s", qe_fmt_fixed(a, B, v, dec, 0), "\xc2\xb1",
-					  qe_fmt_fixed(b, B, s, dec, 0));
+				qe_doc_td(tb, r, sc->col[k][m], noisy ? QE_MARK_MUTED : 0, "%s %s %s%s",
+					  qe_fmt_fixed(a, B, v, dec, 0), "\xc2\xb1", qe_fmt_fixed(b, B, s, dec, 0),
+					  noisy ? " (noisy)" : "");
 		}
 	}
 }
@@ -339,22 +402,33 @@ static void speed_summary(const cJSON *task, FILE *out)
 	const cJSON *l;
 
 	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(task, "levels")) {
-		const cJSON *x;
+		const cJSON *x, *t0;
 		fprintf(out, "%-10s", l->string);
 		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(l, QE_SPEED_TESTS))
 			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(x, QE_SPEED_TPS_MEAN)))
-				fprintf(out, "  %s %.1f±%.1f t/s", qe_json_str(x, QE_SPEED_NAME, "?"),
-					qe_json_num(x, QE_SPEED_TPS_MEAN, NAN), qe_json_num(x, QE_SPEED_TPS_SD, NAN));
+				fprintf(out, "  %s %.1f±%.1f t/s%s", qe_json_str(x, QE_SPEED_NAME, "?"),
+					qe_json_num(x, QE_SPEED_TPS_MEAN, NAN), qe_json_num(x, QE_SPEED_TPS_SD, NAN),
+					qe_json_bool(x, QE_SPEED_NOISY, 0) ? " (noisy)" : "");
+		t0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(l, QE_SPEED_TESTS), 0);
+		if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t0, QE_SPEED_LOAD1_MEAN)))
+			fprintf(out, "  (load average %.1f)", qe_json_num(t0, QE_SPEED_LOAD1_MEAN, NAN));
 		fprintf(out, "\n");
 	}
 }
 
+static const struct qe_view_word speed_words[] = {
+	{ QE_SPEED_SPEEDUP ".", "vs the reference on ", QE_VU_RATIO },
+	{ "", "", 0 },
+};
+
 const struct qe_view qe_view_speed = {
 	.title = "Speed",
+	.words = speed_words,
 	.block_metrics = speed_block_metrics,
 	.amount = speed_amount,
 	.verdict = speed_verdict,
 	.verdict_first = 1,
+	.notes = speed_notes,
 	.section = speed_section,
 	.series = speed_series,
 	.speed_axis = speed_axis,
