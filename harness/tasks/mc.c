@@ -10,6 +10,7 @@
  * processes it once per subject and level. A prompt longer than the context
  * loses its oldest shots first (counted).
  */
+#include "harness/base/sys.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
@@ -561,7 +562,9 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	for (size_t i = 0; i < n; i++)
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
 	qe_progress_add(tl->progress, n_skip);
-	for (size_t i = 0; i < n && rc == 0;) {
+	/* a stop (SIGINT, SIGTERM) takes effect between groups: every record of
+	 * a scored group is written first */
+	for (size_t i = 0; i < n && rc == 0 && !qe_stop_signal();) {
 		size_t next = i;
 		rc = group_next(s, tl, i, &g, &next, err);
 		if (rc == 0 && g.m > 0)
