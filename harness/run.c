@@ -988,7 +988,7 @@ int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, str
 	}
 	if (rc == 0)
 		rc = qe_lock_take(&lock, r.out, "lock", err);
-	if (rc == 0 && lock.stale_pid > 0 && !r.quiet)
+	if (rc == 0 && lock.stale_pid > 0) /* a warning: shown also when quiet */
 		fprintf(stderr, "qeval run: '%s/lock' was left by process %ld, which is gone: taken over\n", r.out,
 			lock.stale_pid);
 	if (rc == 0)
