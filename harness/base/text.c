@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void qe_text_init(struct qe_text *t)
@@ -144,6 +145,13 @@ int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err)
 	if (!f)
 		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot read '%s': %s", path,
 			       strerror(errno));
+	{
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* a bad input, not an I/O failure */
+			fclose(f);
+			return qe_fail(err, QE_EINPUT, "cannot read '%s': a folder, not a file", path);
+		}
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		qe_text_putn(&t, chunk, n);
 	if (ferror(f)) {

@@ -42,7 +42,8 @@ int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err);
 int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err);
 
 /* Read a whole file into a new NUL-terminated buffer (caller frees); *len may
- * be NULL. QE_ENOENT when it does not exist, QE_EIO when it cannot be read. */
+ * be NULL. QE_ENOENT when it does not exist, QE_EINPUT when it is a folder,
+ * QE_EIO when it cannot be read. */
 int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err);
 
 #endif
