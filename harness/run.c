@@ -281,6 +281,63 @@ static int level_identity(const struct run *r, int i, const struct qe_level *lv,
 	return 0;
 }
 
+/* Wall-clock seconds since the epoch (level.json's task_started). */
+static double epoch_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The newest modification time (epoch seconds) of the level's files of task
+ * `name` (records-NAME.jsonl, embeddings-NAME.*), 0 when none. */
+static double task_files_mtime(const char *dir, const char *name)
+{
+	char pat[128], path[4400];
+	struct dirent *de;
+	struct stat st;
+	double newest = 0;
+	DIR *d = opendir(dir);
+
+	snprintf(pat, sizeof(pat), "-%s.", name);
+	while (d && (de = readdir(d)) != NULL) {
+		double m;
+		if (!strstr(de->d_name, pat))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0)
+			continue;
+		m = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec * 1e-9;
+		newest = m > newest ? m : newest;
+	}
+	if (d)
+		closedir(d);
+	return newest;
+}
+
+/* The times of earlier sessions into lj: task_wall_s and wall_s of old, plus
+ * what a session killed while running a task (old.task_started names it and
+ * when) spent up to its last written record, so throughput covers every
+ * session's work (docs/results-schema.md). */
+static cJSON *carry_walls(const struct run *r, int i, const cJSON *old, cJSON *lj)
+{
+	const cJSON *tw = cJSON_GetObjectItemCaseSensitive(old, "task_wall_s"), *ts;
+	cJSON *task_wall = tw ? cJSON_Duplicate(tw, 1) : cJSON_CreateObject();
+	double wall = qe_json_num(old, "wall_s", 0);
+
+	cJSON_ArrayForEach(ts, cJSON_GetObjectItemCaseSensitive(old, "task_started")) {
+		double lost = cJSON_IsNumber(ts) ? task_files_mtime(r->dirs[i], ts->string) - ts->valuedouble : 0;
+		if (lost > 0 && lost < 1e7) {
+			set_num(task_wall, ts->string, qe_json_num(task_wall, ts->string, 0) + lost);
+			wall += lost;
+		}
+	}
+	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
+	set_num(lj, "wall_s", wall);
+	return task_wall;
+}
+
 /* The tasks of one level process (group: -1 the tasks that share one, else
  * the index of a task that runs alone, own_process), in the child. */
 static int run_level(struct run *r, int i, int group)
@@ -292,8 +349,8 @@ static int run_level(struct run *r, int i, int group)
 	struct qe_rt_info info;
 	struct qe_progress *prog;
 	char path[4400], crash[4400];
-	cJSON *lj = NULL, *old = NULL, *task_wall, *done;
-	double t0 = qe_now(), tl0;
+	cJSON *lj = NULL, *old = NULL, *task_wall, *done, *started;
+	double t0 = qe_now(), tl0; /* t0: less the earlier sessions' wall_s */
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
@@ -301,6 +358,10 @@ static int run_level(struct run *r, int i, int group)
 		old = NULL;
 	rc = qe_level_spec_prepare(r->rtp.runtime, r->model, &r->specs[i], r->cache, r->rtp.n_threads, &lv, &err);
 	lj = level_json_base(r, i, rc ? NULL : &lv);
+	task_wall = carry_walls(r, i, old, lj); /* before any write: no session's time is lost */
+	t0 -= qe_json_num(lj, "wall_s", 0);
+	done = done_elsewhere(r, old, group);
+	cJSON_AddItemToObject(lj, "tasks_done", done);
 	if (rc || (rc = level_identity(r, i, &lv, old, lj, &err)) != 0)
 		goto fail;
 	qe_level_rt_params(&lv, &p); /* the level's runtime, model file or endpoint */
@@ -322,11 +383,7 @@ static int run_level(struct run *r, int i, int group)
 	set_str(lj, "status", "running");
 	qe_json_write_file(path, lj, NULL);
 
-	task_wall = cJSON_GetObjectItemCaseSensitive(old, "task_wall_s");
-	task_wall = task_wall ? cJSON_Duplicate(task_wall, 1) : cJSON_CreateObject();
-	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
-	done = done_elsewhere(r, old, group);
-	cJSON_AddItemToObject(lj, "tasks_done", done);
+	started = cJSON_AddObjectToObject(lj, "task_started"); /* the task under way, since when */
 	prog = qe_progress_new(r->total_items, r->quiet);
 	for (int t = 0; t < r->n_tasks; t++) {
 		struct task_inst *ti = &r->tasks[t];
@@ -358,8 +415,12 @@ static int run_level(struct run *r, int i, int group)
 		tl.journal = j;
 		tl.progress = prog;
 		qe_progress_label(prog, r->names[i], ti->name);
+		set_num(started, ti->name, epoch_now());
+		set_num(lj, "wall_s", qe_now() - t0);
+		qe_json_write_file(path, lj, NULL);
 		rc = ti->task->run_level(ti->state, &tl, &err);
 		qe_journal_close(j);
+		cJSON_DeleteItemFromObjectCaseSensitive(started, ti->name);
 		set_num(task_wall, ti->name, qe_json_num(task_wall, ti->name, 0) + (qe_now() - ts));
 		if (rc) {
 			qe_err_wrap(&err, "task '%s'", ti->name);
@@ -373,7 +434,8 @@ static int run_level(struct run *r, int i, int group)
 	qe_runtime_close(rt);
 	rt = NULL;
 	set_num(lj, "peak_rss_bytes", (double)qe_peak_rss());
-	set_num(lj, "wall_s", qe_json_num(old, "wall_s", 0) + (qe_now() - t0));
+	set_num(lj, "wall_s", qe_now() - t0);
+	cJSON_DeleteItemFromObjectCaseSensitive(lj, "task_started");
 	if (rc)
 		goto fail;
 	if (cJSON_GetArraySize(done) == r->n_tasks) {
@@ -955,6 +1017,30 @@ static void print_plan(const struct run *r)
 	}
 }
 
+/* What killed processes left: temporary files of the run directory, its
+ * levels and the quantization cache (<cache>/quant/<sha256>/). */
+static void clean_leftovers(const struct run *r)
+{
+	char path[4400], cache[4096];
+	struct dirent *de;
+	DIR *d;
+
+	qe_clean_stale_tmp(r->out);
+	for (int i = 0; i < r->n_levels; i++)
+		qe_clean_stale_tmp(r->dirs[i]);
+	snprintf(path, sizeof(path), "%s/quant", r->cache && *r->cache ? r->cache : qe_cache_dir(cache, sizeof(cache)));
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char sub[4700];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		qe_clean_stale_tmp(sub);
+	}
+	closedir(d);
+}
+
 /* The levels one by one, until the last or a stop (SIGINT / SIGTERM). */
 static int run_levels(struct run *r, int resume, struct qe_run_status *st, struct qe_err *err)
 {
@@ -997,6 +1083,7 @@ int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, str
 		if (!r.quiet)
 			print_plan(&r);
 		qe_stop_install(1);
+		clean_leftovers(&r);
 		rc = run_levels(&r, resume, st, err);
 	}
 	if (rc == 0)

@@ -1,5 +1,6 @@
 #include "harness/base/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -176,6 +177,33 @@ void qe_die_with_parent(int sig, long parent_pid)
 	prctl(PR_SET_PDEATHSIG, sig);
 	if ((long)getppid() != parent_pid) /* it died before prctl took effect */
 		raise(sig);
+}
+
+int qe_clean_stale_tmp(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		char path[4200], *end;
+		long pid;
+
+		if (!t || strstr(t + 5, ".tmp."))
+			continue;
+		pid = strtol(t + 5, &end, 10);
+		if (end == t + 5 || *end || pid <= 0 || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* alive (or not ours to judge) */
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n += unlink(path) == 0;
+	}
+	closedir(d);
+	return n;
 }
 
 /* ---- one process per folder ---------------------------------------------- */

@@ -56,6 +56,11 @@ void qe_stop_request(int sig);
  * is raised at once. */
 void qe_die_with_parent(int sig, long parent_pid);
 
+/* Remove the files of dir named "*.tmp.PID" (the temporary names of atomic
+ * writes and quantizations) whose process PID is no longer running: what a
+ * killed process left. Not recursive. Returns how many were removed. */
+int qe_clean_stale_tmp(const char *dir);
+
 /* ---- one process per folder ----------------------------------------------
  * A lock file DIR/NAME holding the owner's pid, held with flock(2): the
  * kernel drops the lock when every process holding it (the owner and the
