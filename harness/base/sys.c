@@ -179,6 +179,23 @@ void qe_die_with_parent(int sig, long parent_pid)
 		raise(sig);
 }
 
+/* 1 when process pid has exited but was not reaped (state Z): dead */
+static int is_zombie(long pid)
+{
+	char path[64], buf[512];
+	const char *rp;
+	FILE *f;
+	int z = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')) != NULL)
+		z = rp[1] == ' ' && rp[2] == 'Z';
+	fclose(f);
+	return z;
+}
+
 int qe_clean_stale_tmp(const char *dir)
 {
 	struct dirent *de;
@@ -191,14 +208,17 @@ int qe_clean_stale_tmp(const char *dir)
 		const char *t = strstr(de->d_name, ".tmp.");
 		char path[4200], *end;
 		long pid;
+		int alive;
 
 		if (!t || strstr(t + 5, ".tmp."))
 			continue;
 		pid = strtol(t + 5, &end, 10);
 		if (end == t + 5 || *end || pid <= 0 || pid == (long)getpid())
 			continue;
-		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-			continue; /* alive (or not ours to judge) */
+		/* EPERM: another user's process, alive */
+		alive = kill((pid_t)pid, 0) == 0 ? !is_zombie(pid) : errno != ESRCH;
+		if (alive)
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		n += unlink(path) == 0;
 	}
