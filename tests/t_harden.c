@@ -364,6 +364,121 @@ static void test_level_process_dies_with_driver(void)
 	TQ_CHECK(gone);
 }
 
+
+/* rules that fail on the base run (Q8_0 is not 3x smaller than F16) / pass */
+static void write_rules(char *fail, char *pass, size_t cap)
+{
+	FILE *f;
+
+	snprintf(fail, cap, "%s/rules-fail.json", g_tmp);
+	snprintf(pass, cap, "%s/rules-pass.json", g_tmp);
+	f = fopen(fail, "w");
+	fprintf(f, "{\"version\": 1, \"rules\": [{\"name\": \"tiny\", \"metric\": \"level.size_ratio\", \"op\": \">=\", \"value\": 3}]}\n");
+	fclose(f);
+	f = fopen(pass, "w");
+	fprintf(f, "{\"version\": 1, \"rules\": [{\"name\": \"any\", \"metric\": \"level.size_ratio\", \"op\": \">=\", \"value\": 1}]}\n");
+	fclose(f);
+}
+
+static int junit_failures(const char *dir)
+{
+	char path[500], *txt = NULL, *p;
+	int n = -1;
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	if (qe_file_read(path, &txt, NULL, NULL) == 0 && (p = strstr(txt, "failures=\"")))
+		n = atoi(p + 10);
+	free(txt);
+	return n;
+}
+
+static int junit_has(const char *dir, const char *what)
+{
+	char path[500], *txt = NULL;
+	int yes;
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	if (qe_file_read(path, &txt, NULL, NULL) != 0)
+		return 0;
+	yes = strstr(txt, what) != NULL;
+	free(txt);
+	return yes;
+}
+
+/* defect 2: a full disk while the gate and the reports are written: the gate
+ * never turns green (a truncated or stale gate.json is not read as a pass) */
+static void test_full_disk_keeps_gate_failing(void)
+{
+	char mnt[400], dir[500], fail[400], pass[400], args[2048], gate[600];
+	cJSON *g = NULL;
+
+	snprintf(mnt, sizeof(mnt), "%s/small", g_tmp);
+	mkdir(mnt, 0755);
+	if (sh("mount -t tmpfs -o size=2m qe-small '%s' 2>/dev/null%s", mnt, "") != 0)
+		TQ_SKIP("cannot mount a small tmpfs here (not root, or no mount permission)");
+	write_rules(fail, pass, sizeof(fail));
+	snprintf(dir, sizeof(dir), "%s/run", mnt);
+	sh("cp -a '%2$s' '%1$s' && rm -f '%1$s'/report.* '%1$s'/summary.csv", dir, g_base);
+	snprintf(args, sizeof(args), "gate %s --rules %s", dir, pass);
+	TQ_EQ_INT(qeval(args), 0); /* a passing gate.json is there */
+	/* fill the disk */
+	sh("dd if=/dev/zero of='%s/filler' bs=4k 2>/dev/null; sync%s", mnt, "");
+	snprintf(args, sizeof(args), "gate %s --rules %s", dir, fail);
+	TQ_CHECK(qeval(args) != 0);
+	snprintf(gate, sizeof(gate), "%s/gate.json", dir);
+	qe_json_read_file(gate, &g, NULL);
+	TQ_CHECK(!qe_json_bool(g, "passed", 0)); /* the old pass does not stand */
+	cJSON_Delete(g);
+	g = NULL;
+	snprintf(args, sizeof(args), "run -q -t 2 --resume %s --gate %s", dir, fail);
+	TQ_CHECK(qeval(args) != 0);
+	snprintf(args, sizeof(args), "report %s --format junit", dir);
+	qeval(args);
+	TQ_CHECK(!junit_has(dir, "tiny")); /* no gate in it: it was not recorded, so not passed */
+	/* a gate.json cut short, as the old writer left it on a full disk */
+	sh("rm -f '%s/filler'%s", mnt, "");
+	snprintf(args, sizeof(args), "gate %s --rules %s", dir, fail);
+	TQ_EQ_INT(qeval(args), 1);
+	sh("head -c 120 '%1$s' > '%1$s.x' && mv '%1$s.x' '%1$s'", gate, "");
+	snprintf(args, sizeof(args), "%s/junit.xml", dir);
+	unlink(args);
+	snprintf(args, sizeof(args), "report %s --format junit", dir);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_err, "gate.json' is damaged") != NULL);
+	TQ_EQ_INT(junit_failures(dir), -1); /* none written */
+	snprintf(args, sizeof(args), "history add %s/h.jsonl %s", g_tmp, dir);
+	TQ_EQ_INT(qeval(args), 2);
+	sh("umount '%s'%s", mnt, "");
+}
+
+/* defect 3: gnuplot that never returns: the run ends within the timeout with
+ * the gate's exit code, and gnuplot is killed */
+static void test_hanging_gnuplot(void)
+{
+	char bin[400], dir[400], fail[400], pass[400], args[2048], cmd[1200];
+	double t0;
+	int rc;
+	FILE *f;
+
+	write_rules(fail, pass, sizeof(fail));
+	snprintf(bin, sizeof(bin), "%s/fakebin", g_tmp);
+	mkdir(bin, 0755);
+	snprintf(cmd, sizeof(cmd), "%s/gnuplot", bin);
+	f = fopen(cmd, "w");
+	fprintf(f, "#!/bin/sh\nexec sleep 3617\n");
+	fclose(f);
+	chmod(cmd, 0755);
+	copy_base(dir, sizeof(dir), "hang");
+	snprintf(args, sizeof(args), "run -q -t 2 --resume %s --gate %s", dir, fail);
+	snprintf(cmd, sizeof(cmd), "PATH='%s':\"$PATH\" QEVAL_GNUPLOT_TIMEOUT=2 QEVAL_CACHE='%s/cache' %s %s >/dev/null 2>&1",
+		 bin, g_tmp, getenv("QE_QEVAL") ? getenv("QE_QEVAL") : "./qeval", args);
+	t0 = qe_now();
+	rc = system(cmd);
+	TQ_CHECK(WIFEXITED(rc) && WEXITSTATUS(rc) == 1);
+	TQ_CHECK(qe_now() - t0 < 30);
+	TQ_CHECK(system("pgrep -f 'sleep 361[7]' >/dev/null") != 0); /* killed, not left behind */
+	snprintf(cmd, sizeof(cmd), "%s/report.html", dir);
+	TQ_CHECK(qe_file_size(cmd) > 0);
+}
+
 int main(void)
 {
 	char cmd[400];
@@ -384,6 +499,8 @@ int main(void)
 	TQ_RUN(test_lock);
 	TQ_RUN(test_sigterm_stops_cleanly);
 	TQ_RUN(test_level_process_dies_with_driver);
+	TQ_RUN(test_full_disk_keeps_gate_failing);
+	TQ_RUN(test_hanging_gnuplot);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_tmp);
 	if (system(cmd) != 0)
 		return 1;
