@@ -151,6 +151,8 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 		rc = ti->task->prepare(ti->spec, &ti->state, &ti->n_items, err);
 		if (rc)
 			return qe_err_wrap(err, "task '%s'", ti->name);
+		if (ti->n_items == 0) /* a run of nothing would look complete */
+			return qe_fail(err, QE_EINPUT, "task '%s': nothing to score in its data", ti->name);
 		r->total_items += ti->n_items;
 	}
 	return 0;
@@ -338,6 +340,32 @@ static cJSON *carry_walls(const struct run *r, int i, const cJSON *old, cJSON *l
 	return task_wall;
 }
 
+/* QE_ERUNTIME when every record of the journal at jp failed (a level that
+ * cannot do the task at all, e.g. an embedding model given to MMLU: "ok" with
+ * nothing scored would pass unseen), naming the first reason. */
+static int all_failed(const char *jp, const char *task, struct qe_err *err)
+{
+	cJSON *recs = NULL;
+	const cJSON *rec;
+	const char *first = NULL;
+	int n = 0, bad = 0, rc = 0;
+
+	if (qe_journal_load(jp, &recs, NULL) != 0)
+		return 0;
+	cJSON_ArrayForEach(rec, recs) {
+		const char *st = qe_json_str(rec, "status", "ok");
+		n++;
+		if (!strncmp(st, "error", 5)) {
+			bad++;
+			first = first ? first : st;
+		}
+	}
+	if (n > 0 && bad == n)
+		rc = qe_fail(err, QE_ERUNTIME, "task '%s': every one of its %d items failed (%s)", task, n, first);
+	cJSON_Delete(recs);
+	return rc;
+}
+
 /* The tasks of one level process (group: -1 the tasks that share one, else
  * the index of a task that runs alone, own_process), in the child. */
 static int run_level(struct run *r, int i, int group)
@@ -428,6 +456,8 @@ static int run_level(struct run *r, int i, int group)
 		}
 		if (qe_stop_signal()) /* it stopped after an item: not done */
 			break;
+		if ((rc = all_failed(jp, ti->name, &err)) != 0)
+			break;
 		cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
 	}
 	qe_progress_free(prog);
@@ -487,7 +517,9 @@ static int level_complete(const struct run *r, int i)
 		const cJSON *d;
 		cJSON_ArrayForEach(d, done)
 			found |= cJSON_IsString(d) && !strcmp(d->valuestring, r->tasks[t].name);
-		ok = found;
+		/* a done task whose journal is gone is redone, not reported empty */
+		snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], r->tasks[t].name);
+		ok = found && qe_file_size(path) > 0;
 	}
 	cJSON_Delete(lj);
 	return ok;
