@@ -366,6 +366,67 @@ static int all_failed(const char *jp, const char *task, struct qe_err *err)
 	return rc;
 }
 
+/* One level process's state, for run_task. */
+struct level_run {
+	struct run *r;
+	int i;                      /* the level */
+	struct qe_runtime *rt;
+	struct qe_level *lv;
+	struct qe_progress *prog;
+	const char *path;           /* its level.json */
+	cJSON *lj, *task_wall, *done, *started; /* level.json being written, parts of it */
+	double t0;                  /* qe_now() at start less earlier sessions' wall */
+};
+
+/* Task t at the level: 0 done (or skipped), 1 stopped by a signal, or a
+ * negative status (err says why, naming the task). */
+static int run_task(struct level_run *L, int t, struct qe_err *err)
+{
+	struct run *r = L->r;
+	struct task_inst *ti = &r->tasks[t];
+	struct qe_task_level tl;
+	struct qe_journal *j = NULL;
+	double ts = qe_now();
+	char jp[4400];
+	int rc;
+
+	if (qe_stop_signal())
+		return 1;
+	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs) {
+		fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[L->i],
+			L->lv->runtime, ti->name);
+		return 0;
+	}
+	snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[L->i], ti->name);
+	if ((rc = qe_journal_open(jp, &j, err)) != 0)
+		return rc;
+	memset(&tl, 0, sizeof(tl));
+	tl.rt = L->rt;
+	tl.level = L->lv;
+	snprintf(L->lv->name, sizeof(L->lv->name), "%s", r->names[L->i]);
+	tl.index = L->i;
+	tl.is_reference = L->i == r->ref;
+	tl.dir = r->dirs[L->i];
+	tl.journal = j;
+	tl.progress = L->prog;
+	qe_progress_label(L->prog, r->names[L->i], ti->name);
+	set_num(L->started, ti->name, epoch_now());
+	set_num(L->lj, "wall_s", qe_now() - L->t0);
+	qe_json_write_file(L->path, L->lj, NULL);
+	rc = ti->task->run_level(ti->state, &tl, err);
+	qe_journal_close(j);
+	cJSON_DeleteItemFromObjectCaseSensitive(L->started, ti->name);
+	set_num(L->task_wall, ti->name, qe_json_num(L->task_wall, ti->name, 0) + (qe_now() - ts));
+	if (rc)
+		return qe_err_wrap(err, "task '%s'", ti->name);
+	if (qe_stop_signal()) /* it stopped after an item: not done */
+		return 1;
+	if ((rc = all_failed(jp, ti->name, err)) != 0)
+		return rc;
+	cJSON_AddItemToArray(L->done, cJSON_CreateString(ti->name));
+	return 0;
+}
+
 /* The tasks of one level process (group: -1 the tasks that share one, else
  * the index of a task that runs alone, own_process), in the child. */
 static int run_level(struct run *r, int i, int group)
@@ -413,52 +474,12 @@ static int run_level(struct run *r, int i, int group)
 
 	started = cJSON_AddObjectToObject(lj, "task_started"); /* the task under way, since when */
 	prog = qe_progress_new(r->total_items, r->quiet);
-	for (int t = 0; t < r->n_tasks; t++) {
-		struct task_inst *ti = &r->tasks[t];
-		struct qe_task_level tl;
-		struct qe_journal *j = NULL;
-		double ts = qe_now();
-		char jp[4400];
-
-		if (!in_group(r, t, group))
-			continue;
-		if (qe_stop_signal())
-			break;
-		if ((ti->task->needs & qe_runtime_caps(rt)) != ti->task->needs) {
-			fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[i],
-				p.runtime, ti->name);
-			continue;
-		}
-		snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[i], ti->name);
-		rc = qe_journal_open(jp, &j, &err);
-		if (rc)
-			break;
-		memset(&tl, 0, sizeof(tl));
-		tl.rt = rt;
-		tl.level = &lv;
-		snprintf(lv.name, sizeof(lv.name), "%s", r->names[i]);
-		tl.index = i;
-		tl.is_reference = i == r->ref;
-		tl.dir = r->dirs[i];
-		tl.journal = j;
-		tl.progress = prog;
-		qe_progress_label(prog, r->names[i], ti->name);
-		set_num(started, ti->name, epoch_now());
-		set_num(lj, "wall_s", qe_now() - t0);
-		qe_json_write_file(path, lj, NULL);
-		rc = ti->task->run_level(ti->state, &tl, &err);
-		qe_journal_close(j);
-		cJSON_DeleteItemFromObjectCaseSensitive(started, ti->name);
-		set_num(task_wall, ti->name, qe_json_num(task_wall, ti->name, 0) + (qe_now() - ts));
-		if (rc) {
-			qe_err_wrap(&err, "task '%s'", ti->name);
-			break;
-		}
-		if (qe_stop_signal()) /* it stopped after an item: not done */
-			break;
-		if ((rc = all_failed(jp, ti->name, &err)) != 0)
-			break;
-		cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
+	{
+		struct level_run L = { r, i, rt, &lv, prog, path, lj, task_wall, done, started, t0 };
+		for (int t = 0; t < r->n_tasks && rc == 0; t++)
+			if (in_group(r, t, group))
+				rc = run_task(&L, t, &err);
+		rc = rc > 0 ? 0 : rc; /* a stop is no failure */
 	}
 	qe_progress_free(prog);
 	qe_runtime_close(rt);
