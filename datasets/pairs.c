@@ -289,7 +289,8 @@ static void names_join(char *buf, size_t cap, const char *const *names)
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "|" : "", *names);
 }
 
-static const char *const col_what[N_C] = { "col_s1", "col_s2", "col_label", "filter" };
+/* the options that set each column, as a user gives them (plan key, flag) */
+static const char *const col_what[N_C] = { "s1 (--pairs-s1)", "s2 (--pairs-s2)", "label (--pairs-label)", "filter (--pairs-filter)" };
 
 /* Resolves the columns from the first record; *is_header says whether that
  * record is a header (and so carries no pair). */

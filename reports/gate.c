@@ -57,6 +57,8 @@ static int check_rule(const char *path, int i, const cJSON *r, struct qe_err *er
 		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'op' must be one of >= <= > < == !=", path, i);
 	if (!cJSON_IsNumber(value))
 		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'value' is missing or not a number", path, i);
+	if (!isfinite(value->valuedouble)) /* 1e999 parses as infinity: no threshold */
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'value' is not a finite number", path, i);
 	if (levels) {
 		const cJSON *l;
 		if (cJSON_IsString(levels)) {

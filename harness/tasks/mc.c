@@ -261,8 +261,10 @@ static int mc_prepare(const char *kind, const struct qe_task_spec *ts, void **st
 	for (size_t i = 0; i < s->set.n_items; i++)
 		s->n_no_gold += s->set.items[i].gold < 0;
 	if (s->set.n_items > 0 && s->n_no_gold == s->set.n_items) {
-		qe_fail(err, QE_EINPUT, "%s split '%s' in '%s' has no answers (e.g. item %s): it cannot be scored; use the %s split",
-			kind, mo.split, dir, s->set.items[0].id, fmt->default_split);
+		int on_default = !strcmp(mo.split, fmt->default_split); /* then the hint would name this split */
+		qe_fail(err, QE_EINPUT, "%s split '%s' in '%s' has no answers (e.g. item %s): it cannot be scored; %s%s",
+			kind, mo.split, dir, s->set.items[0].id, on_default ? "its files lack the answer column" : "use the split ",
+			on_default ? "" : fmt->default_split);
 		qe_mc_set_release(&s->set);
 		free(s);
 		return QE_EINPUT;
