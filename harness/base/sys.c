@@ -245,9 +245,12 @@ int qe_lock_take(struct qe_lock *l, const char *dir, const char *name, struct qe
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 		int e = errno;
 		close(fd);
-		if (e == EWOULDBLOCK)
+		if (e == EWOULDBLOCK && strtol(buf, NULL, 10) > 0)
 			return qe_fail(err, QE_EINVAL, "'%s' is in use by process %ld (%s): wait for it or stop it", dir,
 				       strtol(buf, NULL, 10), path);
+		if (e == EWOULDBLOCK)
+			return qe_fail(err, QE_EINVAL, "'%s' is in use by another process (%s): wait for it or stop it", dir,
+				       path);
 		return qe_fail(err, QE_EIO, "cannot lock '%s': %s", path, strerror(e));
 	}
 	l->stale_pid = strtol(buf, NULL, 10);
