@@ -520,7 +520,22 @@ fail:
 	return qe_exit_code(rc);
 }
 
-/* 1 when level.json says every task of the plan is done. */
+/* Complete non-empty lines of a file (records of a journal), 0 when absent. */
+static size_t whole_lines(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0, n = 0;
+
+	if (qe_file_read(path, &text, &len, NULL) != 0)
+		return 0;
+	for (size_t k = 0; k < len; k++)
+		n += text[k] == '\n' && k > 0 && text[k - 1] != '\n';
+	free(text);
+	return n;
+}
+
+/* 1 when level.json says every task of the plan is done (and its journal
+ * holds a record per work unit). */
 static int level_complete(const struct run *r, int i)
 {
 	char path[4400];
@@ -538,9 +553,10 @@ static int level_complete(const struct run *r, int i)
 		const cJSON *d;
 		cJSON_ArrayForEach(d, done)
 			found |= cJSON_IsString(d) && !strcmp(d->valuestring, r->tasks[t].name);
-		/* a done task whose journal is gone is redone, not reported empty */
+		/* a done task whose journal is gone or short (a record per work unit) is
+		 * completed again, not reported with items missing */
 		snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], r->tasks[t].name);
-		ok = found && qe_file_size(path) > 0;
+		ok = found && whole_lines(path) >= r->tasks[t].n_items;
 	}
 	cJSON_Delete(lj);
 	return ok;
@@ -787,6 +803,16 @@ static int task_block(struct run *r, struct task_inst *ti, cJSON *const *lvj, cJ
 	return rc;
 }
 
+/* 1 when a limit (the plan's or a task's own) cut the data short */
+static int partial(const struct run *r)
+{
+	int p = r->plan->limit > 0;
+
+	for (int t = 0; t < r->n_tasks; t++)
+		p |= r->tasks[t].spec->limit > 0;
+	return p;
+}
+
 /* results.json, recomputed from every level's level.json and records */
 static int summarize(struct run *r, struct qe_err *err)
 {
@@ -814,7 +840,7 @@ static int summarize(struct run *r, struct qe_err *err)
 	machine_gpu(res, refj);
 	cJSON_AddStringToObject(runj, "dir", r->out);
 	cJSON_AddBoolToObject(runj, "complete", complete);
-	cJSON_AddBoolToObject(runj, "partial", r->plan->limit > 0);
+	cJSON_AddBoolToObject(runj, "partial", partial(r));
 	cJSON_AddNumberToObject(runj, "limit", (double)r->plan->limit);
 	cJSON_AddNumberToObject(runj, "seed", (double)r->plan->seed);
 	cJSON_AddNumberToObject(runj, "wall_s", wall);
