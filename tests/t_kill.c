@@ -136,9 +136,10 @@ static int ids_once(const char *dir, int *n_files)
 		if (!(db = opendir(ld)))
 			continue;
 		while ((b = readdir(db)) != NULL) {
-			cJSON *recs = NULL, *seen = cJSON_CreateObject(), *r;
+			cJSON *recs = NULL, *seen, *r;
 			if (strncmp(b->d_name, "records-", 8) != 0)
 				continue;
+			seen = cJSON_CreateObject();
 			snprintf(path, sizeof(path), "%s/%s", ld, b->d_name);
 			(*n_files)++;
 			if (qe_json_lines_load(path, "id", &recs, NULL) != 0)
