@@ -119,6 +119,15 @@ asan:
 	$(MAKE) BUILD=build-asan QEVAL=build-asan/qeval CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" test
 
+# The fuzz targets as libFuzzer binaries (clang, ASan + UBSan), in build-fuzz/tests/:
+#   FZ_SEED_DIR=corpus build-fuzz/tests/fuzz_plan corpus -max_total_time=60   (docs/errors.md, "Fuzzing")
+FUZZBIN := $(patsubst tests/%.c,build-fuzz/tests/%,$(sort $(wildcard tests/fuzz_*.c)))
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=clang WERROR=0 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -DQE_LIBFUZZER" \
+		LDFLAGS="-fsanitize=fuzzer,address,undefined" $(FUZZBIN)
+
+.PHONY: fuzz
+
 llama-tools:
 	@harness/tools.sh
 
@@ -135,7 +144,7 @@ install: $(QEVAL)
 	install -m 755 qeval $(DESTDIR)$(PREFIX)/bin/qeval
 
 clean:
-	rm -rf $(BUILD) build-asan qeval
+	rm -rf $(BUILD) build-asan build-fuzz qeval
 
 distclean: clean
 	rm -rf .deps

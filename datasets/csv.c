@@ -436,8 +436,9 @@ static int gz_read_error(gzFile gz, const char *name, struct qe_err *err)
 	int zerr = Z_OK;
 	const char *msg = gzerror(gz, &zerr);
 
-	if (zerr == Z_ERRNO)
-		return qe_fail(err, QE_EIO, "cannot read '%s': %s", name, strerror(errno));
+	if (zerr == Z_ERRNO) /* a folder named as a file is a bad input, not an I/O failure */
+		return qe_fail(err, errno == EISDIR ? QE_EINPUT : QE_EIO, "cannot read '%s': %s", name,
+			       errno == EISDIR ? "a folder, not a file" : strerror(errno));
 	if (zerr == Z_MEM_ERROR)
 		return qe_fail(err, QE_ENOMEM, "'%s': out of memory", name);
 	return qe_fail(err, QE_EINPUT, "'%s': corrupt gzip data: %s", name, msg ? msg : "?");

@@ -276,6 +276,8 @@ static int on_row(const struct qe_csv_rec *rec, void *user, struct qe_err *err)
 			return qe_fail(err, QE_EINPUT, "%s:%u: bad answer '%.20s' (expected A, B, C or D)",
 				       rec->name, (unsigned)rec->line, rec->fields[k]);
 	}
+	if (sr->limit && sr->row >= sr->limit)
+		return 0; /* past --limit: still read to the end, so a damaged file fails a smoke run too */
 	if (sr->out->n == sr->out->cap) {
 		size_t cap = sr->out->cap ? sr->out->cap * 2 : 256;
 		struct qe_mc_item *v = realloc(sr->out->v, cap * sizeof(*v));
@@ -314,8 +316,6 @@ static int on_row(const struct qe_csv_rec *rec, void *user, struct qe_err *err)
 	it->line = rec->line;
 	sr->out->n++;
 	sr->row++;
-	if (sr->limit && sr->row >= sr->limit)
-		return QE_CSV_STOP;
 	return 0;
 }
 
@@ -420,6 +420,35 @@ static int set_fail(struct qe_mc_set *set, int rc)
 	return rc;
 }
 
+static int cmp_item_id(const void *a, const void *b)
+{
+	const struct qe_mc_item *const *x = a, *const *y = b;
+	return strcmp((*x)->id, (*y)->id);
+}
+
+/* QE_EINPUT naming path:line when two of the n items share an id (their
+ * records would be taken for one another: a resume would skip the second) */
+static int ids_unique(const struct qe_mc_item *v, size_t n, const char *path, struct qe_err *err)
+{
+	const struct qe_mc_item **p = malloc((n ? n : 1) * sizeof(*p));
+	int rc = 0;
+
+	if (!p)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		p[i] = &v[i];
+	qsort(p, n, sizeof(*p), cmp_item_id);
+	for (size_t i = 1; i < n && rc == 0; i++)
+		if (!strcmp(p[i - 1]->id, p[i]->id)) {
+			const struct qe_mc_item *a = p[i - 1]->line < p[i]->line ? p[i - 1] : p[i];
+			const struct qe_mc_item *b = a == p[i] ? p[i - 1] : p[i];
+			rc = qe_fail(err, QE_EINPUT, "%s:%u: id '%s' is already on line %u (ids must be unique)", path,
+				     (unsigned)b->line, strrchr(b->id, '/') + 1, (unsigned)a->line);
+		}
+	free(p);
+	return rc;
+}
+
 /* Subject `name` (number ix): its items of the split (appended to items,
  * at most limit, 0 = all) and its dev items as shots (through the scratch
  * vector shots) into s. */
@@ -448,6 +477,10 @@ static int subject_items(const struct qe_mc_flavour *f, struct qe_strpool *pool,
 	if ((rc = subject_read(&sr, path, err)) != 0)
 		return rc;
 	s->count = items->n - s->first;
+	if (s->count == 0) /* silently dropped, it would shrink the exam unseen */
+		return qe_fail(err, QE_EINPUT, "%s: no questions in it (an empty subject file)", path);
+	if ((rc = ids_unique(items->v + s->first, s->count, path, err)) != 0)
+		return rc;
 
 	/* the dev items as shots */
 	snprintf(file, sizeof(file), "dev/%s_dev.csv", name);

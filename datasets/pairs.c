@@ -182,8 +182,17 @@ static long sent_intern(struct loader *L, const char *s, size_t len)
 	return (long)set->n_sents++;
 }
 
-/* Adds a pair; returns 0, QE_CSV_STOP when the limit is reached, or a
- * negative status. */
+/* 1 when the n bytes at s are only white space */
+static int blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isspace((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* Adds a pair (past the limit: checks it only); returns 0 or a negative
+ * status. */
 static int pair_add(struct loader *L, const char *s1, size_t l1, const char *s2, size_t l2,
 		    double label, uint32_t line, struct qe_err *err)
 {
@@ -194,6 +203,11 @@ static int pair_add(struct loader *L, const char *s1, size_t l1, const char *s2,
 	if (L->o.kind == QE_LABEL_BINARY && label != 0.0 && label != 1.0)
 		return qe_fail(err, QE_EINPUT, "%s:%u: label %g is not 0 or 1 (binary labels)",
 			       L->name, (unsigned)line, label);
+	if (blank(s1, l1) || blank(s2, l2)) /* its embedding would be any text's: cosine 1 to anything */
+		return qe_fail(err, QE_EINPUT, "%s:%u: the %s sentence is empty", L->name, (unsigned)line,
+			       blank(s1, l1) ? "first" : "second");
+	if (L->o.limit && set->n_pairs >= L->o.limit)
+		return 0; /* past --limit: still read to the end, so a damaged file fails a smoke run too */
 	if (set->n_pairs == L->pairs_cap) {
 		size_t cap = L->pairs_cap ? L->pairs_cap * 2 : 1024;
 
@@ -216,8 +230,6 @@ static int pair_add(struct loader *L, const char *s1, size_t l1, const char *s2,
 		set->label_min = label;
 	if (set->n_pairs == 1 || label > set->label_max)
 		set->label_max = label;
-	if (L->o.limit && set->n_pairs >= L->o.limit)
-		return QE_CSV_STOP;
 	return 0;
 }
 
@@ -277,7 +289,8 @@ static void names_join(char *buf, size_t cap, const char *const *names)
 		n += (size_t)snprintf(buf + n, cap - n, "%s%s", n ? "|" : "", *names);
 }
 
-static const char *const col_what[N_C] = { "col_s1", "col_s2", "col_label", "filter" };
+/* the options that set each column, as a user gives them (plan key, flag) */
+static const char *const col_what[N_C] = { "s1 (--pairs-s1)", "s2 (--pairs-s2)", "label (--pairs-label)", "filter (--pairs-filter)" };
 
 /* Resolves the columns from the first record; *is_header says whether that
  * record is a header (and so carries no pair). */

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 
 /* ---- the pipeline --------------------------------------------------------- */
 
@@ -25,6 +26,11 @@ int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, st
 	if (rc) {
 		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
 		return qe_exit_code(rc);
+	}
+	if (st.interrupted) {
+		fprintf(stderr, "qeval %s: stopped by %s: the finished items are kept in %s (results.json); "
+			"continue with: qeval run --resume %s\n", who, strsignal(st.interrupted), out, out);
+		return 128 + st.interrupted;
 	}
 	code = st.n_levels_failed ? QE_EXIT_RUNTIME : QE_EXIT_OK;
 	if (o->gate) {

@@ -17,7 +17,9 @@ struct qe_pipeline_opts {
 /* Run the plan and write everything after it; errors are printed as one line
  * "qeval WHO: message" (and left in err). Returns the exit code (enum
  * qe_exit): 0, 1 a gate failed, 2 a bad plan or data, 3 a level failed (the
- * others ran; their results and reports are written). */
+ * others ran; their results and reports are written), or 128 + the signal
+ * when SIGINT / SIGTERM stopped the run (results.json written, no gate, no
+ * reports: the run is not finished). */
 int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, struct qe_err *err);
 
 #endif

@@ -65,8 +65,10 @@ cJSON *qe_plan_json_task(cJSON *plan, const char *task, const char *name)
 		tasks = cJSON_CreateArray();
 		qe_plan_json_set(plan, "tasks", tasks);
 	}
+	/* a task of another type with this name is not it: a second object with
+	 * the name makes the plan's check say "two tasks are named ..." */
 	cJSON_ArrayForEach(t, tasks)
-		if (!strcmp(qe_json_str(t, "name", qe_json_str(t, "task", "")), name))
+		if (!strcmp(qe_json_str(t, "name", qe_json_str(t, "task", "")), name) && !strcmp(qe_json_str(t, "task", ""), task))
 			return t;
 	t = cJSON_CreateObject();
 	cJSON_AddStringToObject(t, "task", task);

@@ -12,12 +12,14 @@
 #include "harness/base/text.h"
 #include "harness/plan.h"
 #include "harness/journal.h"
+#include "harness/runid.h"
 #include "harness/progress.h"
 #include "harness/base/sys.h"
 #include "harness/tasks/task.h"
 #include "reports/view.h"
 #include "runtimes/runtime.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -150,6 +152,8 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 		rc = ti->task->prepare(ti->spec, &ti->state, &ti->n_items, err);
 		if (rc)
 			return qe_err_wrap(err, "task '%s'", ti->name);
+		if (ti->n_items == 0) /* a run of nothing would look complete */
+			return qe_fail(err, QE_EINPUT, "task '%s': nothing to score in its data", ti->name);
 		r->total_items += ti->n_items;
 	}
 	return 0;
@@ -257,6 +261,177 @@ static cJSON *done_elsewhere(const struct run *r, const cJSON *old, int group)
 	return done;
 }
 
+/* What the level's file is (qe_level_identity) into lj's "identity"; a level
+ * whose records came from another file (its level.json, old, says which) is
+ * QE_EINVAL: the records would mix two models. */
+static int level_identity(const struct run *r, int i, const struct qe_level *lv, const cJSON *old, cJSON *lj,
+			  struct qe_err *err)
+{
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(old, "identity");
+	cJSON *id = cJSON_CreateObject();
+	char where[600];
+
+	if (qe_level_identity(r->model, lv, r->cache, id, NULL) != 0) {
+		cJSON_Delete(id);
+		return 0; /* the runtime cannot tell: nothing to compare */
+	}
+	if (was && qe_runid_diff(was, id, where, sizeof(where))) {
+		cJSON_Delete(id); /* level.json keeps the records' identity */
+		cJSON_AddItemToObject(lj, "identity", cJSON_Duplicate(was, 1));
+		return qe_fail(err, QE_EINVAL, "level %s: not the file its records came from: %s", r->names[i], where);
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(lj, "identity");
+	cJSON_AddItemToObject(lj, "identity", id);
+	return 0;
+}
+
+/* Wall-clock seconds since the epoch (level.json's task_started). */
+static double epoch_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* The newest modification time (epoch seconds) of the level's files of task
+ * `name` (records-NAME.jsonl, embeddings-NAME.*), 0 when none. */
+static double task_files_mtime(const char *dir, const char *name)
+{
+	char pat[128], path[4400];
+	struct dirent *de;
+	struct stat st;
+	double newest = 0;
+	DIR *d = opendir(dir);
+
+	snprintf(pat, sizeof(pat), "-%s.", name);
+	while (d && (de = readdir(d)) != NULL) {
+		double m;
+		if (!strstr(de->d_name, pat))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &st) != 0)
+			continue;
+		m = (double)st.st_mtim.tv_sec + (double)st.st_mtim.tv_nsec * 1e-9;
+		newest = m > newest ? m : newest;
+	}
+	if (d)
+		closedir(d);
+	return newest;
+}
+
+/* The times of earlier sessions into lj: task_wall_s and wall_s of old, plus
+ * what a session killed while running a task (old.task_started names it and
+ * when) spent up to its last written record, so throughput covers every
+ * session's work (docs/results-schema.md). */
+static cJSON *carry_walls(const struct run *r, int i, const cJSON *old, cJSON *lj)
+{
+	const cJSON *tw = cJSON_GetObjectItemCaseSensitive(old, "task_wall_s"), *ts;
+	cJSON *task_wall = tw ? cJSON_Duplicate(tw, 1) : cJSON_CreateObject();
+	double wall = qe_json_num(old, "wall_s", 0);
+
+	cJSON_ArrayForEach(ts, cJSON_GetObjectItemCaseSensitive(old, "task_started")) {
+		double lost = cJSON_IsNumber(ts) ? task_files_mtime(r->dirs[i], ts->string) - ts->valuedouble : 0;
+		if (lost > 0 && lost < 1e7) {
+			set_num(task_wall, ts->string, qe_json_num(task_wall, ts->string, 0) + lost);
+			wall += lost;
+		}
+	}
+	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
+	set_num(lj, "wall_s", wall);
+	return task_wall;
+}
+
+/* QE_ERUNTIME when every record of the journal at jp failed (a level that
+ * cannot do the task at all, e.g. an embedding model given to MMLU: "ok" with
+ * nothing scored would pass unseen), naming the first reason. */
+static int all_failed(const char *jp, const char *task, struct qe_err *err)
+{
+	cJSON *recs = NULL;
+	const cJSON *rec;
+	const char *first = NULL;
+	int n = 0, bad = 0, rc = 0;
+
+	if (qe_journal_load(jp, &recs, NULL) != 0)
+		return 0;
+	cJSON_ArrayForEach(rec, recs) {
+		const char *st = qe_json_str(rec, "status", "ok");
+		n++;
+		if (!strncmp(st, "error", 5)) {
+			bad++;
+			first = first ? first : st;
+		}
+	}
+	if (n > 0 && bad == n)
+		rc = qe_fail(err, QE_ERUNTIME, "task '%s': every one of its %d items failed (%s)", task, n, first);
+	cJSON_Delete(recs);
+	return rc;
+}
+
+/* One level process's state, for run_task. */
+struct level_run {
+	struct run *r;
+	int i;                      /* the level */
+	struct qe_runtime *rt;
+	struct qe_level *lv;
+	struct qe_progress *prog;
+	const char *path;           /* its level.json */
+	cJSON *lj, *task_wall, *done, *started; /* level.json being written, parts of it */
+	double t0;                  /* qe_now() at start less earlier sessions' wall */
+};
+
+/* Task t at the level: 0 done (or skipped), 1 stopped by a signal, or a
+ * negative status (err says why, naming the task). */
+static int run_task(struct level_run *L, int t, struct qe_err *err)
+{
+	struct run *r = L->r;
+	struct task_inst *ti = &r->tasks[t];
+	struct qe_task_level tl;
+	struct qe_journal *j = NULL;
+	double ts = qe_now();
+	char jp[4400];
+	int rc;
+
+	if (qe_stop_signal())
+		return 1;
+	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs) {
+		fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[L->i],
+			L->lv->runtime, ti->name);
+		/* done as far as this level goes: a mixed plan's GGUF levels skip
+		 * what only servers do, and are still complete */
+		cJSON_AddItemToArray(L->done, cJSON_CreateString(ti->name));
+		return 0;
+	}
+	snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[L->i], ti->name);
+	if ((rc = qe_journal_open(jp, &j, err)) != 0)
+		return rc;
+	memset(&tl, 0, sizeof(tl));
+	tl.rt = L->rt;
+	tl.level = L->lv;
+	snprintf(L->lv->name, sizeof(L->lv->name), "%s", r->names[L->i]);
+	tl.index = L->i;
+	tl.is_reference = L->i == r->ref;
+	tl.dir = r->dirs[L->i];
+	tl.journal = j;
+	tl.progress = L->prog;
+	qe_progress_label(L->prog, r->names[L->i], ti->name);
+	set_num(L->started, ti->name, epoch_now());
+	set_num(L->lj, "wall_s", qe_now() - L->t0);
+	qe_json_write_file(L->path, L->lj, NULL);
+	rc = ti->task->run_level(ti->state, &tl, err);
+	qe_journal_close(j);
+	cJSON_DeleteItemFromObjectCaseSensitive(L->started, ti->name);
+	set_num(L->task_wall, ti->name, qe_json_num(L->task_wall, ti->name, 0) + (qe_now() - ts));
+	if (rc)
+		return qe_err_wrap(err, "task '%s'", ti->name);
+	if (qe_stop_signal()) /* it stopped after an item: not done */
+		return 1;
+	if ((rc = all_failed(jp, ti->name, err)) != 0)
+		return rc;
+	cJSON_AddItemToArray(L->done, cJSON_CreateString(ti->name));
+	return 0;
+}
+
 /* The tasks of one level process (group: -1 the tasks that share one, else
  * the index of a task that runs alone, own_process), in the child. */
 static int run_level(struct run *r, int i, int group)
@@ -268,8 +443,8 @@ static int run_level(struct run *r, int i, int group)
 	struct qe_rt_info info;
 	struct qe_progress *prog = NULL;
 	char path[4400], crash[4400];
-	cJSON *lj = NULL, *old = NULL, *task_wall, *done;
-	double t0 = qe_now(), tl0;
+	cJSON *lj = NULL, *old = NULL, *task_wall, *done, *started;
+	double t0 = qe_now(), tl0; /* t0: less the earlier sessions' wall_s */
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/level.json", r->dirs[i]);
@@ -281,7 +456,11 @@ static int run_level(struct run *r, int i, int group)
 	qe_progress_label(prog, r->names[i], "(quantize, load)");
 	rc = qe_level_spec_prepare(r->rtp.runtime, r->model, &r->specs[i], r->cache, r->rtp.n_threads, &lv, &err);
 	lj = level_json_base(r, i, rc ? NULL : &lv);
-	if (rc)
+	task_wall = carry_walls(r, i, old, lj); /* before any write: no session's time is lost */
+	t0 -= qe_json_num(lj, "wall_s", 0);
+	done = done_elsewhere(r, old, group);
+	cJSON_AddItemToObject(lj, "tasks_done", done);
+	if (rc || (rc = level_identity(r, i, &lv, old, lj, &err)) != 0)
 		goto fail;
 	qe_level_rt_params(&lv, &p); /* the level's runtime, model file or endpoint */
 	p.level = r->names[i];
@@ -302,62 +481,29 @@ static int run_level(struct run *r, int i, int group)
 	set_str(lj, "status", "running");
 	qe_json_write_file(path, lj, NULL);
 
-	task_wall = cJSON_GetObjectItemCaseSensitive(old, "task_wall_s");
-	task_wall = task_wall ? cJSON_Duplicate(task_wall, 1) : cJSON_CreateObject();
-	cJSON_AddItemToObject(lj, "task_wall_s", task_wall);
-	done = done_elsewhere(r, old, group);
-	cJSON_AddItemToObject(lj, "tasks_done", done);
-	for (int t = 0; t < r->n_tasks; t++) {
-		struct task_inst *ti = &r->tasks[t];
-		struct qe_task_level tl;
-		struct qe_journal *j = NULL;
-		double ts = qe_now();
-		char jp[4400];
-
-		if (!in_group(r, t, group))
-			continue;
-		if ((ti->task->needs & qe_runtime_caps(rt)) != ti->task->needs) {
-			fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[i],
-				p.runtime, ti->name);
-			/* done as far as this level goes: a mixed plan's GGUF levels skip
-			 * what only servers do, and are still complete */
-			cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
-			continue;
-		}
-		snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[i], ti->name);
-		rc = qe_journal_open(jp, &j, &err);
-		if (rc)
-			break;
-		memset(&tl, 0, sizeof(tl));
-		tl.rt = rt;
-		tl.level = &lv;
-		snprintf(lv.name, sizeof(lv.name), "%s", r->names[i]);
-		tl.index = i;
-		tl.is_reference = i == r->ref;
-		tl.dir = r->dirs[i];
-		tl.journal = j;
-		tl.progress = prog;
-		qe_progress_label(prog, r->names[i], ti->name);
-		rc = ti->task->run_level(ti->state, &tl, &err);
-		qe_journal_close(j);
-		set_num(task_wall, ti->name, qe_json_num(task_wall, ti->name, 0) + (qe_now() - ts));
-		if (rc) {
-			qe_err_wrap(&err, "task '%s'", ti->name);
-			break;
-		}
-		cJSON_AddItemToArray(done, cJSON_CreateString(ti->name));
+	started = cJSON_AddObjectToObject(lj, "task_started"); /* the task under way, since when */
+	{
+		struct level_run L = { r, i, rt, &lv, prog, path, lj, task_wall, done, started, t0 };
+		for (int t = 0; t < r->n_tasks && rc == 0; t++)
+			if (in_group(r, t, group))
+				rc = run_task(&L, t, &err);
+		rc = rc > 0 ? 0 : rc; /* a stop is no failure */
 	}
 	qe_progress_free(prog);
 	prog = NULL;
 	qe_runtime_close(rt);
 	rt = NULL;
 	set_num(lj, "peak_rss_bytes", (double)qe_peak_rss());
-	set_num(lj, "wall_s", qe_json_num(old, "wall_s", 0) + (qe_now() - t0));
+	set_num(lj, "wall_s", qe_now() - t0);
+	cJSON_DeleteItemFromObjectCaseSensitive(lj, "task_started");
 	if (rc)
 		goto fail;
 	if (cJSON_GetArraySize(done) == r->n_tasks) {
 		set_str(lj, "status", "ok");
 		set_str(lj, "error", NULL);
+	} else if (qe_stop_signal()) {
+		set_str(lj, "status", "interrupted");
+		set_str(lj, "error", strsignal(qe_stop_signal()));
 	} else if (!strcmp(qe_json_str(old, "status", ""), "failed")) {
 		/* another process of this level failed: it stays failed, with its reason */
 		set_str(lj, "status", "failed");
@@ -384,7 +530,22 @@ fail:
 	return qe_exit_code(rc);
 }
 
-/* 1 when level.json says every task of the plan is done. */
+/* Complete non-empty lines of a file (records of a journal), 0 when absent. */
+static size_t whole_lines(const char *path)
+{
+	char *text = NULL;
+	size_t len = 0, n = 0;
+
+	if (qe_file_read(path, &text, &len, NULL) != 0)
+		return 0;
+	for (size_t k = 0; k < len; k++)
+		n += text[k] == '\n' && k > 0 && text[k - 1] != '\n';
+	free(text);
+	return n;
+}
+
+/* 1 when level.json says every task of the plan is done (and its journal
+ * holds a record per work unit). */
 static int level_complete(const struct run *r, int i)
 {
 	char path[4400];
@@ -402,7 +563,10 @@ static int level_complete(const struct run *r, int i)
 		const cJSON *d;
 		cJSON_ArrayForEach(d, done)
 			found |= cJSON_IsString(d) && !strcmp(d->valuestring, r->tasks[t].name);
-		ok = found;
+		/* a done task whose journal is gone or short (a record per work unit) is
+		 * completed again, not reported with items missing */
+		snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], r->tasks[t].name);
+		ok = found && whole_lines(path) >= r->tasks[t].n_items;
 	}
 	cJSON_Delete(lj);
 	return ok;
@@ -649,6 +813,16 @@ static int task_block(struct run *r, struct task_inst *ti, cJSON *const *lvj, cJ
 	return rc;
 }
 
+/* 1 when a limit (the plan's or a task's own) cut the data short */
+static int partial(const struct run *r)
+{
+	int p = r->plan->limit > 0;
+
+	for (int t = 0; t < r->n_tasks; t++)
+		p |= r->tasks[t].spec->limit > 0;
+	return p;
+}
+
 /* results.json, recomputed from every level's level.json and records */
 static int summarize(struct run *r, struct qe_err *err)
 {
@@ -676,7 +850,7 @@ static int summarize(struct run *r, struct qe_err *err)
 	machine_gpu(res, refj);
 	cJSON_AddStringToObject(runj, "dir", r->out);
 	cJSON_AddBoolToObject(runj, "complete", complete);
-	cJSON_AddBoolToObject(runj, "partial", r->plan->limit > 0);
+	cJSON_AddBoolToObject(runj, "partial", partial(r));
 	cJSON_AddNumberToObject(runj, "limit", (double)r->plan->limit);
 	cJSON_AddNumberToObject(runj, "seed", (double)r->plan->seed);
 	cJSON_AddNumberToObject(runj, "wall_s", wall);
@@ -701,8 +875,139 @@ static int summarize(struct run *r, struct qe_err *err)
 }
 
 /* ======================================================================
+ * The run's identity (harness/runid.h)
+ * ====================================================================== */
+
+/* data fingerprints of task t: its main option (the data it names) */
+static int task_data(const struct task_inst *ti, cJSON *data, struct qe_err *err)
+{
+	for (const struct qe_optab *o = ti->task->options; o && o->key; o++) {
+		const char *v = qe_json_str(ti->spec->json, o->key, NULL);
+		char path[4200], *q;
+		cJSON *fp;
+		int rc;
+
+		if (!(o->flags & QE_OF_MAIN) || !v)
+			continue;
+		snprintf(path, sizeof(path), "%s", v);
+		if (qe_file_size(path) < 0 && (q = strchr(path, '?')) != NULL)
+			*q = '\0'; /* FILE?k=v: options inline */
+		fp = cJSON_AddObjectToObject(data, o->key);
+		if ((rc = qe_data_fingerprint(path, fp, err)) != 0)
+			return qe_err_wrap(err, "task '%s'", ti->name);
+	}
+	return 0;
+}
+
+/* What the run's records depend on: the model's content, the levels, each
+ * task's settings and data. Caller frees. */
+static cJSON *run_identity(const struct run *r, struct qe_err *err)
+{
+	cJSON *id = cJSON_CreateObject(), *rt, *m, *lv, *tasks;
+	struct qe_err e2 = { 0 };
+
+	cJSON_AddStringToObject(id, "schema", "qeval-identity");
+	cJSON_AddNumberToObject(id, "version", 1);
+	rt = cJSON_AddObjectToObject(id, "runtime");
+	cJSON_AddStringToObject(rt, "name", r->rtp.runtime);
+	cJSON_AddNumberToObject(rt, "ctx", r->rtp.n_ctx);
+	m = cJSON_AddObjectToObject(id, "model");
+	if (qe_level_source_identity(r->rtp.runtime, r->model, r->cache, m, &e2) != 0)
+		cJSON_AddStringToObject(m, "source", r->model); /* a runtime that cannot tell: its name */
+	lv = cJSON_AddArrayToObject(id, "levels");
+	for (int i = 0; i < r->n_levels; i++) {
+		cJSON *l = cJSON_CreateObject();
+		cJSON_AddStringToObject(l, "name", r->names[i]);
+		if (r->specs[i].text)
+			cJSON_AddStringToObject(l, "spec", r->specs[i].text);
+		else
+			cJSON_AddItemToObject(l, "spec", cJSON_Duplicate(r->specs[i].obj, 1));
+		cJSON_AddItemToArray(lv, l);
+	}
+	tasks = cJSON_AddObjectToObject(id, "tasks");
+	for (int t = 0; t < r->n_tasks; t++) {
+		const struct task_inst *ti = &r->tasks[t];
+		cJSON *tj = cJSON_AddObjectToObject(tasks, ti->name), *plan = cJSON_Duplicate(ti->spec->json, 1);
+		cJSON_AddStringToObject(tj, "task", ti->task->name);
+		cJSON_DeleteItemFromObjectCaseSensitive(plan, "seed"); /* the bootstrap's, not the records' */
+		if (ti->task->describe) /* first: a difference is named by its setting */
+			ti->task->describe(ti->state, cJSON_AddObjectToObject(tj, "settings"));
+		cJSON_AddItemToObject(tj, "plan", plan);
+		if (task_data(ti, cJSON_AddObjectToObject(tj, "data"), err) != 0) {
+			cJSON_Delete(id);
+			return NULL;
+		}
+	}
+	return id;
+}
+
+/* 1 when DIR/levels holds anything */
+static int has_levels(const char *out)
+{
+	char path[4200];
+	struct dirent *de;
+	DIR *d;
+	int any = 0;
+
+	snprintf(path, sizeof(path), "%s/levels", out);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!any && (de = readdir(d)) != NULL)
+		any = de->d_name[0] != '.';
+	closedir(d);
+	return any;
+}
+
+/* A new run writes its identity; a resumed one must have the same. */
+static int identity_settle(const struct run *r, int resume, struct qe_err *err)
+{
+	char path[4400], where[700];
+	cJSON *now, *was = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", r->out, QE_RUNID_FILE);
+	if (!(now = run_identity(r, err)))
+		return err->code ? err->code : QE_ENOMEM;
+	if (!resume) {
+		rc = qe_json_write_file(path, now, err);
+		cJSON_Delete(now);
+		return rc;
+	}
+	rc = qe_json_read_file(path, &was, err);
+	if (rc == QE_ENOENT && !has_levels(r->out)) /* killed before any level: nothing to mix */
+		rc = qe_json_write_file(path, now, err);
+	else if (rc == QE_ENOENT)
+		rc = qe_fail(err, QE_EINVAL, "--resume %s: the run has no %s (an older qeval, or damaged): its records cannot be "
+			     "proven to be this run's; start a new run with another --out", r->out, QE_RUNID_FILE);
+	else if (rc == 0 && qe_runid_diff(was, now, where, sizeof(where)))
+		rc = qe_fail(err, QE_EINVAL, "--resume %s: not the same run: %s; start a new run with another --out",
+			     r->out, where);
+	cJSON_Delete(was);
+	cJSON_Delete(now);
+	return rc;
+}
+
+/* ======================================================================
  * Entry points
  * ====================================================================== */
+
+/* Wait for the level process pid; a stop asked of this process (SIGINT,
+ * SIGTERM) is passed on to it, so it stops after its current item. */
+static int wait_level(pid_t pid)
+{
+	int status = 0, passed_on = 0;
+
+	for (;;) {
+		pid_t w = waitpid(pid, &status, WNOHANG);
+		if (w == pid || (w < 0 && errno != EINTR))
+			return status;
+		if (qe_stop_signal() && !passed_on) {
+			kill(pid, SIGTERM);
+			passed_on = 1;
+		}
+		usleep(20000);
+	}
+}
 
 /* Every process of level i (the shared one, then one per own_process task),
  * each a child unless the plan says not to isolate. Non-zero when one failed;
@@ -711,10 +1016,9 @@ static int run_level_processes(struct run *r, int i)
 {
 	int failed = 0;
 
-	for (int group = -1; group < r->n_tasks; group++) {
-		int any = 0;
-		pid_t pid;
-		int status = 0;
+	for (int group = -1; group < r->n_tasks && !qe_stop_signal(); group++) {
+		int any = 0, status;
+		pid_t pid, parent = getpid();
 
 		for (int t = 0; t < r->n_tasks; t++)
 			any |= in_group(r, t, group);
@@ -731,10 +1035,14 @@ static int run_level_processes(struct run *r, int i)
 			fprintf(stderr, "qeval run: cannot start a process for level %s: %s\n", r->names[i], strerror(errno));
 			return 1;
 		}
-		if (pid == 0)
+		if (pid == 0) {
+			qe_die_with_parent(SIGKILL, (long)parent); /* never outlive the driver */
+			qe_stop_install(0);
 			_exit(run_level(r, i, group));
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
+		}
+		status = wait_level(pid);
+		if (qe_stop_signal() && WIFEXITED(status))
+			continue; /* stopped on request: level.json says "interrupted" */
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			failed = 1;
 			if (!WIFEXITED(status))
@@ -759,67 +1067,117 @@ int qe_run_plan(cJSON *json, int resume, struct qe_run_status *st, struct qe_err
 	return rc;
 }
 
+/* A new run: refuse a directory that holds a run (or records of an unknown
+ * one), then write identity.json and plan.json (in that order: a plan.json
+ * always has its identity beside it). A resumed one: the same identity. */
+static int run_start(const struct run *r, const struct qe_plan *plan, int resume, struct qe_err *err)
+{
+	char path[4400];
+	struct stat sb;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/plan.json", r->out);
+	if (!resume && stat(path, &sb) == 0)
+		return qe_fail(err, QE_EINVAL, "'%s' already holds a run: resume it with 'qeval run --resume %s', or choose another --out",
+			       r->out, r->out);
+	if (!resume && has_levels(r->out))
+		return qe_fail(err, QE_EINVAL, "'%s' holds levels/ but no plan.json: records of an unknown run; choose another --out "
+			       "(or remove '%s/levels')", r->out, r->out);
+	if ((rc = identity_settle(r, resume, err)) != 0)
+		return rc;
+	return resume ? 0 : qe_json_write_file(path, plan->json, err);
+}
+
+static void print_plan(const struct run *r)
+{
+	fprintf(stderr, "qeval run: model %s, %d level(s), reference %s, %d task(s), %zu work items per level, output %s\n",
+		r->model, r->n_levels, r->names[r->ref], r->n_tasks, r->total_items, r->out);
+	for (int t = 0; t < r->n_tasks; t++) {
+		cJSON *set = cJSON_CreateObject();
+		char *txt;
+		if (r->tasks[t].task->describe)
+			r->tasks[t].task->describe(r->tasks[t].state, set);
+		cJSON_DeleteItemFromObjectCaseSensitive(set, "template");
+		txt = cJSON_PrintUnformatted(set);
+		fprintf(stderr, "qeval run: task %s (%s): %zu items, settings %s\n", r->tasks[t].name,
+			r->tasks[t].task->name, r->tasks[t].n_items, txt ? txt : "{}");
+		cJSON_free(txt);
+		cJSON_Delete(set);
+	}
+}
+
+/* What killed processes left: temporary files of the run directory, its
+ * levels and the quantization cache (<cache>/quant/<sha256>/). */
+static void clean_leftovers(const struct run *r)
+{
+	char path[4400], cache[4096];
+	struct dirent *de;
+	DIR *d;
+
+	qe_clean_stale_tmp(r->out);
+	for (int i = 0; i < r->n_levels; i++)
+		qe_clean_stale_tmp(r->dirs[i]);
+	snprintf(path, sizeof(path), "%s/quant", r->cache && *r->cache ? r->cache : qe_cache_dir(cache, sizeof(cache)));
+	if (!(d = opendir(path)))
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char sub[4700];
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+		qe_clean_stale_tmp(sub);
+	}
+	closedir(d);
+}
+
+/* The levels one by one, until the last or a stop (SIGINT / SIGTERM). */
+static int run_levels(struct run *r, int resume, struct qe_run_status *st, struct qe_err *err)
+{
+	for (int i = 0; i < r->n_levels && !qe_stop_signal(); i++) {
+		if (qe_mkdirs(r->dirs[i], 0755) != 0)
+			return qe_fail(err, QE_EIO, "cannot create '%s': %s", r->dirs[i], strerror(errno));
+		if (resume && level_complete(r, i)) {
+			if (!r->quiet)
+				fprintf(stderr, "qeval run: level %s already complete\n", r->names[i]);
+			continue;
+		}
+		if (run_level_processes(r, i) != 0)
+			st->n_levels_failed++;
+	}
+	st->interrupted = qe_stop_signal();
+	return 0;
+}
+
 int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err)
 {
+	struct qe_lock lock = { .fd = -1 };
 	struct run r;
-	char path[4400];
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	rc = run_setup(&r, plan, err);
-	if (rc) {
-		run_release(&r);
-		return rc;
+	if (rc == 0) {
+		st->n_levels = r.n_levels;
+		if (qe_mkdirs(r.out, 0755) != 0)
+			rc = qe_fail(err, QE_EIO, "cannot create '%s': %s", r.out, strerror(errno));
 	}
-	st->n_levels = r.n_levels;
-	if (qe_mkdirs(r.out, 0755) != 0) {
-		run_release(&r);
-		return qe_fail(err, QE_EIO, "cannot create '%s': %s", r.out, strerror(errno));
+	if (rc == 0)
+		rc = qe_lock_take(&lock, r.out, "lock", err);
+	if (rc == 0 && lock.stale_pid > 0) /* a warning: shown also when quiet */
+		fprintf(stderr, "qeval run: '%s/lock' was left by process %ld, which is gone: taken over\n", r.out,
+			lock.stale_pid);
+	if (rc == 0)
+		rc = run_start(&r, plan, resume, err);
+	if (rc == 0) {
+		if (!r.quiet)
+			print_plan(&r);
+		qe_stop_install(1);
+		clean_leftovers(&r);
+		rc = run_levels(&r, resume, st, err);
 	}
-	snprintf(path, sizeof(path), "%s/plan.json", r.out);
-	if (!resume) {
-		struct stat sb;
-		if (stat(path, &sb) == 0) {
-			run_release(&r);
-			return qe_fail(err, QE_EINVAL, "'%s' already holds a run: resume it with 'qeval run --resume %s', or choose another --out",
-				       r.out, r.out);
-		}
-		rc = qe_json_write_file(path, plan->json, err);
-		if (rc) {
-			run_release(&r);
-			return rc;
-		}
-	}
-	if (!r.quiet) {
-		fprintf(stderr, "qeval run: model %s, %d level(s), reference %s, %d task(s), %zu work items per level, output %s\n",
-			r.model, r.n_levels, r.names[r.ref], r.n_tasks, r.total_items, r.out);
-		for (int t = 0; t < r.n_tasks; t++) {
-			cJSON *set = cJSON_CreateObject();
-			char *txt;
-			if (r.tasks[t].task->describe)
-				r.tasks[t].task->describe(r.tasks[t].state, set);
-			cJSON_DeleteItemFromObjectCaseSensitive(set, "template");
-			txt = cJSON_PrintUnformatted(set);
-			fprintf(stderr, "qeval run: task %s (%s): %zu items, settings %s\n", r.tasks[t].name,
-				r.tasks[t].task->name, r.tasks[t].n_items, txt ? txt : "{}");
-			cJSON_free(txt);
-			cJSON_Delete(set);
-		}
-	}
-	for (int i = 0; i < r.n_levels; i++) {
-		if (qe_mkdirs(r.dirs[i], 0755) != 0) {
-			run_release(&r);
-			return qe_fail(err, QE_EIO, "cannot create '%s': %s", r.dirs[i], strerror(errno));
-		}
-		if (resume && level_complete(&r, i)) {
-			if (!r.quiet)
-				fprintf(stderr, "qeval run: level %s already complete\n", r.names[i]);
-			continue;
-		}
-		if (run_level_processes(&r, i) != 0)
-			st->n_levels_failed++;
-	}
-	rc = summarize(&r, err);
+	if (rc == 0)
+		rc = summarize(&r, err);
+	qe_lock_release(&lock);
 	run_release(&r);
 	return rc;
 }

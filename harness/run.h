@@ -27,12 +27,17 @@ struct qe_run_status {
 	int n_levels;
 	int n_levels_failed;
 	int n_items_failed;   /* records with an error status */
+	int interrupted;      /* the signal (SIGINT, SIGTERM) that stopped the run after its
+			       * current item, 0 = none: the finished records are kept,
+			       * results.json is written, the level is "interrupted" */
 };
 
 struct qe_plan;
 
-/* Run (or resume) the plan; writes plan.json (a new run), the levels'
- * records and level.json, then results.json. Returns 0 when the run could
+/* Run (or resume) the plan; writes plan.json and identity.json (a new run),
+ * the levels' records and level.json, then results.json. Holds DIR/lock
+ * meanwhile (one process per run directory); a resume whose identity differs
+ * from the run's is QE_EINVAL naming the difference (harness/runid.h). Returns 0 when the run could
  * be carried out (levels may still have failed: see st), or a negative status
  * for a bad plan / unreadable data / an unwritable directory. */
 int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err);

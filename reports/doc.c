@@ -513,7 +513,7 @@ struct chart_state {
 static void html_chart(const struct qe_block *b, size_t i, int first, int last, const struct qe_html_opts *ho,
 		       struct chart_state *cs, struct qe_text *o)
 {
-	struct qe_gnuplot_opts go = { ho->gnuplot, 0, 0, NULL };
+	struct qe_gnuplot_opts go = { ho->gnuplot, 0, 0, NULL, 0 };
 	struct qe_err cerr = { 0 };
 	char prefix[32], *svg = NULL;
 

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reports/report_impl.h"
 #include "reports/results.h"
@@ -68,6 +69,8 @@ static int check_rule(const char *path, int i, const cJSON *r, struct qe_err *er
 		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'op' must be one of >= <= > < == !=", path, i);
 	if (!cJSON_IsNumber(value))
 		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'value' is missing or not a number", path, i);
+	if (!isfinite(value->valuedouble)) /* 1e999 parses as infinity: no threshold */
+		return qe_fail(err, QE_EINVAL, "'%s' rule %d: field 'value' is not a finite number", path, i);
 	if (levels) {
 		const cJSON *l;
 		if (cJSON_IsString(levels)) {
@@ -456,6 +459,8 @@ int qe_gate_run(const char *run_dir, const char *rules_path, const char *junit_p
 	free(json);
 	rc = qe_text_save(&t, qe_path_join(path, sizeof(path), run_dir, "gate.json"), err);
 	qe_text_release(&t);
+	if (rc)
+		unlink(path); /* an outcome of earlier rules or results must not stand in for this one */
 	if (!rc && junit_path) {
 		qe_junit_from_gate(out, &t);
 		rc = qe_text_save(&t, junit_path, err);
@@ -478,6 +483,33 @@ int qe_gate_check(const char *run_dir, const char *rules_path, const char *junit
 		  struct qe_err *err)
 {
 	return qe_gate_run(run_dir, rules_path, junit_path, n_failed, NULL, err);
+}
+
+int qe_gate_outcome_load(const char *run_dir, cJSON **outcome, struct qe_err *err)
+{
+	char path[4096];
+	const cJSON *g;
+	int rc;
+
+	*outcome = NULL;
+	qe_path_join(path, sizeof(path), run_dir, "gate.json");
+	rc = qe_json_read_file(path, outcome, err);
+	if (rc == QE_ENOENT) {
+		qe_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return qe_fail(err, rc == QE_EINPUT ? QE_EINPUT : rc, "'%s' is damaged (%s): check the gate again with 'qeval gate'",
+			       path, rc == QE_EINPUT ? "not valid JSON" : "unreadable");
+	g = *outcome;
+	if (strcmp(qe_json_str(g, "schema", ""), "qeval-gate") != 0 || !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(g, "checks")) ||
+	    !cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(g, "passed")) || !isfinite(qe_json_num(g, "n_failed", NAN)) ||
+	    (qe_json_bool(g, "passed", 0) && qe_json_num(g, "n_failed", NAN) != 0)) {
+		cJSON_Delete(*outcome);
+		*outcome = NULL;
+		return qe_fail(err, QE_EINPUT, "'%s' is damaged (not a whole gate outcome): check the gate again with 'qeval gate'", path);
+	}
+	return 0;
 }
 
 void qe_gate_print(const cJSON *outcome, FILE *f)

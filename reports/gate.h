@@ -48,6 +48,12 @@ int qe_gate_check(const char *run_dir, const char *rules_path, const char *junit
 int qe_gate_run(const char *run_dir, const char *rules_path, const char *junit_path, int *n_failed, cJSON **outcome,
 		struct qe_err *err);
 
+/* run_dir/gate.json as an outcome (caller frees): *outcome = NULL and 0 when
+ * there is none; QE_EINPUT "'DIR/gate.json' is damaged: ..." when it exists
+ * but is not a whole outcome (cut short on a full disk, edited): a reader must
+ * then fail, never take the gate as passed. */
+int qe_gate_outcome_load(const char *run_dir, cJSON **outcome, struct qe_err *err);
+
 /* One line per check ("FAIL  rule 0: MMLU drop @ Q4_K_M: ...") and a summary line. */
 void qe_gate_print(const cJSON *outcome, FILE *f);
 

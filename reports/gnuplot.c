@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,61 @@ static void svg_rewrite(struct qe_text *out, const char *src, const char *prefix
 	}
 }
 
+double qe_gnuplot_timeout(double timeout_s)
+{
+	const char *e = getenv("QEVAL_GNUPLOT_TIMEOUT");
+	char *end;
+	double v;
+
+	if (timeout_s > 0)
+		return timeout_s;
+	if (e && *e && (v = strtod(e, &end)) > 0 && *end == '\0')
+		return v;
+	return 60;
+}
+
+#define SVG_MAX_BYTES (16u << 20)
+
+/* 0 when raw holds one SVG element fit to inline into a page: "<svg" ...
+ * "</svg>", nothing active in it; else QE_ERUNTIME saying what is wrong. */
+static int svg_check(const char *raw, struct qe_err *err)
+{
+	static const char *const bad[] = { "<script", "<foreignobject", "<iframe", "<embed", "<object", "javascript:",
+					   " onload=", " onclick=", " onmouse", " onerror=", NULL };
+	const char *start = strstr(raw, "<svg"), *end = start ? strstr(start, "</svg>") : NULL;
+
+	if (strlen(raw) > SVG_MAX_BYTES)
+		return qe_fail(err, QE_ERUNTIME, "gnuplot wrote over %u MiB of SVG", SVG_MAX_BYTES >> 20);
+	if (!start || !end)
+		return qe_fail(err, QE_ERUNTIME, "gnuplot wrote no whole SVG element%s", start ? " (cut short)" : "");
+	for (int k = 0; bad[k]; k++)
+		if (strcasestr(start, bad[k]))
+			return qe_fail(err, QE_ERUNTIME, "gnuplot's SVG holds '%s': not embedded", bad[k]);
+	return 0;
+}
+
+/* Wait for pid at most timeout_s seconds; then kill its process group.
+ * 0 with *st, or QE_ENOTSUP after a kill. */
+static int wait_timed(pid_t pid, double timeout_s, int *st, struct qe_err *err)
+{
+	for (double waited = 0;; waited += 0.01) {
+		pid_t w = waitpid(pid, st, WNOHANG);
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return qe_fail(err, QE_ERUNTIME, "lost gnuplot: %s", strerror(errno));
+		if (waited >= timeout_s) {
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			while (waitpid(pid, st, 0) < 0 && errno == EINTR)
+				;
+			return qe_fail(err, QE_ENOTSUP, "gnuplot did not finish within %g s: killed "
+				       "(QEVAL_GNUPLOT_TIMEOUT sets the limit)", timeout_s);
+		}
+		usleep(10000);
+	}
+}
+
 /* The first non-empty line of path, for an error message. */
 static void first_line(const char *path, char *buf, size_t cap)
 {
@@ -84,6 +140,7 @@ int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **s
 	const char *tmp = getenv("TMPDIR");
 	char dir[512], in[600], out[600], errp[600], line[300];
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	struct qe_text t = { 0 };
 	char *argv[2], *raw = NULL;
 	int rc, st = 0;
@@ -111,14 +168,18 @@ int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **s
 	posix_spawn_file_actions_addopen(&fa, 2, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	argv[0] = (char *)prog;
 	argv[1] = NULL;
-	rc = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+	posix_spawnattr_init(&at);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP); /* its own group: a timeout kills all of it */
+	posix_spawnattr_setpgroup(&at, 0);
+	rc = posix_spawnp(&pid, prog, &fa, &at, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
 	if (rc) {
 		rc = qe_fail(err, QE_ENOTSUP, "cannot run '%s': %s", prog, strerror(rc));
 		goto done;
 	}
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	if ((rc = wait_timed(pid, qe_gnuplot_timeout(o ? o->timeout_s : 0), &st, err)) != 0)
+		goto done;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 127) {
 		rc = qe_fail(err, QE_ENOTSUP, "cannot run '%s': not found", prog);
 		goto done;
@@ -131,11 +192,11 @@ int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **s
 	rc = qe_file_read(out, &raw, NULL, err);
 	if (rc)
 		goto done;
-	if (!strstr(raw, "<svg")) {
-		rc = qe_fail(err, QE_ERUNTIME, "gnuplot wrote no SVG");
+	if ((rc = svg_check(raw, err)) != 0)
 		goto done;
-	}
+	*strstr(strstr(raw, "<svg"), "</svg>") = '\0'; /* nothing after the element */
 	svg_rewrite(&t, raw, o ? o->id_prefix : NULL);
+	qe_text_put(&t, "</svg>");
 	*svg = qe_text_take(&t);
 	rc = *svg ? 0 : qe_fail(err, QE_ENOMEM, "out of memory reading gnuplot's SVG");
 done:

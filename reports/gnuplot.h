@@ -22,15 +22,23 @@ struct qe_gnuplot_opts {
 	                        * least 11 px when a phone shows the chart 370 px wide */
 	const char *id_prefix; /* prepended to every id in the SVG (and the references to
 				* them) so several charts can share one page; NULL = none */
+	double timeout_s;      /* gnuplot is killed after this long; 0 = $QEVAL_GNUPLOT_TIMEOUT
+				* when set (seconds), else 60 */
 };
+
+/* The timeout a call with timeout_s uses (see qe_gnuplot_opts). */
+double qe_gnuplot_timeout(double timeout_s);
 
 /* Run gnuplot with the SVG terminal (noenhanced: text shows as written) and
  * script, which draws one plot and sets neither terminal nor output.
  * *svg = the "<svg ...>...</svg>" element, without the XML prologue; caller
  * frees with free().
  * QE_ENOTSUP when the program cannot be started (not installed: the message
- * says so), QE_ERUNTIME when gnuplot fails (the message quotes its first error
- * line), QE_EIO for temporary-file trouble. */
+ * says so) or did not finish within the timeout (killed, with its process
+ * group: a caller then draws no more charts), QE_ERUNTIME when gnuplot fails
+ * (the message quotes its first error line) or its output is not one sane SVG
+ * element (no <svg>...</svg>, a script, a foreign object, an event handler,
+ * over 16 MiB), QE_EIO for temporary-file trouble. */
 int qe_gnuplot_svg(const struct qe_gnuplot_opts *o, const char *script, char **svg, struct qe_err *err);
 
 #endif

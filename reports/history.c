@@ -11,6 +11,7 @@
 #include "reports/charts.h"
 #include "reports/doc.h"
 #include "reports/fmt.h"
+#include "reports/gate.h"
 #include "reports/report_impl.h"
 #include "reports/results.h"
 #include "reports/view.h"
@@ -128,21 +129,17 @@ int qe_history_add(const char *history, const char *run_dir, const char *commit,
 		   struct qe_err *err)
 {
 	cJSON *res = NULL, *gate = NULL, *e = NULL;
-	char path[4096], *text = NULL, *line = NULL;
+	struct qe_text t = { 0 };
+	char *text = NULL, *line = NULL;
 	size_t len = 0;
-	int rc, need_nl = 0;
-	FILE *f;
+	int rc;
 
 	rc = qe_results_load(run_dir, &res, err);
 	if (rc)
 		return rc;
-	qe_path_join(path, sizeof(path), run_dir, "gate.json");
-	if (!qe_file_read(path, &text, &len, NULL)) {
-		gate = cJSON_ParseWithLength(text, len);
-		free(text);
-		text = NULL;
-	}
-	rc = qe_history_entry(res, gate, run_dir, commit, date, &e, err);
+	rc = qe_gate_outcome_load(run_dir, &gate, err); /* damaged: fail, never record a pass */
+	if (!rc)
+		rc = qe_history_entry(res, gate, run_dir, commit, date, &e, err);
 	if (rc)
 		goto done;
 	line = cJSON_PrintUnformatted(e);
@@ -150,25 +147,22 @@ int qe_history_add(const char *history, const char *run_dir, const char *commit,
 		rc = qe_fail(err, QE_ENOMEM, "out of memory");
 		goto done;
 	}
-	/* a history whose last line was cut short (no newline) gets one first, so
+	/* the whole file rewritten (temp + fsync + rename): a full disk leaves the
+	 * old history whole. A last line cut short (no newline) gets one first, so
 	 * the torn line stays one bad line instead of spoiling this one */
-	if (!qe_file_read(history, &text, &len, NULL) && len && text[len - 1] != '\n')
-		need_nl = 1;
-	free(text);
-	f = fopen(history, "a");
-	if (!f) {
-		rc = qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
+	rc = qe_file_read(history, &text, &len, err);
+	if (rc && rc != QE_ENOENT)
 		goto done;
-	}
-	if ((need_nl && fputc('\n', f) == EOF) || fputs(line, f) == EOF || fputc('\n', f) == EOF ||
-	    fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		rc = qe_fail(err, QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
-		fclose(f);
-		goto done;
-	}
-	if (fclose(f) != 0)
-		rc = qe_fail(err, QE_EIO, "cannot append to '%s': %s", history, strerror(errno));
+	qe_err_clear(err);
+	qe_text_putn(&t, text ? text : "", text ? len : 0);
+	if (len && text[len - 1] != '\n')
+		qe_text_putc(&t, '\n');
+	qe_text_put(&t, line);
+	qe_text_putc(&t, '\n');
+	rc = qe_text_save(&t, history, err);
 done:
+	qe_text_release(&t);
+	free(text);
 	free(line);
 	cJSON_Delete(e);
 	cJSON_Delete(gate);
@@ -186,6 +180,33 @@ struct hist {
 	size_t bad;   /* lines that were not history entries */
 };
 
+/* 1 when e is a history entry the dashboard can draw: schema "qeval-history",
+ * metrics an object of tasks, each an object of levels, each an object of
+ * metrics whose values are numbers or null; gate, when there, an object or
+ * null. Anything else is a bad line, counted and skipped. */
+static int entry_ok(const cJSON *e)
+{
+	const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(e, "metrics"), *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
+	const cJSON *task, *lv, *m;
+
+	if (!cJSON_IsObject(e) || strcmp(qe_json_str(e, "schema", ""), "qeval-history") != 0 || !cJSON_IsObject(metrics))
+		return 0;
+	if (g && !cJSON_IsObject(g) && !cJSON_IsNull(g))
+		return 0;
+	cJSON_ArrayForEach(task, metrics) {
+		if (!cJSON_IsObject(task))
+			return 0;
+		cJSON_ArrayForEach(lv, task) {
+			if (!cJSON_IsObject(lv))
+				return 0;
+			cJSON_ArrayForEach(m, lv)
+				if (!cJSON_IsNumber(m) && !cJSON_IsNull(m))
+					return 0;
+		}
+	}
+	return 1;
+}
+
 static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 {
 	char *text, *p, *nl;
@@ -197,15 +218,13 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 		return rc;
 	for (p = text; p < text + len; p = nl + 1) {
 		cJSON *e;
-		const char *schema;
 		nl = memchr(p, '\n', (size_t)(text + len - p));
 		if (!nl)
 			nl = text + len;
 		if (nl == p)
 			continue;
 		e = cJSON_ParseWithLength(p, (size_t)(nl - p));
-		schema = qe_json_str(e, "schema", NULL);
-		if (!e || !schema || strcmp(schema, "qeval-history") || !cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(e, "metrics"))) {
+		if (!entry_ok(e)) {
 			cJSON_Delete(e);
 			h->bad++;
 			continue;

@@ -6,7 +6,8 @@
  * "partial", "limit", "gate", "metrics"}; "metrics" maps task -> level ->
  * metric path -> number (or null), "gate" is the run's gate outcome in short
  * ({passed, n_checks, n_failed, failed: [{rule, task, level, metric}]}) or
- * null when the run has no gate.json. Lines are only ever appended.
+ * null when the run has no gate.json. Each add appends one line (the file is
+ * rewritten whole through temp + fsync + rename).
  * Not safe for two writers appending to one file at the same moment.
  */
 #ifndef QE_REPORTS_HISTORY_H
@@ -25,7 +26,8 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 		     cJSON **out, struct qe_err *err);
 
 /* Read run_dir/results.json (and run_dir/gate.json when present) and append
- * its line to history (created when missing). */
+ * its line to history (created when missing). A damaged gate.json is
+ * QE_EINPUT (qe_gate_outcome_load): nothing is added. */
 int qe_history_add(const char *history, const char *run_dir, const char *commit, const char *date,
 		   struct qe_err *err);
 

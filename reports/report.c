@@ -8,6 +8,7 @@
 
 #include "harness/base/opt.h"
 #include "harness/base/sys.h"
+#include "reports/gate.h"
 #include "reports/results.h"
 
 /* The registry: adding a format = one line here (docs/extending.md). */
@@ -105,26 +106,6 @@ char *qe_file_safe(char *buf, size_t cap, const char *name)
 	return buf;
 }
 
-/* run_dir/gate.json when it exists and parses, else NULL (a broken gate file
- * must not stop the reports: the reports just do not show a gate). */
-static cJSON *gate_load(const char *run_dir)
-{
-	char path[4096], *text;
-	size_t len;
-	cJSON *g;
-
-	qe_path_join(path, sizeof(path), run_dir, "gate.json");
-	if (qe_file_read(path, &text, &len, NULL))
-		return NULL;
-	g = cJSON_ParseWithLength(text, len);
-	free(text);
-	if (g && !cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(g, "checks"))) {
-		cJSON_Delete(g);
-		g = NULL;
-	}
-	return g;
-}
-
 int qe_report_write_all(const char *run_dir, const struct qe_report_opts *o, struct qe_err *err)
 {
 	struct qe_report_opts dflt = qe_report_default_opts();
@@ -150,7 +131,12 @@ int qe_report_write_all(const char *run_dir, const struct qe_report_opts *o, str
 		cJSON_Delete(res);
 		return rc;
 	}
-	gate = gate_load(run_dir);
+	/* a damaged gate.json fails the reports: shown without it, a failed gate
+	 * would look passed (junit failures="0") */
+	if ((rc = qe_gate_outcome_load(run_dir, &gate, err)) != 0) {
+		cJSON_Delete(res);
+		return rc;
+	}
 	ctx.gate = gate;
 	formats = o->formats ? o->formats : QE_REPORT_DEFAULT;
 	if (o->items)

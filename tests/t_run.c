@@ -482,7 +482,8 @@ static void test_bad_level_costs_only_itself(void)
 }
 
 /* A level whose arithmetic overflows (NaN logits): every item is a failed
- * record naming why, the level and the others finish, nothing is scored. */
+ * record naming why, the level is failed with the first reason (exit 3),
+ * the others finish, nothing is scored. */
 static void test_nonfinite_level_items_fail_with_reason(void)
 {
 	char dir[400], args[2048], rec[500];
@@ -493,7 +494,9 @@ static void test_nonfinite_level_items_fail_with_reason(void)
 	snprintf(dir, sizeof(dir), "%s/nanlevel", g_tmp);
 	snprintf(args, sizeof(args), "run -q --model %s --levels F16,nan=%s/tiny-llama-nan.gguf --mmlu datasets/samples/mmlu --out %s",
 		 model(), tq_fixtures(), dir);
-	TQ_EQ_INT(qeval(args), 0);
+	/* every item failed: the level is failed (exit 3, issue 18), not "ok" with nothing scored */
+	TQ_EQ_INT(qeval(args), 3);
+	TQ_CHECK(strstr(g_err, "level nan failed: task 'mmlu': every one of its 25 items failed") != NULL);
 	TQ_CHECK(strstr(g_out, "nan: 25 of 25 items failed") != NULL);
 	snprintf(rec, sizeof(rec), "%s/levels/01-nan/records-mmlu.jsonl", dir);
 	TQ_EQ_INT(qe_journal_load(rec, &recs, NULL), 0);

@@ -316,7 +316,8 @@ cJSON *qe_optab_value_from_text(const struct qe_optab *o, const char *text, cons
 		break;
 	}
 	case QE_OT_JSON:
-		v = cJSON_Parse(text);
+		/* the whole text or nothing: "128,lots" is not the JSON 128 */
+		v = cJSON_ParseWithOpts(text, NULL, 1);
 		if (!v)
 			v = cJSON_CreateString(text); /* plain text: the option's check decides */
 		break;

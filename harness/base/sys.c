@@ -1,11 +1,16 @@
 #include "harness/base/sys.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -160,4 +165,143 @@ int64_t qe_file_size(const char *path)
 	if (stat(path, &st) != 0)
 		return -1;
 	return (int64_t)st.st_size;
+}
+
+/* ---- stopping on SIGINT / SIGTERM ---------------------------------------- */
+
+static volatile sig_atomic_t g_stop_sig, g_second_ends;
+
+static void on_stop_signal(int sig)
+{
+	if (g_stop_sig && g_second_ends) /* a second one: the user means it */
+		_exit(128 + sig);
+	if (!g_stop_sig)
+		g_stop_sig = sig;
+}
+
+void qe_stop_install(int second_ends)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	g_second_ends = second_ends;
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int qe_stop_signal(void)
+{
+	return (int)g_stop_sig;
+}
+
+void qe_stop_request(int sig)
+{
+	g_stop_sig = sig;
+}
+
+void qe_die_with_parent(int sig, long parent_pid)
+{
+	prctl(PR_SET_PDEATHSIG, sig);
+	if ((long)getppid() != parent_pid) /* it died before prctl took effect */
+		raise(sig);
+}
+
+/* 1 when process pid has exited but was not reaped (state Z): dead */
+static int is_zombie(long pid)
+{
+	char path[64], buf[512];
+	const char *rp;
+	FILE *f;
+	int z = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	if (fgets(buf, sizeof(buf), f) && (rp = strrchr(buf, ')')) != NULL)
+		z = rp[1] == ' ' && rp[2] == 'Z';
+	fclose(f);
+	return z;
+}
+
+int qe_clean_stale_tmp(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		const char *t = strstr(de->d_name, ".tmp.");
+		char path[4200], *end;
+		long pid;
+		int alive;
+
+		if (!t || strstr(t + 5, ".tmp."))
+			continue;
+		pid = strtol(t + 5, &end, 10);
+		if (end == t + 5 || *end || pid <= 0 || pid == (long)getpid())
+			continue;
+		/* EPERM: another user's process, alive */
+		alive = kill((pid_t)pid, 0) == 0 ? !is_zombie(pid) : errno != ESRCH;
+		if (alive)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		n += unlink(path) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+/* ---- one process per folder ---------------------------------------------- */
+
+int qe_lock_take(struct qe_lock *l, const char *dir, const char *name, struct qe_err *err)
+{
+	char path[4200], buf[32];
+	ssize_t n;
+	int fd;
+
+	l->fd = -1;
+	l->stale_pid = 0;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return qe_fail(err, QE_EIO, "cannot create the lock '%s': %s", path, strerror(errno));
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		if (e == EWOULDBLOCK && strtol(buf, NULL, 10) > 0)
+			return qe_fail(err, QE_EINVAL, "'%s' is in use by process %ld (%s): wait for it or stop it", dir,
+				       strtol(buf, NULL, 10), path);
+		if (e == EWOULDBLOCK)
+			return qe_fail(err, QE_EINVAL, "'%s' is in use by another process (%s): wait for it or stop it", dir,
+				       path);
+		return qe_fail(err, QE_EIO, "cannot lock '%s': %s", path, strerror(e));
+	}
+	l->stale_pid = strtol(buf, NULL, 10);
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+		int e = errno;
+		close(fd);
+		return qe_fail(err, QE_EIO, "cannot write the lock '%s': %s", path, strerror(e));
+	}
+	l->fd = fd;
+	return 0;
+}
+
+void qe_lock_release(struct qe_lock *l)
+{
+	if (l->fd >= 0) {
+		/* empty = released in order: a pid found later is a stale lock's */
+		if (ftruncate(l->fd, 0) != 0)
+			(void)0;
+		flock(l->fd, LOCK_UN);
+		close(l->fd);
+	}
+	l->fd = -1;
 }

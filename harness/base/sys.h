@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "harness/base/err.h"
+
 /* CPUs this process may run on (sched_getaffinity), >= 1. */
 int qe_cpus_allowed(void);
 
@@ -44,5 +46,46 @@ int qe_mkdirs(const char *path, unsigned mode);
 
 /* Size of a file in bytes, -1 when it cannot be stat'ed. */
 int64_t qe_file_size(const char *path);
+
+/* ---- stopping on SIGINT / SIGTERM ----------------------------------------
+ * qe_stop_install sets handlers for SIGINT and SIGTERM that only record the
+ * signal (async-signal-safe); long loops poll qe_stop_signal() between items
+ * and stop cleanly. second_ends = 1: a second signal while a stop is pending
+ * ends the process at once (status 128 + signal); 0: it is ignored (a level
+ * process that gets both the terminal's SIGINT and its driver's SIGTERM).
+ * Process-wide state: the flag is a sig_atomic_t, read and written from any
+ * thread. */
+void qe_stop_install(int second_ends);
+/* The signal that asked the process to stop, 0 when none. */
+int qe_stop_signal(void);
+/* Ask for a stop as if signal sig had come (tests, a parent forwarding). */
+void qe_stop_request(int sig);
+
+/* In a freshly forked child: die with signal sig when the parent process
+ * (parent_pid) dies (PR_SET_PDEATHSIG); if it is already gone, the signal
+ * is raised at once. */
+void qe_die_with_parent(int sig, long parent_pid);
+
+/* Remove the files of dir named "*.tmp.PID" (the temporary names of atomic
+ * writes and quantizations) whose process PID is no longer running: what a
+ * killed process left. Not recursive. Returns how many were removed. */
+int qe_clean_stale_tmp(const char *dir);
+
+/* ---- one process per folder ----------------------------------------------
+ * A lock file DIR/NAME holding the owner's pid, held with flock(2): the
+ * kernel drops the lock when every process holding it (the owner and the
+ * children it forked) has exited, so a lock left by a killed run is stale
+ * and is taken over; a lock held by a live process is refused. */
+struct qe_lock {
+	int fd;          /* -1 when not held */
+	long stale_pid;  /* the pid a stale lock named (0 = none): for a note */
+};
+
+/* Take the lock; QE_EINVAL "'DIR' is in use by process PID (DIR/NAME)" when
+ * another process holds it, QE_EIO when the file cannot be made. */
+int qe_lock_take(struct qe_lock *l, const char *dir, const char *name, struct qe_err *err);
+/* Release: the file stays, emptied (a later run takes it; a pid still in
+ * it then names a process that died holding it, l->stale_pid). */
+void qe_lock_release(struct qe_lock *l);
 
 #endif

@@ -2,10 +2,12 @@
 #include "harness/base/text.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void qe_text_init(struct qe_text *t)
@@ -109,6 +111,22 @@ int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err)
 	return qe_file_write_atomic(path, t->s ? t->s : "", t->len, err);
 }
 
+/* fsync the folder holding path, so the rename itself survives a crash
+ * (best effort: some file systems refuse it) */
+static void sync_dir(const char *path)
+{
+	char dir[4200];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err)
 {
 	char tmp[4200];
@@ -129,6 +147,7 @@ int qe_file_write_atomic(const char *path, const void *data, size_t len, struct 
 		unlink(tmp);
 		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(e));
 	}
+	sync_dir(path);
 	return 0;
 }
 
@@ -144,6 +163,13 @@ int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err)
 	if (!f)
 		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot read '%s': %s", path,
 			       strerror(errno));
+	{
+		struct stat st;
+		if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { /* a bad input, not an I/O failure */
+			fclose(f);
+			return qe_fail(err, QE_EINPUT, "cannot read '%s': a folder, not a file", path);
+		}
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		qe_text_putn(&t, chunk, n);
 	if (ferror(f)) {

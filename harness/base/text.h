@@ -38,11 +38,14 @@ void qe_text_printf(struct qe_text *t, const char *fmt, ...) QE_PRINTF(2, 3);
  * so a reader sees the old file or the new one, never a torn one. */
 int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err);
 
-/* Write len bytes to path the same way (temp + fsync + rename). */
+/* Write len bytes to path the same way (temp + fsync + rename, then fsync
+ * of the folder). The temporary name is PATH.tmp.PID: one a killed process
+ * leaves is removed by qe_clean_stale_tmp (harness/base/sys.h). */
 int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err);
 
 /* Read a whole file into a new NUL-terminated buffer (caller frees); *len may
- * be NULL. QE_ENOENT when it does not exist, QE_EIO when it cannot be read. */
+ * be NULL. QE_ENOENT when it does not exist, QE_EINPUT when it is a folder,
+ * QE_EIO when it cannot be read. */
 int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err);
 
 #endif

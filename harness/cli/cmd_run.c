@@ -331,6 +331,15 @@ static int select_tasks(cJSON *plan, const struct cli *c, struct qe_err *err)
 		const struct flagdef *d = c->g[k].def;
 		if (d->kind == F_MAIN && (d->opt->flags & QE_OF_INSTANCE) && listed(c->tasks, d->task->name)) {
 			const char *v = instance_of(c->g[k].value, name, sizeof(name));
+			char other[64];
+			for (size_t j = 0; j < k; j++) { /* --pairs x=A --pairs x=B: one would be lost */
+				if (c->g[j].def != d)
+					continue;
+				instance_of(c->g[j].value, other, sizeof(other));
+				if (!strcmp(other, name))
+					return qe_fail(err, QE_EINVAL, "--%s %s: the name '%s' is given twice (--%s %s)", d->name,
+						       c->g[k].value, name, d->name, c->g[j].value);
+			}
 			qe_plan_json_set(qe_plan_json_task(plan, d->task->name, name), d->opt->key, cJSON_CreateString(v));
 		} else if ((d->kind == F_MAIN || d->kind == F_TASK) && !c->tasks) {
 			qe_plan_json_task(plan, d->task->name, d->task->name);

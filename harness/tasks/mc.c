@@ -10,6 +10,7 @@
  * processes it once per subject and level. A prompt longer than the context
  * loses its oldest shots first (counted).
  */
+#include "harness/base/sys.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
@@ -261,8 +262,10 @@ static int mc_prepare(const char *kind, const struct qe_task_spec *ts, void **st
 	for (size_t i = 0; i < s->set.n_items; i++)
 		s->n_no_gold += s->set.items[i].gold < 0;
 	if (s->set.n_items > 0 && s->n_no_gold == s->set.n_items) {
-		qe_fail(err, QE_EINPUT, "%s split '%s' in '%s' has no answers (e.g. item %s): it cannot be scored; use the %s split",
-			kind, mo.split, dir, s->set.items[0].id, fmt->default_split);
+		int on_default = !strcmp(mo.split, fmt->default_split); /* then the hint would name this split */
+		qe_fail(err, QE_EINPUT, "%s split '%s' in '%s' has no answers (e.g. item %s): it cannot be scored; %s%s",
+			kind, mo.split, dir, s->set.items[0].id, on_default ? "its files lack the answer column" : "use the split ",
+			on_default ? "" : fmt->default_split);
 		qe_mc_set_release(&s->set);
 		free(s);
 		return QE_EINPUT;
@@ -594,7 +597,9 @@ static int mc_run_level(void *state, struct qe_task_level *tl, struct qe_err *er
 	for (size_t i = 0; i < n; i++)
 		n_skip += qe_journal_has(tl->journal, s->set.items[i].id);
 	qe_progress_skip(tl->progress, n_skip);
-	for (size_t i = 0; i < n && rc == 0;) {
+	/* a stop (SIGINT, SIGTERM) takes effect between calls: every record of
+	 * a scored call is written first */
+	for (size_t i = 0; i < n && rc == 0 && !qe_stop_signal();) {
 		uint32_t n_groups = 0;
 		g.m = 0;
 		while (i < n && n_groups < g.G && rc == 0) {

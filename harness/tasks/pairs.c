@@ -714,7 +714,7 @@ static int pairs_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 	}
 	shown = np && n ? m.n_done * np / n : 0;
 	qe_progress_add(tl->progress, shown);
-	while (m.n_done < n) {
+	while (m.n_done < n && !qe_stop_signal()) {
 		size_t i = m.n_done, c = n - i < s->batch ? n - i : s->batch, target;
 		double t0 = qe_now();
 
@@ -739,6 +739,8 @@ static int pairs_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 		fclose(f);
 		f = NULL;
 	}
+	if (m.n_done < n) /* stopped (SIGINT, SIGTERM): the records wait for every embedding */
+		goto out;
 
 	/* records */
 	bad = failed_mask(m.failed, n);

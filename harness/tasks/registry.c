@@ -4,6 +4,7 @@
 #include "harness/base/json.h"
 #include "reports/view.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,19 @@ double qe_task_level_wall(const struct qe_task_levels *lv, size_t i, const char 
 
 const char *const qe_task_common_keys[] = { "task", "name", "limit", "seed", NULL };
 
+/* 1 when name is safe as part of a file name */
+static int name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > 48 || name[0] == '.')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("_-.", name[i]))
+			return 0;
+	return 1;
+}
+
 int qe_task_spec_read(cJSON *obj, const char *path, struct qe_task_spec *out, struct qe_err *err)
 {
 	const cJSON *v;
@@ -78,6 +92,9 @@ int qe_task_spec_read(cJSON *obj, const char *path, struct qe_task_spec *out, st
 	out->name = qe_json_str(obj, "name", tn);
 	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "name")) && (!cJSON_IsString(v) || !*v->valuestring))
 		return qe_fail(err, QE_EINVAL, "%s.name: expected a non-empty string", path);
+	if (!name_ok(out->name)) /* it names files: records-NAME.jsonl */
+		return qe_fail(err, QE_EINVAL, "%s.name: '%s' is not a task name (1-48 letters, digits, '_', '-', '.'; "
+			       "not starting with '.')", path, out->name);
 	if ((v = cJSON_GetObjectItemCaseSensitive(obj, "limit")) &&
 	    (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble != floor(v->valuedouble) || v->valuedouble > 1e15))
 		return qe_fail(err, QE_EINVAL, "%s.limit: expected a whole number >= 0", path);

@@ -26,6 +26,7 @@
  */
 #include "harness/tasks/speed_keys.h"
 #include "harness/tasks/task.h"
+#include "harness/base/sys.h"
 #include "harness/journal.h"
 #include "harness/progress.h"
 #include "harness/base/json.h"
@@ -328,6 +329,8 @@ static int speed_run_level(void *state, struct qe_task_level *tl, struct qe_err 
 			snprintf(id, sizeof(id), "%s/%d", t->name, r);
 			if (qe_journal_has(tl->journal, id))
 				continue;
+			if (qe_stop_signal()) /* SIGINT, SIGTERM: stop after a measurement */
+				return qe_journal_sync(tl->journal, err);
 			steal = qe_steal_s();
 			if (warm_err[0])
 				why = warm_err;

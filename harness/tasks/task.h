@@ -93,7 +93,9 @@ struct qe_task {
 
 	/* required: load and check the data the options name; *state owned by
 	 * the task until release (it may keep pointers into ts, which lives
-	 * longer). *n_items = the work units a level will do (for progress). */
+	 * longer). *n_items = the work units a level will do (for progress), one
+	 * record each: a done level whose journal holds fewer is completed
+	 * again on --resume. */
 	int (*prepare)(const struct qe_task_spec *ts, void **state, size_t *n_items, struct qe_err *err);
 	/* required: run at one level; per-item failures become records with a
 	 * status, not a returned error. Returns non-zero only when the level
