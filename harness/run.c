@@ -327,6 +327,7 @@ static int run_level(struct run *r, int i, int group)
 		tl.index = i;
 		tl.is_reference = i == r->ref;
 		tl.dir = r->dirs[i];
+		tl.ref_dir = r->dirs[r->ref];
 		tl.journal = j;
 		tl.progress = prog;
 		qe_progress_label(prog, r->names[i], ti->name);
@@ -796,7 +797,9 @@ int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, str
 			cJSON_Delete(set);
 		}
 	}
-	for (int i = 0; i < r.n_levels; i++) {
+	for (int k = 0; k < r.n_levels; k++) {
+		/* the reference first: a task may compare the others with what it left */
+		int i = k == 0 ? r.ref : k <= r.ref ? k - 1 : k;
 		if (qe_mkdirs(r.dirs[i], 0755) != 0) {
 			run_release(&r);
 			return qe_fail(err, QE_EIO, "cannot create '%s': %s", r.dirs[i], strerror(errno));

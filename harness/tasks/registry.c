@@ -13,12 +13,14 @@ extern const struct qe_task qe_task_mmlu;
 extern const struct qe_task qe_task_ceval;
 extern const struct qe_task qe_task_speed;
 extern const struct qe_task qe_task_pairs;
+extern const struct qe_task qe_task_kld;
 
 const struct qe_task *const qe_task_registry[] = {
 	&qe_task_mmlu,
 	&qe_task_ceval,
 	&qe_task_speed,
 	&qe_task_pairs,
+	&qe_task_kld,
 	NULL,
 };
 
