@@ -28,7 +28,7 @@
 #define QE_KLD_HEAD_BYTES 24u
 #define QE_KLD_ROW_BYTES(n_vocab) (QE_KLD_HEAD_BYTES + 2u * (size_t)(n_vocab))
 #define QE_KLD_CODES 65535u
-#define QE_KLD_DEFAULT_WINDOW 16.0 /* nats, llama.cpp's */
+#define QE_KLD_DEFAULT_WINDOW 24.0 /* nats: the kld task's default (llama.cpp stores 16) */
 
 /* One position of the reference, decoded from a stored row. */
 struct qe_kld_head {
