@@ -5,7 +5,10 @@
  * chunks per decode (n_batch: the run's, else 2048 with GPU layers and
  * n_tok on the CPU), each chunk its own sequence with its own KV cells
  * (kv_unified off), the KV cache cleared before each decode, the engine's
- * default micro-batch (512) unless the run sets one. Made at the first call
+ * default micro-batch (512) unless the run sets one. Every token of a chunk
+ * is decoded and logits are asked for every position from `first` on, as
+ * llama-perplexity does: the engine's kernels (and so its rounding) depend
+ * on those row counts, and the figures are to compare with its own. Made at the first call
  * and again when n_tok changes; freed with the handle.
  */
 #include "runtimes/llamacpp.h"
@@ -105,7 +108,8 @@ static int decode_group(struct qe_runtime *rt, struct qe_llamacpp_chunks *k, con
 			b->pos[i] = (llama_pos)p;
 			b->n_seq_id[i] = 1;
 			b->seq_id[i][0] = (llama_seq_id)s;
-			b->logits[i] = p >= req->first && p + 1 < req->n_tok;
+			b->logits[i] = p >= req->first; /* the last one too, unused: the same output
+							  * rows as llama-perplexity, so the same kernels */
 		}
 	llama_memory_clear(llama_get_memory(k->ctx), true);
 	if ((rc = llama_decode(k->ctx, *b)) != 0)
