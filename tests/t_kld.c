@@ -316,6 +316,50 @@ static void test_bad_input(void)
 	TQ_CHECK(strstr(g_err, "max_gib") != NULL);
 }
 
+static int file_has(const char *path, const char *needle)
+{
+	char *s = NULL;
+	size_t len;
+	int found;
+
+	if (qe_file_read(path, &s, &len, NULL) != 0)
+		return 0;
+	found = strstr(s, needle) != NULL;
+	free(s);
+	return found;
+}
+
+/* gates on kld metrics, the report's section and chart, compare, history */
+static void test_reports_gate_compare_history(void)
+{
+	char args[2000], path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/gates.json", g_tmp);
+	f = fopen(path, "w");
+	fputs("{\"rules\": [{\"name\": \"p99\", \"task\": \"kld\", \"metric\": \"kld_p99\", \"op\": \"<=\", \"value\": 0.1, "
+	      "\"levels\": [\"Q8_0\"]}]}", f);
+	fclose(f);
+	snprintf(args, sizeof(args), "gate %s --rules %s", g_run, path);
+	TQ_EQ_INT(qeval(args), 0);
+	f = fopen(path, "w");
+	fputs("{\"rules\": [{\"name\": \"p99\", \"task\": \"kld\", \"metric\": \"kld_p99\", \"op\": \"<=\", \"value\": 0.1}]}", f);
+	fclose(f);
+	TQ_EQ_INT(qeval(args), 1); /* Q2_K's p99 is far above */
+	snprintf(path, sizeof(path), "%s/report.md", g_run);
+	TQ_CHECK(file_has(path, "# KL divergence") && file_has(path, "Mean KLD") && file_has(path, "Same top"));
+	snprintf(path, sizeof(path), "%s/report.html", g_run);
+	TQ_CHECK(file_has(path, "KL divergence: mean KLD") || file_has(path, "mean KLD (nats)"));
+	snprintf(args, sizeof(args), "compare %s %s/resumed --out %s/cmp --no-charts", g_run, g_tmp, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/cmp/compare.md", g_tmp);
+	TQ_CHECK(file_has(path, "Mean KLD") && file_has(path, "KLD p99"));
+	snprintf(args, sizeof(args), "history add %s/hist.jsonl %s", g_tmp, g_run);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/hist.jsonl", g_tmp);
+	TQ_CHECK(file_has(path, "kld_mean"));
+}
+
 static int on_row_count(void *arg, size_t chunk, size_t pos, const float *logits, size_t n_vocab)
 {
 	size_t *n = arg;
@@ -365,6 +409,7 @@ int main(void)
 	TQ_RUN(test_runtime_call);
 	TQ_RUN(test_run_against_direct);
 	TQ_RUN(test_resume_at_chunk_granularity);
+	TQ_RUN(test_reports_gate_compare_history);
 	TQ_RUN(test_bad_input);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", g_tmp);
 	if (!tq_failed)
