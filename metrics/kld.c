@@ -87,15 +87,16 @@ double qe_kld_encode(const float *x, size_t n, int32_t tok, double window, unsig
 	return lse - (double)x[tok];
 }
 
-/* sums over the level's row against the reference's codes */
+/* what a level's row gives in one pass over the reference's codes */
 struct cmp_sums {
-	double s_kept;  /* sum of exp(stored l) over code > 0 */
-	double q_tail;  /* level's mass on code-0 tokens */
-	double m_tail_min; /* smallest level log-prob among code-0 tokens */
+	double s_kept;     /* sum of exp(stored l) over code > 0 */
+	double q_tail;     /* the level's mass on the code-0 tokens */
+	double m_tail_min; /* the smallest level log-prob among them */
 };
 
+/* e[i] = exp(stored l_i) for code > 0 (0 for the tail); NULL e: not kept */
 static void cmp_pass1(const float *y, size_t n, double lse, const struct qe_kld_head *h, const unsigned char *codes,
-		      struct cmp_sums *s)
+		      double *e, struct cmp_sums *s)
 {
 	s->s_kept = 0;
 	s->q_tail = 0;
@@ -104,7 +105,10 @@ static void cmp_pass1(const float *y, size_t n, double lse, const struct qe_kld_
 		uint16_t c;
 		memcpy(&c, codes + 2 * i, 2);
 		if (c) {
-			s->s_kept += exp((double)h->base + (double)h->step * c);
+			double v = exp((double)h->base + (double)h->step * c);
+			s->s_kept += v;
+			if (e)
+				e[i] = v;
 		} else {
 			double m = (double)y[i] - lse;
 			s->q_tail += exp(m);
@@ -119,24 +123,31 @@ void qe_kld_compare(const float *y, size_t n, int32_t tok, const unsigned char *
 	struct qe_kld_head h;
 	struct cmp_sums s;
 	const unsigned char *codes = row + QE_KLD_HEAD_BYTES;
-	double lse = qe_kld_logsumexp(y, n), hh = 0, shift, kept = 0, absum = 0, tail = 0, gap = 0, eh;
+	size_t top = qe_kld_argmax(y, n);
+	double *e = malloc(n * sizeof(*e)); /* a cache of exp(stored l); NULL: computed twice */
+	double lse = 0, hh, shift, scale, kept = 0, absum = 0, tail = 0, gap = 0, eh;
 
+	for (size_t i = 0; i < n; i++)
+		lse += exp((double)y[i] - (double)y[top]);
+	lse = (double)y[top] + log(lse);
 	qe_kld_head(row, &h);
 	hh = h.step;
-	cmp_pass1(y, n, lse, &h, codes, &s);
-	shift = s.s_kept > 0 && h.tail < 1 ? log((1.0 - h.tail) / s.s_kept) : 0;
+	cmp_pass1(y, n, lse, &h, codes, e, &s);
+	scale = s.s_kept > 0 && h.tail < 1 ? (1.0 - h.tail) / s.s_kept : 1;
+	shift = log(scale);
 	for (size_t i = 0; i < n; i++) {
 		uint16_t c;
 		double l, p, d;
 		memcpy(&c, codes + 2 * i, 2);
 		if (!c)
 			continue;
-		l = (double)h.base + hh * c + shift;
-		p = exp(l);
-		d = l - ((double)y[i] - lse);
+		l = (double)h.base + hh * c;
+		p = (e ? e[i] : exp(l)) * scale;
+		d = l + shift - ((double)y[i] - lse);
 		kept += p * d;
 		absum += p * (fabs(d) + hh);
 	}
+	free(e);
 	if (h.tail > 0) {
 		double q = s.q_tail > 0 ? s.q_tail : DBL_MIN;
 		tail = h.tail * log(h.tail / q);
@@ -148,7 +159,7 @@ void qe_kld_compare(const float *y, size_t n, int32_t tok, const unsigned char *
 	out->kld = kept + tail;
 	out->bound = eh * (1 + eh) * absum + (1.0 - h.tail) * eh * eh + gap;
 	out->nll = lse - (double)y[tok];
-	out->same_top = (int32_t)qe_kld_argmax(y, n) == h.top;
+	out->same_top = (int32_t)top == h.top;
 }
 
 /* ======================================================================

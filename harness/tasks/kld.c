@@ -286,6 +286,7 @@ struct job {
 	const int32_t *tokens;       /* [n_chunks][ctx] */
 	size_t from;                 /* the first chunk of this call */
 	size_t row_bytes;
+	int threads;                 /* for the rows of a chunk: the runtime's */
 	float *logits;               /* [rows][n_vocab]: the chunk being received */
 	unsigned char *ref;          /* [rows][row_bytes] */
 	double *nll, *kld, *bound;   /* [rows] */
@@ -362,7 +363,7 @@ static int finish_reference(struct job *j, size_t chunk, struct qe_err *err)
 	const int32_t *tk = j->tokens + chunk * s->ctx;
 	int rc;
 
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(j->threads)
 	for (size_t r = 0; r < s->rows; r++)
 		j->nll[r] = qe_kld_encode(j->logits + r * j->h.n_vocab, j->h.n_vocab, tk[s->first + r + 1], s->o->window,
 					  j->ref + r * j->row_bytes);
@@ -381,7 +382,7 @@ static int finish_level(struct job *j, size_t chunk, struct qe_err *err)
 
 	if (rc)
 		return rc;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(j->threads)
 	for (size_t r = 0; r < s->rows; r++) {
 		struct qe_kld_pos p;
 		qe_kld_compare(j->logits + r * j->h.n_vocab, j->h.n_vocab, tk[s->first + r + 1], j->ref + r * j->row_bytes, &p);
@@ -416,8 +417,12 @@ static int on_row(void *arg, size_t chunk, size_t pos, const float *logits, size
 static int run_chunks(struct job *j, size_t n, struct qe_err *err)
 {
 	struct qe_chunk_req rq;
+	struct qe_rt_info info;
 	char id[32];
 	size_t from = 0;
+
+	qe_runtime_describe(j->tl->rt, &info);
+	j->threads = info.n_threads_batch > 0 ? info.n_threads_batch : info.n_threads > 0 ? info.n_threads : 1;
 
 	for (; from < n; from++) {
 		snprintf(id, sizeof(id), "%zu", from);
