@@ -23,6 +23,8 @@
 #   OUT      work folder (default build/kld-bench)
 #   TOOLS    llama-perplexity's folder (default .deps/llama-tools/bin: `make llama-tools`)
 #   QEVAL    the qeval binary (default ./qeval)
+#   REUSE=1  keep OUT's comparison runs (qeval's run, the base file, the logs)
+#            from an earlier call and only time again
 #
 # Order: qeval runs the reference and every level in one run; then
 # llama-perplexity writes its base file from the reference and reads it once
@@ -69,24 +71,29 @@ fi
 
 now() { date +%s.%N; }
 say() { printf 'kld_bench: %s\n' "$*" >&2; }
+lp() { "$TOOLS/llama-perplexity" -c "$CTX" -b "$BATCH" -t "$THREADS" -ngl "$NGL" "$@"; }
 
 # ---- qeval: the reference and every level in one run ----
 run=$OUT/qeval
-rm -rf "$run"
-say "qeval: F16,$LEVELS over $CHUNKS chunks of $CTX (load $(cut -d' ' -f1-3 /proc/loadavg))"
-QEVAL_CACHE=$OUT/cache "$QEVAL" run -q --model "$MODEL" --levels "F16,$LEVELS" --tasks kld --text "$TEXT" \
-	--kld-ctx "$CTX" --limit "$CHUNKS" --threads "$THREADS" --ngl "$NGL" --batch "$BATCH" --out "$run" >/dev/null
-load_q=$(cut -d' ' -f1-3 /proc/loadavg)
+reuse=0
+[ "${REUSE:-0}" = 1 ] && [ -s "$run/results.json" ] && [ -s "$OUT/base.kld" ] && reuse=1
+if [ $reuse = 0 ]; then
+	rm -rf "$run"
+	say "qeval: F16,$LEVELS over $CHUNKS chunks of $CTX (load $(cut -d' ' -f1-3 /proc/loadavg))"
+	QEVAL_CACHE=$OUT/cache "$QEVAL" run -q --model "$MODEL" --levels "F16,$LEVELS" --tasks kld --text "$TEXT" \
+		--kld-ctx "$CTX" --limit "$CHUNKS" --threads "$THREADS" --ngl "$NGL" --batch "$BATCH" --out "$run" >/dev/null
+	load_q=$(cut -d' ' -f1-3 /proc/loadavg)
 
-lp() { "$TOOLS/llama-perplexity" -c "$CTX" -b "$BATCH" -t "$THREADS" -ngl "$NGL" "$@"; }
-
-# ---- llama-perplexity: the base file, then each level ----
-say "llama-perplexity: base"
-lp -m "$MODEL" -f "$TEXT" --chunks "$CHUNKS" --kl-divergence-base "$OUT/base.kld" > "$OUT/lp-base.log" 2>&1
+	# ---- llama-perplexity: the base file, then each level (below) ----
+	say "llama-perplexity: base"
+	lp -m "$MODEL" -f "$TEXT" --chunks "$CHUNKS" --kl-divergence-base "$OUT/base.kld" > "$OUT/lp-base.log" 2>&1
+fi
+load_q=${load_q:-"(reused)"}
 declare -A lvfile
 for lv in ${LEVELS//,/ }; do
-	dir=$(ls -d "$run"/levels/*-"$lv")
-	lvfile[$lv]=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["path"])' "$dir/level.json")
+	lvfile[$lv]=$(python3 -c 'import json,sys; print([l["path"] for l in json.load(open(sys.argv[1]))["levels"] if l["name"] == sys.argv[2]][0])' \
+		"$run/results.json" "$lv")
+	[ $reuse = 1 ] && continue
 	say "llama-perplexity: $lv (${lvfile[$lv]})"
 	lp -m "${lvfile[$lv]}" --kl-divergence-base "$OUT/base.kld" --kl-divergence > "$OUT/lp-$lv.log" 2>&1
 done
