@@ -23,8 +23,9 @@
 #   OUT      work folder (default build/kld-bench)
 #   TOOLS    llama-perplexity's folder (default .deps/llama-tools/bin: `make llama-tools`)
 #   QEVAL    the qeval binary (default ./qeval)
-#   REUSE=1  keep OUT's comparison runs (qeval's run, the base file, the logs)
-#            from an earlier call and only time again
+#   REUSE=1  keep OUT's comparison runs (qeval's run, the base file, the levels'
+#            logs) from an earlier call: only a missing level log is made again,
+#            then the timing rounds
 #
 # Order: qeval runs the reference and every level in one run; then
 # llama-perplexity writes its base file from the reference and reads it once
@@ -93,7 +94,7 @@ declare -A lvfile
 for lv in ${LEVELS//,/ }; do
 	lvfile[$lv]=$(python3 -c 'import json,sys; print([l["path"] for l in json.load(open(sys.argv[1]))["levels"] if l["name"] == sys.argv[2]][0])' \
 		"$run/results.json" "$lv")
-	[ $reuse = 1 ] && continue
+	[ $reuse = 1 ] && grep -q "Mean    KLD" "$OUT/lp-$lv.log" 2>/dev/null && continue
 	say "llama-perplexity: $lv (${lvfile[$lv]})"
 	lp -m "${lvfile[$lv]}" --kl-divergence-base "$OUT/base.kld" --kl-divergence > "$OUT/lp-$lv.log" 2>&1
 done
