@@ -23,6 +23,9 @@
 #   OUT      work folder (default build/kld-bench)
 #   TOOLS    llama-perplexity's folder (default .deps/llama-tools/bin: `make llama-tools`)
 #   QEVAL    the qeval binary (default ./qeval)
+#   STATIC=1 time a qeval linked here against the static libraries `make
+#            llama-tools` built llama-perplexity from (build/static/qeval), so
+#            both tools run the same kernels and thread pool
 #   REUSE=1  keep OUT's comparison runs (qeval's run, the base file, the levels'
 #            logs) from an earlier call: only a missing level log is made again,
 #            then the timing rounds
@@ -58,6 +61,16 @@ QEVAL=${QEVAL:-$top/qeval}
 die() { printf 'kld_bench: %s\n' "$*" >&2; exit 2; }
 [ -x "$TOOLS/llama-perplexity" ] || die "$TOOLS/llama-perplexity missing: run 'make llama-tools'"
 [ -x "$QEVAL" ] || die "$QEVAL missing: run 'make'"
+if [ "${STATIC:-0}" = 1 ]; then
+	b=$top/.deps/llama-src/build-tools
+	[ -s "$b/src/libllama.a" ] || die "$b/src/libllama.a missing: run 'make llama-tools'"
+	make -s build/libqeval.a build/obj/harness/cli/main.o >/dev/null
+	mkdir -p build/static
+	cc -fopenmp -o build/static/qeval build/obj/harness/cli/main.o build/libqeval.a "$b/src/libllama.a" \
+		"$b/ggml/src/libggml.a" "$b/ggml/src/libggml-cpu.a" "$b/ggml/src/libggml-base.a" \
+		-lcjson -lcurl -lz -lcsv -lstdc++ -lm -ldl -lpthread || die "cannot link build/static/qeval"
+	QEVAL=$top/build/static/qeval
+fi
 [ -r "$MODEL" ] || die "cannot read MODEL $MODEL"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
