@@ -412,6 +412,7 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 	tl.index = L->i;
 	tl.is_reference = L->i == r->ref;
 	tl.dir = r->dirs[L->i];
+	tl.ref_dir = r->dirs[r->ref];
 	tl.journal = j;
 	tl.progress = L->prog;
 	qe_progress_label(L->prog, r->names[L->i], ti->name);
@@ -1133,7 +1134,9 @@ static void clean_leftovers(const struct run *r)
 /* The levels one by one, until the last or a stop (SIGINT / SIGTERM). */
 static int run_levels(struct run *r, int resume, struct qe_run_status *st, struct qe_err *err)
 {
-	for (int i = 0; i < r->n_levels && !qe_stop_signal(); i++) {
+	for (int k = 0; k < r->n_levels && !qe_stop_signal(); k++) {
+		/* the reference first: a task may compare the others with what it left */
+		int i = k == 0 ? r->ref : k <= r->ref ? k - 1 : k;
 		if (qe_mkdirs(r->dirs[i], 0755) != 0)
 			return qe_fail(err, QE_EIO, "cannot create '%s': %s", r->dirs[i], strerror(errno));
 		if (resume && level_complete(r, i)) {

@@ -226,11 +226,22 @@ struct lctx {
 	struct llama_context *pctx;
 	uint32_t p_n_ctx;
 	uint32_t p_set_batch, p_set_ubatch; /* what pctx was asked for (llama.cpp caps them at its context) */
+
+	/* full logits over chunks (runtimes/llamacpp_kld.c), NULL until used */
+	struct qe_llamacpp_chunks *chunks;
 };
 
 static struct lctx *L(struct qe_runtime *rt)
 {
 	return rt->ctx;
+}
+
+struct qe_llamacpp_handle qe_llamacpp_handle(struct qe_runtime *rt)
+{
+	struct lctx *c = L(rt);
+	struct qe_llamacpp_handle h = { c->model, c->path, c->n_threads, c->n_threads_batch, &c->chunks };
+
+	return h;
 }
 
 static int threads_or_default(int n)
@@ -322,6 +333,7 @@ static void ll_close(struct qe_runtime *rt)
 		llama_free(c->ectx);
 	if (c->pctx)
 		llama_free(c->pctx);
+	qe_llamacpp_chunks_free(c->chunks);
 	llama_model_free(c->model);
 	score_state_release(c);
 	free(c);
@@ -2089,7 +2101,7 @@ static const char *ll_version(void)
 const struct qe_runtime_ops qe_llamacpp_ops = {
 	.api_version = QE_RUNTIME_API,
 	.name = "llamacpp",
-	.caps = QE_RT_SCORE | QE_RT_EMBED | QE_RT_SPEED | QE_RT_QUANT,
+	.caps = QE_RT_SCORE | QE_RT_EMBED | QE_RT_SPEED | QE_RT_QUANT | QE_RT_LOGITS,
 	.open = ll_open,
 	.close = ll_close,
 	.tokenize = ll_tokenize,
@@ -2107,4 +2119,5 @@ const struct qe_runtime_ops qe_llamacpp_ops = {
 	.level_identity = qe_llamacpp_level_identity,
 	.source_check = qe_llamacpp_source_check,
 	.source_identity = qe_llamacpp_source_identity,
+	.chunk_logits = qe_llamacpp_chunk_logits,
 };

@@ -22,4 +22,22 @@ int qe_llamacpp_source_identity(const char *src, const char *cache_dir, struct c
  * a GGUF general.file_type (llama_ftype), NULL when it is none of them. */
 const char *qe_llamacpp_type_name(int32_t file_type);
 
+/* llamacpp.c: what runtimes/llamacpp_kld.c needs of an open handle, borrowed
+ * while it is open; *chunks is its state, freed by ll_close through
+ * qe_llamacpp_chunks_free. */
+struct llama_model;
+struct qe_llamacpp_chunks;
+struct qe_llamacpp_handle {
+	struct llama_model *model;
+	const char *path;
+	int n_threads, n_threads_batch;
+	struct qe_llamacpp_chunks **chunks;
+};
+struct qe_llamacpp_handle qe_llamacpp_handle(struct qe_runtime *rt);
+
+/* llamacpp_kld.c: the chunk_logits member (runtimes/runtime.h), and freeing
+ * its state (NULL-safe). */
+int qe_llamacpp_chunk_logits(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err);
+void qe_llamacpp_chunks_free(struct qe_llamacpp_chunks *k);
+
 #endif

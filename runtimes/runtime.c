@@ -42,7 +42,8 @@ int qe_runtime_lookup(const char *name, const struct qe_runtime_ops **ops, struc
 
 size_t qe_runtime_ops_end(int api_version)
 {
-	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2, QE_RUNTIME_OPS_END_3 };
+	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2, QE_RUNTIME_OPS_END_3,
+				      QE_RUNTIME_OPS_END_4 };
 	_Static_assert(sizeof(end) / sizeof(end[0]) == QE_RUNTIME_API + 1, "one QE_RUNTIME_OPS_END_N per version");
 
 	if (api_version < 0)
@@ -217,6 +218,19 @@ int qe_runtime_serve(struct qe_runtime *rt, const struct qe_serve_req *req, stru
 		out[i].ttft_s = NAN;
 	}
 	return fn(rt, req, out, err);
+}
+
+int qe_runtime_chunk_logits(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err)
+{
+	int (*fn)(struct qe_runtime *, const struct qe_chunk_req *, struct qe_err *) = QE_OPS_MEMBER(rt->ops, chunk_logits);
+
+	if (!fn || !(rt->ops->caps & QE_RT_LOGITS))
+		return notsup(rt, "full next-token logits", err);
+	if (!req->tokens || !req->row || req->n_tok < 2 || req->first + 1 >= req->n_tok)
+		return qe_fail(err, QE_EINVAL, "chunk logits: need tokens, a row callback, n_tok >= 2 and first < n_tok - 1");
+	if (req->n_chunks == 0)
+		return 0;
+	return fn(rt, req, err);
 }
 
 void qe_runtime_describe(struct qe_runtime *rt, struct qe_rt_info *info)

@@ -25,6 +25,7 @@ enum {
 	QE_RT_SPEED = 1u << 2, /* timed prompt processing / generation */
 	QE_RT_QUANT = 1u << 3, /* can produce quantization levels of a model */
 	QE_RT_SERVE = 1u << 4, /* concurrent streamed requests, timed per token (a server) */
+	QE_RT_LOGITS = 1u << 5, /* full next-token logits of every position of token chunks */
 };
 
 enum qe_pooling {
@@ -225,6 +226,28 @@ struct qe_serve_one {
  * not be made (QE_ENOTSUP without QE_RT_SERVE, QE_EINVAL, QE_ENOMEM). */
 int qe_runtime_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
 		     struct qe_err *err);
+/* ---- full next-token logits over token chunks ------------------------- */
+
+/* Chunks of tokens, each evaluated as its own sequence from an empty cache at
+ * positions 0 .. n_tok-1 (the tokens are taken as they are: a BOS is the
+ * caller's). For chunk c and every position p in [first, n_tok - 1), in order
+ * (chunk, then position), row(arg, c, p, logits, n_vocab) gets the engine's
+ * next-token logits after tokens 0..p: [n_vocab] floats, natural-log scale,
+ * not normalised, valid during the call only. A non-zero return of row stops
+ * the call and is returned (its message is the caller's). llamacpp: several
+ * chunks per decode (n_batch / n_tok of them; default one on the CPU, 2048 /
+ * n_tok with GPU layers), each chunk its own sequence, as llama-perplexity. */
+struct qe_chunk_req {
+	const int32_t *tokens;  /* [n_chunks][n_tok] */
+	size_t n_chunks;
+	size_t n_tok;           /* tokens per chunk, >= 2 */
+	size_t first;           /* first position whose logits are wanted, < n_tok - 1 */
+	int (*row)(void *arg, size_t chunk, size_t pos, const float *logits, size_t n_vocab);
+	void *arg;
+};
+
+/* QE_ENOTSUP without QE_RT_LOGITS; QE_ERUNTIME when the engine fails. */
+int qe_runtime_chunk_logits(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err);
 
 /* ---- description ------------------------------------------------------- */
 

@@ -23,7 +23,7 @@
 
 #include "runtimes/runtime.h"
 
-#define QE_RUNTIME_API 3
+#define QE_RUNTIME_API 4
 
 struct qe_runtime_ops {
 	/* ---- version 1 ---------------------------------------------------- */
@@ -97,12 +97,19 @@ struct qe_runtime_ops {
 	 * the wrapper has checked req and zeroed out but for t_tok. */
 	int (*serve)(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
 		     struct qe_err *err);
+
+	/* ---- version 4 (read through QE_OPS_MEMBER) ----------------------- */
+
+	/* optional, added in 4, QE_RT_LOGITS: qe_runtime_chunk_logits (the
+	 * request is checked: tokens, n_tok >= 2, first < n_tok - 1, row) */
+	int (*chunk_logits)(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err);
 };
 
 /* Bytes of struct qe_runtime_ops a table written for version N has. */
 #define QE_RUNTIME_OPS_END_1 offsetof(struct qe_runtime_ops, level_name)
 #define QE_RUNTIME_OPS_END_2 offsetof(struct qe_runtime_ops, serve)
-#define QE_RUNTIME_OPS_END_3 sizeof(struct qe_runtime_ops)
+#define QE_RUNTIME_OPS_END_3 offsetof(struct qe_runtime_ops, chunk_logits)
+#define QE_RUNTIME_OPS_END_4 sizeof(struct qe_runtime_ops)
 
 /* Bytes of the table a version has: 0 below 1, the whole struct from the
  * current version up (a newer table's extra members are not read). */

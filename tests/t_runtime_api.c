@@ -132,13 +132,16 @@ static void test_ops_end_per_version(void)
 	TQ_EQ_INT(qe_runtime_ops_end(0), 0);
 	TQ_EQ_INT(qe_runtime_ops_end(1), offsetof(struct qe_runtime_ops, level_name));
 	TQ_EQ_INT(qe_runtime_ops_end(2), offsetof(struct qe_runtime_ops, serve));
-	TQ_EQ_INT(qe_runtime_ops_end(3), sizeof(struct qe_runtime_ops));
+	TQ_EQ_INT(qe_runtime_ops_end(3), offsetof(struct qe_runtime_ops, chunk_logits));
+	TQ_EQ_INT(qe_runtime_ops_end(4), sizeof(struct qe_runtime_ops));
 	TQ_EQ_INT(qe_runtime_ops_end(QE_RUNTIME_API + 5), sizeof(struct qe_runtime_ops));
 	TQ_CHECK(QE_OPS_MEMBER(&qe_llamacpp_ops, level_name) != NULL);
 	TQ_CHECK(old && QE_OPS_MEMBER(old, quantize) == old_quantize); /* version 1 members are there */
 	TQ_CHECK(old && QE_OPS_MEMBER(old, level_name) == NULL);
 	TQ_CHECK(old && QE_OPS_MEMBER(old, source_identity) == NULL);
 	TQ_CHECK(old && QE_OPS_MEMBER(old, serve) == NULL);
+	TQ_CHECK(old && QE_OPS_MEMBER(old, chunk_logits) == NULL);
+	TQ_CHECK(QE_OPS_MEMBER(&qe_llamacpp_ops, chunk_logits) != NULL);
 }
 
 static void test_old_table_opens(void)

@@ -15,6 +15,7 @@ extern const struct qe_task qe_task_ceval;
 extern const struct qe_task qe_task_speed;
 extern const struct qe_task qe_task_pairs;
 extern const struct qe_task qe_task_serve;
+extern const struct qe_task qe_task_kld;
 
 const struct qe_task *const qe_task_registry[] = {
 	&qe_task_mmlu,
@@ -22,6 +23,7 @@ const struct qe_task *const qe_task_registry[] = {
 	&qe_task_speed,
 	&qe_task_pairs,
 	&qe_task_serve,
+	&qe_task_kld,
 	NULL,
 };
 

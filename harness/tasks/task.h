@@ -35,6 +35,7 @@ struct qe_task_level {
 	int index;                   /* level number in the run, 0 = first */
 	int is_reference;
 	const char *dir;             /* the level's folder in the run directory */
+	const char *ref_dir;         /* the reference level's folder (the driver runs that level first) */
 	struct qe_journal *journal;  /* records of this task at this level */
 	struct qe_progress *progress;
 };

@@ -1,0 +1,53 @@
+/* qeval — the kld task's per-level block of results.json: its keys, written
+ * by kld_summarize (harness/tasks/kld.c) and read by its view
+ * (harness/tasks/kld_view.c), so each is spelled once. The block's shape and
+ * meaning: docs/results-schema.md ("Per-level block of a kld task").
+ * Interval keys hold [lo, hi] (95%, normal, from the standard error).
+ */
+#ifndef QE_TASKS_KLD_KEYS_H
+#define QE_TASKS_KLD_KEYS_H
+
+struct qe_view;
+
+#define QE_KLD_N_CHUNKS        "n_chunks"       /* chunks scored at this level (and the reference) */
+#define QE_KLD_N_TOKENS        "n_tokens"       /* scored positions */
+#define QE_KLD_N_FAILED        "n_failed"       /* chunks with an error record */
+#define QE_KLD_PPL             "ppl"
+#define QE_KLD_PPL_SE          "ppl_se"
+#define QE_KLD_PPL_REF         "ppl_ref"
+#define QE_KLD_LN_RATIO        "ln_ppl_ratio"   /* ln(PPL / PPL_ref), paired */
+#define QE_KLD_LN_RATIO_SE     "ln_ppl_ratio_se"
+#define QE_KLD_PPL_RATIO       "ppl_ratio"
+#define QE_KLD_PPL_RATIO_SE    "ppl_ratio_se"
+#define QE_KLD_NLL_COR         "nll_cor"
+#define QE_KLD_MEAN            "kld_mean"       /* nats */
+#define QE_KLD_SE              "kld_se"
+#define QE_KLD_CI              "kld_ci"
+#define QE_KLD_MEDIAN          "kld_median"
+#define QE_KLD_P90             "kld_p90"
+#define QE_KLD_P95             "kld_p95"
+#define QE_KLD_P99             "kld_p99"
+#define QE_KLD_P999            "kld_p999"
+#define QE_KLD_MAX             "kld_max"
+#define QE_KLD_BOUND           "kld_repr_bound" /* the stored reference's bound on |mean KLD error| */
+#define QE_KLD_SAME_TOP        "same_top"       /* fraction */
+#define QE_KLD_SAME_TOP_SE     "same_top_se"
+#define QE_KLD_SAME_TOP_CI     "same_top_ci"
+#define QE_KLD_DP_MEAN         "dp_mean"        /* p_level(true) - p_ref(true) */
+#define QE_KLD_DP_SE           "dp_se"
+#define QE_KLD_DP_RMS          "dp_rms"
+#define QE_KLD_DP_RMS_SE       "dp_rms_se"
+#define QE_KLD_DP_MIN          "dp_min"
+#define QE_KLD_DP_P01          "dp_p01"
+#define QE_KLD_DP_P05          "dp_p05"
+#define QE_KLD_DP_P50          "dp_median"
+#define QE_KLD_DP_P95          "dp_p95"
+#define QE_KLD_DP_P99          "dp_p99"
+#define QE_KLD_DP_MAX          "dp_max"
+#define QE_KLD_TOKENS_PER_S    "tokens_per_s"   /* scored tokens / the task's wall time at the level */
+#define QE_KLD_ERROR           "error"          /* why a level has no numbers */
+
+/* The task's view (kld_view.c). */
+extern const struct qe_view qe_view_kld;
+
+#endif
