@@ -59,7 +59,7 @@ static uint16_t code_of(const unsigned char *row, size_t i)
 
 static void check_row(size_t n, double scale, double window)
 {
-	float *x = malloc(n * sizeof(*x));
+	float *x = calloc(n, sizeof(*x)); /* calloc: gcc -O1 sees make_logits as maybe reading it */
 	double *l = malloc(n * sizeof(*l)), tail = 0, lmax = -INFINITY;
 	unsigned char *row = malloc(QE_KLD_ROW_BYTES(n));
 	struct qe_kld_head h;
