@@ -303,6 +303,20 @@ int qe_http_run(struct qe_http *h, struct qe_http_req *reqs, size_t n, struct qe
 	return 0;
 }
 
+int qe_http_url_join(const char *base, const cJSON *opts, const char *level, char *out, size_t cap,
+		     struct qe_err *err)
+{
+	char *frag = cJSON_PrintUnformatted(opts);
+	int rc = 0;
+
+	if (!frag)
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	else if ((size_t)snprintf(out, cap, "%s#%s", base, frag) >= cap)
+		rc = qe_fail(err, QE_EINVAL, "level '%s': url and options longer than %zu bytes", level, cap - 1);
+	free(frag);
+	return rc;
+}
+
 int qe_http_url_split(const char *url, char *base, size_t cap, cJSON **opts, struct qe_err *err)
 {
 	const char *hash = url ? strchr(url, '#') : NULL;

@@ -75,6 +75,11 @@ struct cJSON;
  * naming the URL when the fragment is not a JSON object. */
 int qe_http_url_split(const char *url, char *base, size_t cap, struct cJSON **opts, struct qe_err *err);
 
+/* The inverse: "BASE#{JSON of opts}" into out[cap] (level: its name, for
+ * the message). QE_EINVAL when it does not fit, QE_ENOMEM. */
+int qe_http_url_join(const char *base, const struct cJSON *opts, const char *level, char *out, size_t cap,
+		     struct qe_err *err);
+
 /* 1 when status is retried: 408, 429 and 5xx. */
 int qe_http_status_retryable(long status);
 

@@ -79,7 +79,6 @@ static int oa_level_prepare(const char *src, const struct qe_level_spec *spec, c
 {
 	cJSON *opts = cJSON_CreateObject();
 	const cJSON *k;
-	char *frag = NULL;
 	int rc = oa_level_name(spec, out->path, sizeof(out->path), err);
 
 	if (rc == 0) {
@@ -87,16 +86,9 @@ static int oa_level_prepare(const char *src, const struct qe_level_spec *spec, c
 			if (strcmp(k->string, "name") && strcmp(k->string, "runtime") && strcmp(k->string, "url") &&
 			    strcmp(k->string, "model"))
 				cJSON_AddItemToObject(opts, k->string, cJSON_Duplicate(k, 0));
-		frag = cJSON_PrintUnformatted(opts);
-		if (!frag)
-			rc = qe_fail(err, QE_ENOMEM, "out of memory");
+		rc = qe_http_url_join(qe_json_str(spec->obj, "url", ""), opts, out->name, out->url, sizeof(out->url), err);
 	}
-	if (rc == 0 && (size_t)snprintf(out->url, sizeof(out->url), "%s#%s", qe_json_str(spec->obj, "url", ""), frag) >=
-			       sizeof(out->url))
-		rc = qe_fail(err, QE_EINVAL, "level '%s': url and options longer than %zu bytes", out->name,
-			     sizeof(out->url) - 1);
 	out->reused = 1;
-	free(frag);
 	cJSON_Delete(opts);
 	return rc;
 }

@@ -77,19 +77,15 @@ static int rest_level_prepare(const char *src, const struct qe_level_spec *spec,
 			      struct qe_level *out, struct qe_err *err)
 {
 	cJSON *opts = cJSON_Duplicate(spec->obj, 1);
-	char *frag;
 	int rc = rest_level_name(spec, out->path, sizeof(out->path), err);
 
 	snprintf(out->path, sizeof(out->path), "%s", qe_json_str(spec->obj, "url", ""));
 	cJSON_DeleteItemFromObjectCaseSensitive(opts, "name");
 	cJSON_DeleteItemFromObjectCaseSensitive(opts, "runtime");
 	cJSON_DeleteItemFromObjectCaseSensitive(opts, "url");
-	frag = cJSON_PrintUnformatted(opts);
-	if (rc == 0 && (!frag || (size_t)snprintf(out->url, sizeof(out->url), "%s#%s", out->path, frag) >= sizeof(out->url)))
-		rc = qe_fail(err, QE_EINVAL, "level '%s': url and options longer than %zu bytes", out->name,
-			     sizeof(out->url) - 1);
+	if (rc == 0)
+		rc = qe_http_url_join(out->path, opts, out->name, out->url, sizeof(out->url), err);
 	out->reused = 1;
-	free(frag);
 	cJSON_Delete(opts);
 	return rc;
 }
