@@ -107,6 +107,15 @@ struct qe_progress *qe_progress_new(size_t total, int quiet)
 	return p;
 }
 
+void qe_progress_recount(struct qe_progress *p, size_t was, size_t now)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->total = p->total >= was ? p->total - was + now : now;
+	pthread_mutex_unlock(&p->mu);
+}
+
 void qe_progress_levels(struct qe_progress *p, int index, int n)
 {
 	if (!p)

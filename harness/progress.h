@@ -27,6 +27,9 @@ void qe_progress_add(struct qe_progress *p, size_t n);
 /* n units found already done (resumed): counted as done, left out of the rate. */
 void qe_progress_skip(struct qe_progress *p, size_t n);
 
+/* The total changed from was to now (a task learned its real count). */
+void qe_progress_recount(struct qe_progress *p, size_t was, size_t now);
+
 /* Set the units done (a resumed task starts past 0). */
 void qe_progress_set(struct qe_progress *p, size_t done);
 

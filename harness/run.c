@@ -89,6 +89,20 @@ static void run_release(struct run *r)
 	free(r->specs);
 }
 
+/* The tasks' real item counts where the reference level has told them
+ * (qe_task.recount), and the run's total from them. */
+static void recount(struct run *r)
+{
+	r->total_items = 0;
+	for (int t = 0; t < r->n_tasks; t++) {
+		struct task_inst *ti = &r->tasks[t];
+		size_t n;
+		if (ti->task->recount && ti->task->recount(ti->state, r->dirs[r->ref], &n) == 0 && n > 0)
+			ti->n_items = n;
+		r->total_items += ti->n_items;
+	}
+}
+
 static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *err)
 {
 	const cJSON *levels = plan->levels;
@@ -156,6 +170,7 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 			return qe_fail(err, QE_EINPUT, "task '%s': nothing to score in its data", ti->name);
 		r->total_items += ti->n_items;
 	}
+	recount(r);
 	return 0;
 }
 
@@ -1146,6 +1161,8 @@ static int run_levels(struct run *r, int resume, struct qe_run_status *st, struc
 		}
 		if (run_level_processes(r, i) != 0)
 			st->n_levels_failed++;
+		if (i == r->ref)
+			recount(r);
 	}
 	st->interrupted = qe_stop_signal();
 	return 0;

@@ -216,6 +216,40 @@ static void test_run_against_direct(void)
 	cJSON_Delete(r);
 }
 
+/* Without --limit the chunk count is known only once the reference level
+ * has tokenized the text (prepare estimates 4 bytes a token): results.json's
+ * n_items and the resume check use the real count, and a resumed complete
+ * run runs no level again. */
+static void test_items_are_chunks(void)
+{
+	char args[2048], run[600], lj[700], *before = NULL, *after = NULL;
+	size_t n_before = 0, n_after = 0;
+	cJSON *r;
+	const cJSON *t;
+	long est;
+
+	snprintf(run, sizeof(run), "%s/count", g_tmp);
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --tasks kld --text %s --kld-ctx %d --threads 2 "
+		 "--out %s", model(), g_text, CTX, run);
+	TQ_EQ_INT(qeval(args), 0);
+	r = results(run);
+	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld");
+	est = (long)(qe_json_num(cJSON_GetObjectItemCaseSensitive(t, "settings"), "text_bytes", 0) / 4 / CTX + 1);
+	TQ_CHECK(qe_json_num(block(r, "F16"), "n_chunks", 0) > 0);
+	TQ_CHECK(qe_json_num(block(r, "F16"), "n_chunks", 0) != (double)est); /* else this test shows nothing */
+	TQ_EQ_INT(qe_json_num(t, "n_items", 0), qe_json_num(block(r, "F16"), "n_chunks", -1));
+	TQ_EQ_INT(qe_json_num(block(r, "Q8_0"), "n_chunks", 0), qe_json_num(block(r, "F16"), "n_chunks", -1));
+	cJSON_Delete(r);
+	snprintf(lj, sizeof(lj), "%s/levels/01-Q8_0/level.json", run);
+	TQ_EQ_INT(qe_file_read(lj, &before, &n_before, NULL), 0);
+	snprintf(args, sizeof(args), "run --resume %s --no-summary", run);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_EQ_INT(qe_file_read(lj, &after, &n_after, NULL), 0);
+	TQ_CHECK(before && after && n_before == n_after && !memcmp(before, after, n_before)); /* not run again */
+	free(before);
+	free(after);
+}
+
 /* drop the last record of a journal; mark its level unfinished */
 static void drop_last_record(const char *level_dir)
 {
@@ -408,6 +442,7 @@ int main(void)
 	llama_backend_init();
 	TQ_RUN(test_runtime_call);
 	TQ_RUN(test_run_against_direct);
+	TQ_RUN(test_items_are_chunks);
 	TQ_RUN(test_resume_at_chunk_granularity);
 	TQ_RUN(test_reports_gate_compare_history);
 	TQ_RUN(test_bad_input);

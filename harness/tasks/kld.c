@@ -67,6 +67,7 @@ struct kld_state {
 	uint64_t fnv;                /* FNV-1a 64 of the text */
 	size_t ctx, first, stride, rows; /* rows = ctx - 1 - first scored per chunk */
 	size_t max_chunks;           /* 0 = all */
+	size_t n_est;                /* prepare's estimate of the chunks (kld_recount) */
 };
 
 /* The reference file's head: 64 bytes. */
@@ -141,6 +142,7 @@ static int kld_prepare(const struct qe_task_spec *ts, void **state, size_t *n_it
 	*n_items = s->len / 4 / s->stride + 1;
 	if (s->max_chunks && *n_items > s->max_chunks)
 		*n_items = s->max_chunks;
+	s->n_est = *n_items;
 	return 0;
 }
 
@@ -500,6 +502,7 @@ static int run_reference(const struct kld_state *s, struct qe_task_level *tl, st
 	j.tokens = tok;
 	if ((j.fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
 		rc = qe_fail(err, QE_EIO, "cannot open '%s': %s", path, strerror(errno));
+	qe_progress_recount(tl->progress, s->n_est, nc); /* the estimate was prepare's */
 	if (rc == 0)
 		rc = reference_file(&j, tok, nc, (uint32_t)info.n_vocab, err);
 	if (rc == 0)
@@ -530,6 +533,25 @@ static int reference_done(const struct kld_state *s, const char *ref_dir, size_t
 	}
 	cJSON_Delete(recs);
 	*n = k;
+	return 0;
+}
+
+/* The chunks the reference file says this run has (qe_task.recount). */
+static int kld_recount(void *state, const char *ref_dir, size_t *n_items)
+{
+	const struct kld_state *s = state;
+	struct ref_head h;
+	char path[4400];
+	int fd, rc;
+
+	ref_path(s, ref_dir, path, sizeof(path));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = head_check(s, fd, path, &h, NULL);
+	close(fd);
+	if (rc)
+		return rc;
+	*n_items = h.n_chunks;
 	return 0;
 }
 
@@ -779,4 +801,5 @@ const struct qe_task qe_task_kld = {
 	.describe = kld_describe,
 	.release = kld_release,
 	.view = &qe_view_kld,
+	.recount = kld_recount,
 };

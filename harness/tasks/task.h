@@ -110,6 +110,13 @@ struct qe_task {
 	void (*release)(void *state);
 	/* optional: how the reports show the task's block (reports/view.h); NULL = generically */
 	const struct qe_view *view;
+	/* optional: the true count of work units once the reference level has
+	 * run, for a task that knows only an estimate at prepare (kld: its
+	 * chunks, known after tokenizing). 0 with *n_items set; non-zero = not
+	 * known yet (the estimate stays). The driver asks after prepare and after
+	 * the reference level, so resume checks, progress and results.json's
+	 * n_items use the real count. */
+	int (*recount)(void *state, const char *ref_dir, size_t *n_items);
 };
 
 /* The registry, NULL-terminated (harness/tasks/registry.c). */
