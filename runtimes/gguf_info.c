@@ -8,10 +8,42 @@
 #include <ggml.h>
 #include <gguf.h>
 
-int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err *err)
+/* ggml's reader logs its own line ("gguf_init_from_reader: failed to read
+ * key-value pairs") before qeval's one-line error: keep its first error here
+ * to add to ours instead. */
+static void keep_error(enum ggml_log_level level, const char *text, void *ud)
+{
+	char *why = ud;
+	size_t n;
+
+	if (level != GGML_LOG_LEVEL_ERROR || why[0])
+		return;
+	snprintf(why, 256, "%s", text);
+	n = strlen(why);
+	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == ' '))
+		why[--n] = '\0';
+}
+
+/* gguf_init_from_file with ggml's log caught (and put back after) */
+static struct gguf_context *open_quietly(const char *path, char why[256])
 {
 	struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
+	ggml_log_callback was_cb = NULL;
+	void *was_ud = NULL;
 	struct gguf_context *g;
+
+	why[0] = '\0';
+	ggml_log_get(&was_cb, &was_ud);
+	ggml_log_set(keep_error, why);
+	g = gguf_init_from_file(path, gp);
+	ggml_log_set(was_cb, was_ud);
+	return g;
+}
+
+int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err *err)
+{
+	struct gguf_context *g;
+	char why[256];
 	unsigned char magic[4];
 	struct stat st;
 	uint64_t data_end = 0;
@@ -32,9 +64,10 @@ int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err
 		return qe_fail(err, QE_EINPUT, "'%s' is not a GGUF file (bad magic)", path);
 	}
 	fclose(f);
-	g = gguf_init_from_file(path, gp);
+	g = open_quietly(path, why);
 	if (!g)
-		return qe_fail(err, QE_EINPUT, "'%s' is a corrupt or truncated GGUF file (header unreadable)", path);
+		return qe_fail(err, QE_EINPUT, "'%s' is a corrupt or truncated GGUF file (header unreadable%s%s)", path,
+			       why[0] ? ": " : "", why);
 	info->file_bytes = (uint64_t)st.st_size;
 	info->n_tensors = gguf_get_n_tensors(g);
 	for (int64_t i = 0; i < info->n_tensors; i++) {
