@@ -13,6 +13,9 @@
  * script that every other value stayed, accuracies and lm_eval numbers too.
  * The speed tests' machine state (noisy, load1_mean) varies like timings.
  * Levels gained describe()'s "desc" with the served levels (issue 13).
+ * acc_ci95 became the Wilson score interval (issue 17: the normal interval
+ * collapses at 0 and 100%): written again, checked with a script that it was
+ * the only value that changed.
  *
  * Compared: every value, key for key and item for item, exactly (numbers to
  * 1e-12 relative, the print-and-read-back slack), except what changes from

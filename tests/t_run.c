@@ -8,6 +8,7 @@
 #include "harness/journal.h"
 #include "harness/run.h"
 
+#include <math.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -84,6 +85,14 @@ static void test_run_mmlu_ceval_all_metrics(void)
 			TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "acc_stderr")));
 			TQ_CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, "acc_macro")));
 			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "acc_ci95")) == 2);
+			{ /* the Wilson score interval, computed here from acc and n_scored */
+				double p = qe_json_num(t, "acc", NAN), n = qe_json_num(t, "n_scored", NAN), z = 1.959963984540054;
+				double c = (p + z * z / (2 * n)) / (1 + z * z / n);
+				double h = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n);
+				const cJSON *ci = cJSON_GetObjectItemCaseSensitive(t, "acc_ci95");
+				TQ_NEAR(cJSON_GetArrayItem(ci, 0)->valuedouble, fmax(0, c - h), 1e-12);
+				TQ_NEAR(cJSON_GetArrayItem(ci, 1)->valuedouble, fmin(1, c + h), 1e-12);
+			}
 			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "categories")) >= 1);
 			TQ_CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "subjects")) >= 2);
 			if (!strcmp(t->string, "F16")) {

@@ -765,7 +765,7 @@ static int mc_summarize(void *state, const struct qe_task_levels *lv, cJSON *out
 		cJSON_AddNumberToObject(b, QE_MC_N_TRUNCATED, (double)A[l].n_truncated);
 		qe_json_add_num(b, QE_MC_ACC, sm.acc_micro);
 		qe_json_add_num(b, QE_MC_ACC_STDERR, sm.micro.se);
-		cJSON_AddItemToObject(b, QE_MC_ACC_CI95, pair(sm.micro.lo, sm.micro.hi));
+		cJSON_AddItemToObject(b, QE_MC_ACC_CI95, pair(sm.micro.wilson_lo, sm.micro.wilson_hi)); /* Wilson: open at 0 and 1 */
 		qe_json_add_num(b, QE_MC_ACC_MACRO, sm.acc_macro);
 		o = cJSON_AddObjectToObject(b, QE_MC_CATEGORIES);
 		for (uint32_t c = 0; c < nc; c++) {

@@ -18,7 +18,7 @@ struct qe_view;
 #define QE_MC_N_TRUNCATED       "n_truncated"
 #define QE_MC_ACC               "acc"               /* fraction, micro average */
 #define QE_MC_ACC_STDERR        "acc_stderr"
-#define QE_MC_ACC_CI95          "acc_ci95"          /* [lo, hi] */
+#define QE_MC_ACC_CI95          "acc_ci95"          /* [lo, hi], Wilson score interval */
 #define QE_MC_ACC_MACRO         "acc_macro"         /* mean over subjects */
 #define QE_MC_CATEGORIES        "categories"        /* name -> {acc, n, acc_macro} */
 #define QE_MC_GROUPS            "groups"            /* name -> {acc, n} */
