@@ -164,6 +164,12 @@ static const struct fz_seed fz_seeds[] = {
 		" \"levels\": [{\"name\": \"F16\", \"spec\": \"F16\"}], \"tasks\": {\"mmlu\": {\"task\": \"mmlu\","
 		" \"settings\": {\"shots\": 5}, \"data\": {\"dir\": {\"files\": 3, \"fingerprint\": \"cd\"}}}}}"),
 	FZ_SEED("\x03[1, \"a\", null, true, {\"x\": [[]]}]"),
+	/* found by the 10-minute libFuzzer run: keys that became one after a NUL
+	 * ("pased\0..." twice) made an identity differ from itself; and a key
+	 * given twice outright */
+	FZ_SEED("\x03{\"s\0\0ch\": \"qtzte\", \"pased\0\0ch\": \"qtzte\", \"pased\0\6s\": []}"),
+	FZ_SEED("\x03{\"a\\u0000b\": 1, \"a\\u0000c\": [2]}"),
+	FZ_SEED("\x03{\"k\": 1, \"k\": [2]}"),
 };
 
 FZ_MAIN(fz_seeds)

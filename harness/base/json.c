@@ -23,14 +23,70 @@ int qe_json_read_file(const char *path, cJSON **out, struct qe_err *err)
 	return rc;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* the first key of v's objects (depth first) given twice in one object */
+static const char *twice(const cJSON *v)
+{
+	const char **keys, *dup = NULL;
+	const cJSON *c;
+	int n = 0, i = 0;
+
+	cJSON_ArrayForEach(c, v)
+		n++;
+	if (cJSON_IsObject(v) && n > 1 && (keys = malloc((size_t)n * sizeof(*keys))) != NULL) {
+		cJSON_ArrayForEach(c, v)
+			keys[i++] = c->string ? c->string : "";
+		qsort(keys, (size_t)n, sizeof(*keys), by_name);
+		for (i = 1; i < n && !dup; i++)
+			if (!strcmp(keys[i - 1], keys[i]))
+				dup = keys[i];
+		free(keys);
+	}
+	for (c = v ? v->child : NULL; c && !dup; c = c->next)
+		dup = twice(c);
+	return dup;
+}
+
+/* a NUL in the text, raw or as \u0000, would cut a string short where cJSON
+ * keeps it: two different keys would become one */
+static const char *nul_at(const char *text, size_t len)
+{
+	const char *p = memchr(text, '\0', len);
+
+	if (p)
+		return p;
+	for (p = text; (p = strstr(p, "\\u0000")) != NULL; p++) {
+		size_t k = 0;
+		while (p - k > text && p[-(long)k - 1] == '\\')
+			k++;
+		if (k % 2 == 0) /* this backslash is not itself escaped */
+			return p;
+	}
+	return NULL;
+}
+
 int qe_json_parse(const char *text, size_t len, const char *path, cJSON **out, struct qe_err *err)
 {
-	const char *end = NULL;
+	const char *end = NULL, *dup, *nul;
 	int line = 1, col = 1;
 
 	/* require_null_terminated (the NUL at text[len] included in the length):
 	 * nothing but white space may follow the value */
+	*out = NULL;
+	if ((nul = nul_at(text, len)) != NULL)
+		return qe_fail(err, QE_EINPUT, "%s: byte %zu: a NUL character (raw or \\u0000) is not taken in JSON here", path,
+			       (size_t)(nul - text));
 	*out = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
+	if (*out && (dup = twice(*out)) != NULL) {
+		qe_fail(err, QE_EINPUT, "%s: key '%s' given twice in one object", path, dup);
+		cJSON_Delete(*out);
+		*out = NULL;
+		return QE_EINPUT;
+	}
 	if (*out)
 		return 0;
 	for (const char *p = text; end && p < end; p++) {
