@@ -83,7 +83,7 @@ char *qe_fmt_num(char *buf, double v)
 		buf[0] = '\0';
 		return buf;
 	}
-	if (v == (double)(long long)v && fabs(v) < 1e15) {
+	if (fabs(v) < 1e15 && v == (double)(long long)v) { /* range first: the cast of a larger value is undefined */
 		snprintf(buf, 32, "%lld", (long long)v);
 		return buf;
 	}

@@ -43,6 +43,8 @@ static void test_escapes(void)
 	TQ_EQ_STR(qe_fmt_num(b, 0.1), "0.1");
 	TQ_EQ_STR(qe_fmt_num(b, 14042), "14042");
 	TQ_EQ_STR(qe_fmt_num(b, 0.043333333333333335), "0.043333333333333335");
+	TQ_EQ_STR(qe_fmt_num(b, 3.77778e+51), "3.77778e+51"); /* past long long: no cast (UBSan, fuzz_config) */
+	TQ_EQ_STR(qe_fmt_num(b, -1e300), "-1e+300");
 	TQ_EQ_STR(qe_fmt_points(b, sizeof(b), -0.0175, 2), "\xe2\x88\x92" "1.75");
 	TQ_EQ_STR(qe_fmt_points(b, sizeof(b), 0.00001, 2), "0.00");
 	TQ_EQ_STR(qe_fmt_pct(b, sizeof(b), 0.4525, 2), "45.25%");
