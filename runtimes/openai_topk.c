@@ -297,25 +297,27 @@ static int group_next(struct oa_ctx *c, const struct qe_topk_req *req, size_t k,
 	return rc;
 }
 
-/* Which form the server offers: a prompt_logprobs request of the first
- * chunk (kept in b as group row 0 when it answers), else llama-server's
- * next-token form when /props said llama-server. */
+/* Which form the server offers: llama-server (its /props said so) the
+ * next-token form, without a probe (which would evaluate a whole chunk into
+ * a slot's cache); another server a prompt_logprobs request of the first
+ * chunk, kept in b as group row 0 when it answers. */
 static int detect(struct oa_ctx *c, const struct qe_topk_req *req, size_t k, struct tk_buf *b, int *got_first,
 		  struct qe_err *err)
 {
 	struct qe_err e = { 0 };
-	int rc, retries = qe_http_set_retries(c->http, 1);
+	int rc, retries;
 
 	*got_first = 0;
+	if (!strncmp(c->server, "llama-server", 12)) {
+		c->topk_route = TK_NEXT;
+		return 0;
+	}
+	retries = qe_http_set_retries(c->http, 1);
 	rc = group_prompt(c, req, k, 0, 1, b, &e);
 	qe_http_set_retries(c->http, retries);
 	if (rc == 0) {
 		c->topk_route = TK_PROMPT;
 		*got_first = 1;
-		return 0;
-	}
-	if (!strncmp(c->server, "llama-server", 12)) {
-		c->topk_route = TK_NEXT;
 		return 0;
 	}
 	if (rc == QE_ERUNTIME && strstr(e.msg, "HTTP") == NULL)

@@ -378,8 +378,9 @@ static int append_record(struct job *j, size_t chunk, struct qe_err *err)
 		cJSON_AddItemToObject(rec, "bound", num_array(j->bound, j->s->rows, 3));
 		cJSON_AddStringToObject(rec, "top", j->top);
 	}
-	if (j->k1) { /* a top-K level: the fewest entries a position had */
-		size_t k = SIZE_MAX;
+	if (j->k1) { /* a top-K level: the fewest top entries a position had (a
+		      * vLLM-style reply adds the true token beyond the top K) */
+		size_t k = (size_t)j->s->o->topk;
 		for (size_t r = 0; r < j->s->rows; r++)
 			k = j->tk_n[r] < k ? j->tk_n[r] : k;
 		cJSON_AddNumberToObject(rec, "k", (double)k);
