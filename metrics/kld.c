@@ -235,7 +235,7 @@ void qe_kld_compare_topk(const int32_t *id, const double *lp, size_t k, size_t n
 		kl += p_b * lr;
 		out->bound += fabs(lr + 1) * p_a * eh * (1 + eh);
 	}
-	out->kld = kl;
+	out->kld = kl > 0 ? kl : 0; /* KL >= 0 is a lower bound too (the allowance can tip a tiny one below) */
 	out->nll = isnan(lp_next) ? NAN : -lp_next;
 	out->same_top = top >= 0 && top == h.top;
 }
