@@ -105,4 +105,13 @@ int qe_openai_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struc
 /* The op of runtimes/openai_topk.c */
 int qe_openai_chunk_topk(struct qe_runtime *rt, const struct qe_topk_req *req, struct qe_err *err);
 
+/* Its reply parsers, alone (tests/fuzz_http.c): prompt_form 1 = a
+ * prompt_logprobs reply of the prompt tok[n_tok] (every position 0 ..
+ * n_tok - 2), 0 = llama-server's next-token reply whose true next token is
+ * tok[0]; k top entries asked. 0 with *n_rows parsed rows (each with 1 ..
+ * k + 1 entries, ids >= 0, log-probabilities not NaN), or QE_EINPUT /
+ * QE_ENOMEM and err. */
+int qe_openai_parse_topk(const char *body, size_t len, int prompt_form, const int32_t *tok, size_t n_tok, size_t k,
+			 size_t *n_rows, struct qe_err *err);
+
 #endif

@@ -368,3 +368,33 @@ int qe_openai_chunk_topk(struct qe_runtime *rt, const struct qe_topk_req *req, s
 	buf_release(&b);
 	return rc;
 }
+
+/* ======================================================================
+ * The parsers alone (runtimes/openai.h; tests/fuzz_http.c)
+ * ====================================================================== */
+
+int qe_openai_parse_topk(const char *body, size_t len, int prompt_form, const int32_t *tok, size_t n_tok, size_t k,
+			 size_t *n_rows, struct qe_err *err)
+{
+	cJSON *j = cJSON_ParseWithLength(body, len);
+	struct tk_buf b = { 0 };
+	size_t rows = prompt_form ? (n_tok > 1 ? n_tok - 1 : 0) : 1;
+	int rc = 0;
+
+	*n_rows = 0;
+	if (!j)
+		rc = qe_fail(err, QE_EINPUT, "the top-K reply is not JSON");
+	else if (rows == 0 || buf_alloc(&b, 1, rows, k + 1) != 0)
+		rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	else if (prompt_form ? parse_prompt(j, tok, n_tok, 0, &b, 0) != 0 : parse_next(j, tok[0], &b, 0) != 0)
+		rc = qe_fail(err, QE_EINPUT, "the reply has no usable %s", prompt_form ? "prompt_logprobs" : "top log-probabilities");
+	for (size_t r = 0; rc == 0 && r < rows; r++) /* what a row hands on */
+		for (size_t i = 0; i < b.n[r]; i++)
+			if (b.id[r * b.k1 + i] < 0 || isnan(b.lp[r * b.k1 + i]) || b.n[r] > k + 1)
+				rc = qe_fail(err, QE_EINPUT, "row %zu entry %zu is not a token id with a log-probability", r, i);
+	if (rc == 0)
+		*n_rows = rows;
+	buf_release(&b);
+	cJSON_Delete(j);
+	return rc;
+}
