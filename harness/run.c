@@ -409,7 +409,8 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 
 	if (qe_stop_signal())
 		return 1;
-	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs) {
+	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs ||
+	    (ti->task->needs_any && !(ti->task->needs_any & qe_runtime_caps(L->rt)))) {
 		fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[L->i],
 			L->lv->runtime, ti->name);
 		/* done as far as this level goes: a mixed plan's GGUF levels skip

@@ -171,6 +171,75 @@ void qe_kld_compare(const float *y, size_t n, int32_t tok, const unsigned char *
 	out->same_top = (int32_t)top == h.top;
 }
 
+/* the reference's kept mass sum exp(stored l) over code > 0 (cmp_pass1's
+ * s_kept without a level) */
+static double kept_sum(size_t n, const struct qe_kld_head *h, const unsigned char *codes)
+{
+	double hi[256], lo[256], eb = exp((double)h->base), s = 0;
+
+	for (int k = 0; k < 256; k++) {
+		hi[k] = eb * exp((double)h->step * 256.0 * k);
+		lo[k] = exp((double)h->step * k);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint16_t c;
+		memcpy(&c, codes + 2 * i, 2);
+		if (c)
+			s += hi[c >> 8] * lo[c & 255];
+	}
+	return s;
+}
+
+void qe_kld_compare_topk(const int32_t *id, const double *lp, size_t k, size_t n_vocab, double lp_next,
+			 const unsigned char *row, struct qe_kld_pos *out)
+{
+	struct qe_kld_head h;
+	const unsigned char *codes = row + QE_KLD_HEAD_BYTES;
+	double s_kept, scale, shift, eh, kl = 0, absum = 0, p_a = 0, q_known = 0, q_b = 0, p_b, q_bkt, best = -INFINITY;
+	size_t n_valid = 0;
+	int32_t top = -1;
+
+	qe_kld_head(row, &h);
+	s_kept = kept_sum(n_vocab, &h, codes);
+	scale = s_kept > 0 && h.tail < 1 ? (1.0 - h.tail) / s_kept : 1;
+	shift = log(scale);
+	eh = expm1((double)h.step);
+	for (size_t j = 0; j < k; j++) {
+		uint16_t c;
+		double q;
+		if (id[j] < 0 || (size_t)id[j] >= n_vocab || isnan(lp[j]))
+			continue;
+		n_valid++;
+		if (lp[j] > best || (lp[j] == best && id[j] < top)) {
+			best = lp[j];
+			top = id[j];
+		}
+		q = exp(lp[j]);
+		q_known += q;
+		memcpy(&c, codes + 2 * (size_t)id[j], 2);
+		if (c) { /* a singleton of the partition */
+			double l = (double)h.base + (double)h.step * c + shift, p = exp(l), d = l - lp[j];
+			kl += p * d;
+			absum += p * (fabs(d) + (double)h.step);
+			p_a += p;
+		} else { /* in the reference's tail: into the bucket */
+			q_b += q;
+		}
+	}
+	/* the bucket: everything but the kept known entries */
+	p_b = 1.0 - p_a > 0 ? 1.0 - p_a : 0;
+	q_bkt = q_b + (n_valid >= n_vocab ? 0 : (1.0 - q_known > 0 ? 1.0 - q_known : 0) + QE_KLD_TOPK_TAIL_EPS);
+	out->bound = eh * (1 + eh) * absum + p_a * eh * eh;
+	if (p_b > 0) {
+		double lr = log(p_b / (q_bkt > DBL_MIN ? q_bkt : DBL_MIN));
+		kl += p_b * lr;
+		out->bound += fabs(lr + 1) * p_a * eh * (1 + eh);
+	}
+	out->kld = kl > 0 ? kl : 0; /* KL >= 0 is a lower bound too (the allowance can tip a tiny one below) */
+	out->nll = isnan(lp_next) ? NAN : -lp_next;
+	out->same_top = top >= 0 && top == h.top;
+}
+
 /* ======================================================================
  * Summary
  * ====================================================================== */

@@ -56,6 +56,24 @@ struct qe_kld_pos {
  * reference's row -> out. */
 void qe_kld_compare(const float *logits, size_t n_vocab, int32_t tok, const unsigned char *row, struct qe_kld_pos *out);
 
+/* The level's rounding allowance of a top-K tail: added to its mass outside
+ * the known entries (1 - their sum), so float32 probabilities summed by the
+ * server cannot make that mass look smaller than it is (docs/metrics.md). */
+#define QE_KLD_TOPK_TAIL_EPS 1e-6
+
+/* What a level that gives only k entries per position (ids id[k], natural-log
+ * probabilities lp[k], no repeats; ids outside [0, n_vocab) are ignored) and
+ * the true token's log-probability lp_next (NaN = unknown) gives against the
+ * reference's row: kld = the lower bound on KL(ref || level) from merging
+ * every token outside the known entries (and those in the reference's code-0
+ * tail) into one bucket, whose level mass is 1 - sum of the known entries'
+ * (plus QE_KLD_TOPK_TAIL_EPS unless the entries cover the whole vocabulary);
+ * nll = -lp_next (NaN when unknown); same_top = the entry of the largest
+ * lp (lowest id of ties) is the reference's top token; bound = the stored
+ * reference's rounding bound on kld. */
+void qe_kld_compare_topk(const int32_t *id, const double *lp, size_t k, size_t n_vocab, double lp_next,
+			 const unsigned char *row, struct qe_kld_pos *out);
+
 /* Exact log-softmax helpers (double accumulation): log sum exp of x[n], and
  * the index of the first maximum. */
 double qe_kld_logsumexp(const float *x, size_t n);

@@ -349,7 +349,7 @@ static const char *oa_version(void)
 const struct qe_runtime_ops qe_openai_ops = {
 	.api_version = QE_RUNTIME_API,
 	.name = "openai",
-	.caps = QE_RT_SCORE | QE_RT_EMBED | QE_RT_SPEED | QE_RT_SERVE,
+	.caps = QE_RT_SCORE | QE_RT_EMBED | QE_RT_SPEED | QE_RT_SERVE | QE_RT_TOPK,
 	.open = oa_open,
 	.close = oa_close,
 	.tokenize = qe_openai_tokenize,
@@ -363,4 +363,5 @@ const struct qe_runtime_ops qe_openai_ops = {
 	.level_prepare = oa_level_prepare,
 	.level_identity = oa_level_identity,
 	.serve = qe_openai_serve,
+	.chunk_topk = qe_openai_chunk_topk,
 };

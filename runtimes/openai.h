@@ -1,6 +1,7 @@
 /* qeval — the openai runtime's private parts, shared by runtimes/openai.c
- * (level specs, open, describe) and runtimes/openai_score.c (scoring,
- * embeddings, tokenizer, speed). Not for callers: they use runtimes/runtime.h.
+ * (level specs, open, describe), runtimes/openai_score.c (scoring,
+ * embeddings, tokenizer, speed) and runtimes/openai_topk.c (top-K
+ * log-probabilities over token chunks). Not for callers: they use runtimes/runtime.h.
  *
  * A level is an endpoint: {name, runtime: "openai", url, model, api_key_env?,
  * label?, bits?, top_logprobs?, route?, concurrency?, timeout_s?, retries?}
@@ -46,6 +47,8 @@ struct oa_ctx {
 	uint64_t n_params;   /* 0 = unknown */
 	size_t dim;          /* embedding width, 0 = not yet known */
 	int inflight;
+	int topk_route;      /* qe_runtime_chunk_topk's form, found at its first call
+			      * (runtimes/openai_topk.c): 0 = not yet */
 	struct qe_http *http;
 	char level[64];      /* the level's name, for messages */
 };
@@ -98,5 +101,17 @@ int qe_openai_speed(struct qe_runtime *rt, const struct qe_speed_req *req, struc
 		    struct qe_err *err);
 int qe_openai_serve(struct qe_runtime *rt, const struct qe_serve_req *req, struct qe_serve_one *out,
 		    struct qe_err *err);
+
+/* The op of runtimes/openai_topk.c */
+int qe_openai_chunk_topk(struct qe_runtime *rt, const struct qe_topk_req *req, struct qe_err *err);
+
+/* Its reply parsers, alone (tests/fuzz_http.c): prompt_form 1 = a
+ * prompt_logprobs reply of the prompt tok[n_tok] (every position 0 ..
+ * n_tok - 2), 0 = llama-server's next-token reply whose true next token is
+ * tok[0]; k top entries asked. 0 with *n_rows parsed rows (each with 1 ..
+ * k + 1 entries, ids >= 0, log-probabilities not NaN), or QE_EINPUT /
+ * QE_ENOMEM and err. */
+int qe_openai_parse_topk(const char *body, size_t len, int prompt_form, const int32_t *tok, size_t n_tok, size_t k,
+			 size_t *n_rows, struct qe_err *err);
 
 #endif

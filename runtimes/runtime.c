@@ -43,7 +43,7 @@ int qe_runtime_lookup(const char *name, const struct qe_runtime_ops **ops, struc
 size_t qe_runtime_ops_end(int api_version)
 {
 	static const size_t end[] = { 0, QE_RUNTIME_OPS_END_1, QE_RUNTIME_OPS_END_2, QE_RUNTIME_OPS_END_3,
-				      QE_RUNTIME_OPS_END_4 };
+				      QE_RUNTIME_OPS_END_4, QE_RUNTIME_OPS_END_5 };
 	_Static_assert(sizeof(end) / sizeof(end[0]) == QE_RUNTIME_API + 1, "one QE_RUNTIME_OPS_END_N per version");
 
 	if (api_version < 0)
@@ -228,6 +228,19 @@ int qe_runtime_chunk_logits(struct qe_runtime *rt, const struct qe_chunk_req *re
 		return notsup(rt, "full next-token logits", err);
 	if (!req->tokens || !req->row || req->n_tok < 2 || req->first + 1 >= req->n_tok)
 		return qe_fail(err, QE_EINVAL, "chunk logits: need tokens, a row callback, n_tok >= 2 and first < n_tok - 1");
+	if (req->n_chunks == 0)
+		return 0;
+	return fn(rt, req, err);
+}
+
+int qe_runtime_chunk_topk(struct qe_runtime *rt, const struct qe_topk_req *req, struct qe_err *err)
+{
+	int (*fn)(struct qe_runtime *, const struct qe_topk_req *, struct qe_err *) = QE_OPS_MEMBER(rt->ops, chunk_topk);
+
+	if (!fn || !(rt->ops->caps & QE_RT_TOPK))
+		return notsup(rt, "top-K log-probabilities over token chunks", err);
+	if (!req->tokens || !req->row || req->n_tok < 2 || req->first + 1 >= req->n_tok)
+		return qe_fail(err, QE_EINVAL, "chunk top-K: need tokens, a row callback, n_tok >= 2 and first < n_tok - 1");
 	if (req->n_chunks == 0)
 		return 0;
 	return fn(rt, req, err);

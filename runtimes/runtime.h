@@ -26,6 +26,7 @@ enum {
 	QE_RT_QUANT = 1u << 3, /* can produce quantization levels of a model */
 	QE_RT_SERVE = 1u << 4, /* concurrent streamed requests, timed per token (a server) */
 	QE_RT_LOGITS = 1u << 5, /* full next-token logits of every position of token chunks */
+	QE_RT_TOPK = 1u << 6,   /* top-K log-probabilities (and the true token's) of every position of token chunks */
 };
 
 enum qe_pooling {
@@ -248,6 +249,44 @@ struct qe_chunk_req {
 
 /* QE_ENOTSUP without QE_RT_LOGITS; QE_ERUNTIME when the engine fails. */
 int qe_runtime_chunk_logits(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err);
+
+/* ---- top-K log-probabilities over token chunks ------------------------- */
+
+/* What a runtime without full logits gives of one position (a server): the
+ * K most probable next tokens of the model's own softmax (before any
+ * sampling) and the true next token's log-probability. */
+struct qe_topk_row {
+	size_t n;              /* entries in id / lp (<= the request's k + 1) */
+	const int32_t *id;     /* [n] token ids, no repeats */
+	const double *lp;      /* [n] natural-log probabilities */
+	double lp_next;        /* log p(the chunk's next token), NaN = unknown (the server
+				* gave it only among the top entries and it was not there) */
+	size_t n_vocab;        /* the level's vocabulary size, 0 = unknown */
+};
+
+/* The same chunks as qe_chunk_req (each from an empty context, positions
+ * 0 .. n_tok-1, tokens as they are), for runtimes whose server returns
+ * log-probabilities only: row(arg, c, p, r) for chunk c and every position p
+ * in [first, n_tok - 1), in order (chunk, then position), r valid during the
+ * call only; a non-zero return stops the call and is returned. k = 0 means
+ * the runtime's own default. openai: llama-server one request a position
+ * (the prompt cache keeps each to about one new token), a vLLM-style server
+ * one request a chunk (prompt_logprobs); several chunks in flight
+ * (docs/runtimes.md, "Top-K log-probabilities"). */
+struct qe_topk_req {
+	const int32_t *tokens;  /* [n_chunks][n_tok] */
+	size_t n_chunks;
+	size_t n_tok;           /* tokens per chunk, >= 2 */
+	size_t first;           /* first position wanted, < n_tok - 1 */
+	size_t k;               /* top entries wanted per position, 0 = the runtime's default */
+	int (*row)(void *arg, size_t chunk, size_t pos, const struct qe_topk_row *r);
+	void *arg;
+};
+
+/* QE_ENOTSUP without QE_RT_TOPK (or when the server offers neither form:
+ * one line naming it); QE_ERUNTIME when the server fails, QE_EINPUT for a
+ * reply of the wrong shape. */
+int qe_runtime_chunk_topk(struct qe_runtime *rt, const struct qe_topk_req *req, struct qe_err *err);
 
 /* ---- description ------------------------------------------------------- */
 

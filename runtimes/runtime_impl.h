@@ -23,7 +23,7 @@
 
 #include "runtimes/runtime.h"
 
-#define QE_RUNTIME_API 4
+#define QE_RUNTIME_API 5
 
 struct qe_runtime_ops {
 	/* ---- version 1 ---------------------------------------------------- */
@@ -103,13 +103,20 @@ struct qe_runtime_ops {
 	/* optional, added in 4, QE_RT_LOGITS: qe_runtime_chunk_logits (the
 	 * request is checked: tokens, n_tok >= 2, first < n_tok - 1, row) */
 	int (*chunk_logits)(struct qe_runtime *rt, const struct qe_chunk_req *req, struct qe_err *err);
+
+	/* ---- version 5 (read through QE_OPS_MEMBER) ----------------------- */
+
+	/* optional, added in 5, QE_RT_TOPK: qe_runtime_chunk_topk (the request
+	 * is checked as chunk_logits' is) */
+	int (*chunk_topk)(struct qe_runtime *rt, const struct qe_topk_req *req, struct qe_err *err);
 };
 
 /* Bytes of struct qe_runtime_ops a table written for version N has. */
 #define QE_RUNTIME_OPS_END_1 offsetof(struct qe_runtime_ops, level_name)
 #define QE_RUNTIME_OPS_END_2 offsetof(struct qe_runtime_ops, serve)
 #define QE_RUNTIME_OPS_END_3 offsetof(struct qe_runtime_ops, chunk_logits)
-#define QE_RUNTIME_OPS_END_4 sizeof(struct qe_runtime_ops)
+#define QE_RUNTIME_OPS_END_4 offsetof(struct qe_runtime_ops, chunk_topk)
+#define QE_RUNTIME_OPS_END_5 sizeof(struct qe_runtime_ops)
 
 /* Bytes of the table a version has: 0 below 1, the whole struct from the
  * current version up (a newer table's extra members are not read). */

@@ -1,9 +1,11 @@
 /* Fuzz target: the openai runtime's parsers of server replies
  * (runtimes/openai.h): a next-token reply (llama-server's "content" shape
  * and the OpenAI legacy "logprobs" object), an echo reply, SGLang's
- * /generate reply, and a stream of server-sent events.
+ * /generate reply, a stream of server-sent events, and the top-K replies of
+ * the kld task (llama-server's next-token reply, vLLM's prompt_logprobs).
  *
- * The first input byte picks the parser; the rest is the reply body.
+ * The first input byte picks the parser (0..0x7f: byte % 4; 0x80 and up: the
+ * top-K parsers, byte & 1); the rest is the reply body.
  * Invariants: a parse returns 0 or a negative status with a one-line
  * message; on 0 every log-likelihood is finite and every continuation has a
  * token; the stream never counts more token events than "data:" lines, and
@@ -31,9 +33,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct qe_err err = { 0, "" };
 	const char *body = size ? (const char *)data + 1 : "";
 	size_t len = size ? size - 1 : 0;
-	int kind = size ? data[0] % 4 : 0, rc;
+	int kind = size ? (data[0] & 0x80 ? 4 + (data[0] & 1) : data[0] % 4) : 0, rc;
 
-	if (kind == 0) {
+	if (kind >= 4) {
+		static const int32_t tok[4] = { 1, 7, 3, 7 };
+		size_t n_rows = 0;
+		rc = qe_openai_parse_topk(body, len, kind == 5, tok, 4, 3, &n_rows, &err);
+		FZ_CHECK(rc <= 0);
+		if (rc)
+			check_msg(&err);
+		else
+			FZ_CHECK(n_rows == (kind == 5 ? 3u : 1u));
+	} else if (kind == 0) {
 		rc = qe_openai_parse_next(body, len, &rq, &res, &err);
 		FZ_CHECK(rc <= 0);
 		if (rc)
@@ -89,6 +100,11 @@ static const struct fz_seed seeds[] = {
 	FZ_SEED("\x03{\"text\":\"x\",\"meta_info\":{\"input_token_logprobs\":[[null,1,\"<s>\"],[-1.5,7,\"Q\"],[-0.25,8,\" A\"]],"
 		"\"input_top_logprobs\":[null,[[-0.5,9,\"W\"]],[[-0.25,8,\" A\"]]]}}"),
 	FZ_SEED("\x00{\"choices\":[{\"logprobs\":{\"content\":[{\"top_logprobs\":[{\"token\":\" A\",\"logprob\":1e999}]}]}}]}"),
+	FZ_SEED("\x80{\"choices\":[{\"text\":\"x\",\"logprobs\":{\"content\":[{\"id\":1,\"token\":\"x\",\"logprob\":-0.5,"
+		"\"top_logprobs\":[{\"id\":1,\"token\":\"x\",\"logprob\":-0.5},{\"id\":4,\"token\":\"y\",\"logprob\":-1.2}]}]}}]}"),
+	FZ_SEED("\x81{\"choices\":[{\"text\":\"\",\"prompt_logprobs\":[null,{\"7\":{\"logprob\":-0.2,\"rank\":1,\"decoded_token\":\"a\"}},"
+		"{\"3\":{\"logprob\":-3.5,\"rank\":9,\"decoded_token\":\"b\"},\"5\":{\"logprob\":-0.1,\"rank\":1}},"
+		"{\"7\":{\"logprob\":-0.7,\"rank\":2},\"2\":{\"logprob\":-0.6,\"rank\":1}}]}]}"),
 };
 
 FZ_MAIN(seeds)

@@ -190,6 +190,71 @@ static void test_kl_within_bound(void)
 	check_kl(500, 5.0, 0.3, 3, 20, 100.0); /* loose there: it only has to hold */
 }
 
+/* ids[n] sorted by lq, most probable first */
+static const double *g_sort_lq;
+static int by_lq(const void *a, const void *b)
+{
+	double x = g_sort_lq[*(const int32_t *)a], y = g_sort_lq[*(const int32_t *)b];
+	return (x < y) - (x > y);
+}
+
+/* The top-K bound (a server level): with the whole vocabulary it is the
+ * full comparison; with fewer entries at most the exact KL (plus the stored
+ * reference's bound), at least 0, and it grows with K (a finer partition);
+ * the NLL and same top come through exactly. */
+static void test_topk_bound(void)
+{
+	const size_t n = 2000, ks[] = { 1, 10, 100, 2000 };
+	float *xr = malloc(n * sizeof(*xr)), *xq = malloc(n * sizeof(*xq));
+	double *lq = malloc(n * sizeof(*lq));
+	int32_t *ids = malloc(n * sizeof(*ids));
+	unsigned char *row = malloc(QE_KLD_ROW_BYTES(n));
+
+	for (int rep = 0; rep < 20; rep++) {
+		struct qe_kld_pos full, p;
+		int32_t tok = (int32_t)(urand() * (double)n);
+		double exact, prev = 0;
+		make_logits(xr, n, rep % 2 ? 3.0 : 0.7);
+		for (size_t i = 0; i < n; i++)
+			xq[i] = xr[i] + (float)((rep % 4 < 2 ? 0.5 : 0.05) * nrand());
+		qe_kld_encode(xr, n, tok, rep % 3 ? 24 : 4, row);
+		qe_kld_compare(xq, n, tok, row, &full);
+		exact = direct_kl(xr, xq, n);
+		log_softmax(xq, n, lq);
+		for (size_t i = 0; i < n; i++)
+			ids[i] = (int32_t)i;
+		g_sort_lq = lq;
+		qsort(ids, n, sizeof(*ids), by_lq);
+		for (size_t t = 0; t < sizeof(ks) / sizeof(ks[0]); t++) {
+			double *lp = malloc(ks[t] * sizeof(*lp));
+			for (size_t i = 0; i < ks[t]; i++)
+				lp[i] = lq[ids[i]];
+			qe_kld_compare_topk(ids, lp, ks[t], n, lq[tok], row, &p);
+			free(lp);
+			TQ_CHECK(p.kld >= 0);
+			if (!(p.kld <= exact + full.bound + 1e-12))
+				TQ_FAILF("rep %d K %zu: bound %.9g over the exact KL %.9g", rep, ks[t], p.kld, exact);
+			if (!(p.kld >= prev - 1e-5)) /* the tail's allowance may cost up to its size */
+				TQ_FAILF("rep %d K %zu: %.9g below K's before, %.9g", rep, ks[t], p.kld, prev);
+			prev = p.kld;
+			TQ_NEAR(p.nll, full.nll, 1e-9);
+			TQ_EQ_INT(p.same_top, full.same_top);
+			TQ_CHECK(p.bound >= 0 && isfinite(p.bound));
+			if (ks[t] == n)
+				TQ_NEAR(p.kld, full.kld, 1e-9 * (1 + full.kld));
+		}
+		/* an unknown true token, ids outside the vocabulary ignored */
+		ids[0] = (int32_t)n;
+		qe_kld_compare_topk(ids, lq, 1, n, NAN, row, &p);
+		TQ_CHECK(isnan(p.nll) && p.same_top == 0 && p.kld == 0);
+	}
+	free(xr);
+	free(xq);
+	free(lq);
+	free(ids);
+	free(row);
+}
+
 static void test_same_top(void)
 {
 	float xr[8] = { 0, 1, 5, 2, 5, 0, 0, 0 }, xq[8] = { 0, 1, 4, 2, 6, 0, 0, 0 };
@@ -332,6 +397,7 @@ int main(void)
 	TQ_RUN(test_row_constant_logits);
 	TQ_RUN(test_kl_within_bound);
 	TQ_RUN(test_same_top);
+	TQ_RUN(test_topk_bound);
 	TQ_RUN(test_summary_against_direct);
 	TQ_RUN(test_summary_reference_and_empty);
 	return tq_done("t_kld_metrics");

@@ -133,7 +133,8 @@ static void test_ops_end_per_version(void)
 	TQ_EQ_INT(qe_runtime_ops_end(1), offsetof(struct qe_runtime_ops, level_name));
 	TQ_EQ_INT(qe_runtime_ops_end(2), offsetof(struct qe_runtime_ops, serve));
 	TQ_EQ_INT(qe_runtime_ops_end(3), offsetof(struct qe_runtime_ops, chunk_logits));
-	TQ_EQ_INT(qe_runtime_ops_end(4), sizeof(struct qe_runtime_ops));
+	TQ_EQ_INT(qe_runtime_ops_end(4), offsetof(struct qe_runtime_ops, chunk_topk));
+	TQ_EQ_INT(qe_runtime_ops_end(5), sizeof(struct qe_runtime_ops));
 	TQ_EQ_INT(qe_runtime_ops_end(QE_RUNTIME_API + 5), sizeof(struct qe_runtime_ops));
 	TQ_CHECK(QE_OPS_MEMBER(&qe_llamacpp_ops, level_name) != NULL);
 	TQ_CHECK(old && QE_OPS_MEMBER(old, quantize) == old_quantize); /* version 1 members are there */
@@ -142,6 +143,9 @@ static void test_ops_end_per_version(void)
 	TQ_CHECK(old && QE_OPS_MEMBER(old, serve) == NULL);
 	TQ_CHECK(old && QE_OPS_MEMBER(old, chunk_logits) == NULL);
 	TQ_CHECK(QE_OPS_MEMBER(&qe_llamacpp_ops, chunk_logits) != NULL);
+	TQ_CHECK(old && QE_OPS_MEMBER(old, chunk_topk) == NULL);
+	TQ_CHECK(QE_OPS_MEMBER(&qe_llamacpp_ops, chunk_topk) == NULL);
+	TQ_CHECK(QE_OPS_MEMBER(&qe_openai_ops, chunk_topk) != NULL);
 }
 
 static void test_old_table_opens(void)
@@ -162,6 +166,10 @@ static void test_old_table_opens(void)
 	TQ_EQ_STR(info.arch, "old");
 	TQ_EQ_INT(qe_runtime_embed_dim(rt), 0);
 	TQ_EQ_INT(qe_runtime_tokenize(rt, "x", 1, NULL, 0, &err), QE_ENOTSUP);
+	{
+		struct qe_topk_req tr = { .tokens = (int32_t[2]){ 1, 2 }, .n_chunks = 1, .n_tok = 2 };
+		TQ_EQ_INT(qe_runtime_chunk_topk(rt, &tr, &err), QE_ENOTSUP);
+	}
 	qe_runtime_close(rt);
 	TQ_EQ_INT(g_trapped, 0);
 

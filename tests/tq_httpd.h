@@ -12,6 +12,10 @@
  *            [[logprob|null, id, text], ...] (a "<s>" token first) and
  *            input_top_logprobs; its /v1/completions here gives no logprobs
  *            and refuses echo, so only /generate can score
+ *   vLLM's prompt_logprobs: when a test sets prompt_logprobs (a function that
+ *            builds the whole reply from the request; t_kld_http computes it
+ *            with the engine), a completion request asking for
+ *            "prompt_logprobs" gets its reply
  *   /v1/embeddings (OpenAI shape) and /encode (a custom service:
  *            {"text"} -> {"vector": [...], "dimension": D})
  * and injects faults (enum tq_fault). One connection at a time, each closed
@@ -59,6 +63,8 @@ struct tq_httpd {
 	int n_requests;
 	char last_auth[256];       /* the last Authorization header seen */
 	char model[64];
+	cJSON *(*prompt_logprobs)(void *arg, const cJSON *req); /* NULL = not offered */
+	void *hook_arg;
 	int lfd, stop;
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -214,6 +220,14 @@ static inline void tq_completions(struct tq_httpd *d, int fd, const cJSON *req)
 
 	if (cJSON_IsTrue(cJSON_GetObjectItem(req, "stream"))) {
 		tq_stream(d, fd, req);
+		return;
+	}
+	if (d->prompt_logprobs && cJSON_GetObjectItem(req, "prompt_logprobs")) {
+		j = d->prompt_logprobs(d->hook_arg, req);
+		if (j)
+			tq_reply_json(fd, 200, j);
+		else
+			tq_httpd_reply(fd, 400, "{\"error\":{\"message\":\"bad prompt_logprobs request\"}}", 51);
 		return;
 	}
 	if (!prompt)

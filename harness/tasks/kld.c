@@ -55,7 +55,7 @@
 
 struct kld_opts {
 	const char *text;
-	long ctx, stride, chunks;
+	long ctx, stride, chunks, topk;
 	double window, max_gib;
 };
 
@@ -95,6 +95,9 @@ static const struct qe_optab kld_options[] = {
 	  "N", 0, NULL, NULL },
 	{ "window", QE_OT_NUM, offsetof(struct kld_opts, window), "24", 1, 64,
 	  "nats below the reference's most probable token stored token by token (default 24)", "NATS", 0, NULL, NULL },
+	{ "topk", QE_OT_INT, offsetof(struct kld_opts, topk), "100", 1, 1e7,
+	  "top entries per position asked of a level without full logits (a server): KL is then a lower bound "
+	  "(default 100)", "K", 0, NULL, NULL },
 	{ "max_gib", QE_OT_NUM, offsetof(struct kld_opts, max_gib), "64", 0.0001, 1e6,
 	  "the largest reference file allowed, GiB (default 64)", "GIB", 0, NULL, NULL },
 	{ NULL, 0, 0, NULL, 0, 0, NULL, NULL, 0, NULL, NULL },
@@ -162,6 +165,7 @@ static void kld_describe(void *state, cJSON *out)
 	cJSON_AddNumberToObject(out, "first", (double)s->first);
 	cJSON_AddNumberToObject(out, "chunks", (double)s->max_chunks);
 	cJSON_AddNumberToObject(out, "window", s->o->window);
+	cJSON_AddNumberToObject(out, "topk", (double)s->o->topk);
 	cJSON_AddStringToObject(out, "ref_bytes", "64 + 4 n_chunks ctx + n_chunks (ctx - 1 - first) (24 + 2 n_vocab)");
 }
 
@@ -293,6 +297,12 @@ struct job {
 	unsigned char *ref;          /* [rows][row_bytes] */
 	double *nll, *kld, *bound;   /* [rows] */
 	char *top;                   /* [rows + 1] '0' / '1' */
+	/* a level of top-K entries (qe_runtime_chunk_topk) instead of logits */
+	size_t k1;                   /* entries kept per position: topk + 1 */
+	int32_t *tk_id;              /* [rows][k1] */
+	double *tk_lp;               /* [rows][k1] */
+	size_t *tk_n;                /* [rows] */
+	double *tk_next;             /* [rows]: log p(true token), NaN = unknown */
 };
 
 static void job_release(struct job *j)
@@ -303,6 +313,10 @@ static void job_release(struct job *j)
 	free(j->kld);
 	free(j->bound);
 	free(j->top);
+	free(j->tk_id);
+	free(j->tk_lp);
+	free(j->tk_n);
+	free(j->tk_next);
 	if (j->fd >= 0)
 		close(j->fd);
 }
@@ -312,7 +326,15 @@ static int job_alloc(struct job *j)
 	size_t r = j->s->rows;
 
 	j->row_bytes = QE_KLD_ROW_BYTES(j->h.n_vocab);
-	j->logits = malloc(r * j->h.n_vocab * sizeof(float));
+	if (j->k1) {
+		j->tk_id = malloc(r * j->k1 * sizeof(*j->tk_id));
+		j->tk_lp = malloc(r * j->k1 * sizeof(*j->tk_lp));
+		j->tk_n = calloc(r, sizeof(*j->tk_n));
+		j->tk_next = malloc(r * sizeof(*j->tk_next));
+		if (!j->tk_id || !j->tk_lp || !j->tk_n || !j->tk_next)
+			return QE_ENOMEM;
+	}
+	j->logits = malloc((j->k1 ? 1 : r * j->h.n_vocab) * sizeof(float));
 	j->ref = malloc(r * j->row_bytes);
 	j->nll = malloc(r * sizeof(double));
 	j->kld = malloc(r * sizeof(double));
@@ -321,7 +343,8 @@ static int job_alloc(struct job *j)
 	return j->logits && j->ref && j->nll && j->kld && j->bound && j->top ? 0 : QE_ENOMEM;
 }
 
-/* "[v,v,...]" with %.*g */
+/* "[v,v,...]" with %.*g; NaN as null (an unknown log-likelihood of a top-K
+ * level), other non-finite values as 0 */
 static cJSON *num_array(const double *v, size_t n, int digits)
 {
 	struct qe_text t = { 0 };
@@ -329,7 +352,10 @@ static cJSON *num_array(const double *v, size_t n, int digits)
 
 	qe_text_putc(&t, '[');
 	for (size_t i = 0; i < n; i++)
-		qe_text_printf(&t, "%s%.*g", i ? "," : "", digits, isfinite(v[i]) ? v[i] : 0.0);
+		if (isnan(v[i]))
+			qe_text_printf(&t, "%snull", i ? "," : "");
+		else
+			qe_text_printf(&t, "%s%.*g", i ? "," : "", digits, isfinite(v[i]) ? v[i] : 0.0);
 	qe_text_putc(&t, ']');
 	a = t.oom ? NULL : cJSON_CreateRaw(qe_text_str(&t));
 	qe_text_release(&t);
@@ -351,6 +377,13 @@ static int append_record(struct job *j, size_t chunk, struct qe_err *err)
 		cJSON_AddItemToObject(rec, "kld", num_array(j->kld, j->s->rows, 7));
 		cJSON_AddItemToObject(rec, "bound", num_array(j->bound, j->s->rows, 3));
 		cJSON_AddStringToObject(rec, "top", j->top);
+	}
+	if (j->k1) { /* a top-K level: the fewest top entries a position had (a
+		      * vLLM-style reply adds the true token beyond the top K) */
+		size_t k = (size_t)j->s->o->topk;
+		for (size_t r = 0; r < j->s->rows; r++)
+			k = j->tk_n[r] < k ? j->tk_n[r] : k;
+		cJSON_AddNumberToObject(rec, "k", (double)k);
 	}
 	cJSON_AddStringToObject(rec, "status", "ok");
 	rc = qe_journal_append(j->tl->journal, rec, err);
@@ -448,6 +481,88 @@ static int run_chunks(struct job *j, size_t n, struct qe_err *err)
 	return qe_runtime_chunk_logits(j->tl->rt, &rq, err);
 }
 
+/* ---- a level of top-K entries (a server without full logits) ---- */
+
+/* another level's chunk of top-K rows against the reference's rows: the KL
+ * lower bound (docs/metrics.md, "Top-K levels") */
+static int finish_topk(struct job *j, size_t chunk, struct qe_err *err)
+{
+	const struct kld_state *s = j->s;
+	int rc = read_full(j->fd, j->ref, s->rows * j->row_bytes, rows_offset(&j->h, chunk), j->path, err);
+
+	if (rc)
+		return rc;
+#pragma omp parallel for schedule(static) num_threads(j->threads)
+	for (size_t r = 0; r < s->rows; r++) {
+		struct qe_kld_pos p;
+		qe_kld_compare_topk(j->tk_id + r * j->k1, j->tk_lp + r * j->k1, j->tk_n[r], j->h.n_vocab, j->tk_next[r],
+				    j->ref + r * j->row_bytes, &p);
+		j->nll[r] = p.nll;
+		j->kld[r] = p.kld;
+		j->bound[r] = p.bound;
+		j->top[r] = p.same_top ? '1' : '0';
+	}
+	return append_record(j, chunk, err);
+}
+
+/* qe_topk_req's row: keep the position's entries; at the chunk's last, finish it */
+static int on_topk_row(void *arg, size_t chunk, size_t pos, const struct qe_topk_row *tr)
+{
+	struct job *j = arg;
+	size_t r = pos - j->s->first, n = tr->n < j->k1 ? tr->n : j->k1;
+	int rc;
+
+	if (tr->n_vocab && tr->n_vocab != j->h.n_vocab)
+		return qe_fail(j->err, QE_EINPUT, "level %s has %zu tokens in its vocabulary, the reference %u: the kld task "
+			       "compares only the same vocabulary", j->tl->level->name, tr->n_vocab, j->h.n_vocab);
+	for (size_t i = 0; i < n; i++)
+		if (tr->id[i] < 0 || (uint32_t)tr->id[i] >= j->h.n_vocab)
+			return qe_fail(j->err, QE_EINPUT, "level %s answered token id %d, outside the reference's vocabulary "
+				       "of %u: the kld task compares only the same vocabulary", j->tl->level->name,
+				       (int)tr->id[i], j->h.n_vocab);
+	memcpy(j->tk_id + r * j->k1, tr->id, n * sizeof(*tr->id));
+	memcpy(j->tk_lp + r * j->k1, tr->lp, n * sizeof(*tr->lp));
+	j->tk_n[r] = n;
+	j->tk_next[r] = tr->lp_next;
+	if (pos + 2 < j->s->ctx)
+		return 0;
+	if ((rc = finish_topk(j, j->from + chunk, j->err)) == 0)
+		qe_progress_add(j->tl->progress, 1);
+	return rc;
+}
+
+/* chunks [from, n) of the job's tokens without a record, by top-K entries */
+static int run_chunks_topk(struct job *j, size_t n, struct qe_err *err)
+{
+	struct qe_topk_req rq;
+	char id[32];
+	size_t from = 0;
+
+	j->threads = 1;
+	for (; from < n; from++) {
+		snprintf(id, sizeof(id), "%zu", from);
+		if (!qe_journal_has(j->tl->journal, id))
+			break;
+	}
+	qe_progress_add(j->tl->progress, from);
+	if (from == n)
+		return 0;
+	j->k1 = (size_t)j->s->o->topk + 1;
+	if (job_alloc(j) != 0)
+		return qe_fail(err, QE_ENOMEM, "out of memory for chunks of %zu x %zu top entries", j->s->rows, j->k1);
+	j->from = from;
+	j->err = err;
+	memset(&rq, 0, sizeof(rq));
+	rq.tokens = j->tokens + from * j->s->ctx;
+	rq.n_chunks = n - from;
+	rq.n_tok = j->s->ctx;
+	rq.first = j->s->first;
+	rq.k = (size_t)j->s->o->topk;
+	rq.row = on_topk_row;
+	rq.arg = j;
+	return qe_runtime_chunk_topk(j->tl->rt, &rq, err);
+}
+
 /* the file's tokens, created or checked */
 static int reference_file(struct job *j, const int32_t *tok, size_t nc, uint32_t n_vocab, struct qe_err *err)
 {
@@ -486,6 +601,9 @@ static int run_reference(const struct kld_state *s, struct qe_task_level *tl, st
 	double bytes;
 	int rc;
 
+	if (!(qe_runtime_caps(tl->rt) & QE_RT_LOGITS))
+		return qe_fail(err, QE_EINVAL, "the kld task's reference level %s gives no full logits (runtime '%s'): make "
+			       "the reference a GGUF level", tl->level->name, qe_runtime_name(tl->rt));
 	qe_runtime_describe(tl->rt, &info);
 	if ((rc = chunk_tokens(s, tl->rt, &tok, &nc, err)) != 0)
 		return rc;
@@ -582,8 +700,10 @@ static int run_other(const struct kld_state *s, struct qe_task_level *tl, struct
 	if (rc == 0)
 		rc = read_full(j.fd, tok, tb, sizeof(j.h), path, err);
 	j.tokens = tok;
-	if (rc == 0)
+	if (rc == 0 && (qe_runtime_caps(tl->rt) & QE_RT_LOGITS))
 		rc = run_chunks(&j, j.h.n_chunks, err);
+	else if (rc == 0)
+		rc = run_chunks_topk(&j, j.h.n_chunks, err);
 	job_release(&j);
 	free(tok);
 	return rc;
@@ -609,9 +729,9 @@ static int rec_nums(const cJSON *rec, const char *key, size_t n, double *out)
 	if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) != n)
 		return -1;
 	cJSON_ArrayForEach(v, a) {
-		if (!cJSON_IsNumber(v))
+		if (!cJSON_IsNumber(v) && !cJSON_IsNull(v))
 			return -1;
-		out[i++] = v->valuedouble;
+		out[i++] = cJSON_IsNumber(v) ? v->valuedouble : NAN; /* null: unknown (a top-K level) */
 	}
 	return 0;
 }
@@ -638,6 +758,7 @@ struct series {
 	double *nll, *nll_ref, *kld, *bound;
 	unsigned char *top;
 	size_t n, n_chunks;
+	size_t k_min;                /* a top-K level: the fewest entries of a position, else 0 */
 };
 
 static void series_release(struct series *v)
@@ -664,6 +785,10 @@ static int series_add(struct series *v, const cJSON *rec, const cJSON *ref, int 
 		return -1;
 	for (size_t i = 0; !is_ref && i < n; i++)
 		v->top[at + i] = top[i] == '1';
+	if (cJSON_GetObjectItemCaseSensitive(rec, "k")) {
+		size_t k = (size_t)qe_json_num(rec, "k", 0);
+		v->k_min = v->k_min && v->k_min < k ? v->k_min : k ? k : 1;
+	}
 	v->n += n;
 	v->n_chunks++;
 	return 0;
@@ -742,6 +867,48 @@ static void emit_vs_ref(cJSON *b, const struct qe_kld_summary *m)
 	put_num(b, QE_KLD_DP_MAX, m->dp_max);
 }
 
+/* A top-K level: PPL, its ratio and delta-p over the positions whose true
+ * token's log-probability is known (all of them when the server gives it),
+ * the KL bound and same top over all; *n_unknown the others. */
+static int summarize_topk(const struct series *v, struct qe_kld_summary *m, size_t *n_unknown, struct qe_err *err)
+{
+	double *a = malloc((v->n + 1) * sizeof(double)), *r = malloc((v->n + 1) * sizeof(double));
+	struct qe_kld_summary all;
+	size_t k = 0;
+	int rc = a && r ? 0 : QE_ENOMEM;
+
+	for (size_t i = 0; rc == 0 && i < v->n; i++)
+		if (!isnan(v->nll[i])) {
+			a[k] = v->nll[i];
+			r[k++] = v->nll_ref[i];
+		}
+	*n_unknown = v->n - k;
+	if (rc == 0)
+		rc = qe_kld_summarize(a, r, NULL, NULL, NULL, k, m, err);
+	if (rc == 0)
+		rc = qe_kld_summarize(v->nll, NULL, v->kld, v->top, v->bound, v->n, &all, err);
+	if (rc == 0) {
+		m->kld = all.kld;
+		m->same_top = all.same_top;
+		m->same_top_se = all.same_top_se;
+		m->bound_mean = all.bound_mean;
+	}
+	free(a);
+	free(r);
+	return rc;
+}
+
+static void emit_topk(cJSON *b, const struct series *v, size_t n_unknown)
+{
+	char mark[64];
+
+	snprintf(mark, sizeof(mark), "top-k lower bound (K=%zu)", v->k_min);
+	cJSON_AddStringToObject(b, QE_KLD_ESTIMATE, mark);
+	put_num(b, QE_KLD_TOPK, (double)v->k_min);
+	put_num(b, QE_KLD_N_NLL_UNKNOWN, (double)n_unknown);
+	put_num(b, QE_KLD_NLL_UNKNOWN_FRAC, v->n ? (double)n_unknown / (double)v->n : NAN);
+}
+
 static int level_block(const struct kld_state *s, const struct qe_task_levels *lv, size_t i, cJSON *b,
 		       struct qe_err *err)
 {
@@ -750,11 +917,16 @@ static int level_block(const struct kld_state *s, const struct qe_task_levels *l
 	size_t n_failed;
 	int is_ref = i == lv->ref, rc;
 	double wall = qe_task_level_wall(lv, i, s->name);
+	size_t n_unknown = 0;
 
 	rc = series_of(lv->records[i], lv->records[lv->ref], is_ref, &v, &n_failed);
-	if (rc == 0)
+	if (rc == 0 && !is_ref && v.k_min)
+		rc = summarize_topk(&v, &m, &n_unknown, err);
+	else if (rc == 0)
 		rc = qe_kld_summarize(v.nll, is_ref ? NULL : v.nll_ref, is_ref ? NULL : v.kld, is_ref ? NULL : v.top,
 				      is_ref ? NULL : v.bound, v.n, &m, err);
+	if (rc == 0 && !is_ref && v.k_min)
+		emit_topk(b, &v, n_unknown);
 	if (rc == 0) {
 		put_num(b, QE_KLD_N_CHUNKS, (double)v.n_chunks);
 		put_num(b, QE_KLD_N_TOKENS, (double)v.n);
@@ -792,7 +964,7 @@ static int kld_summarize(void *state, const struct qe_task_levels *lv, cJSON *ou
 const struct qe_task qe_task_kld = {
 	.name = "kld",
 	.summary = "whole-vocabulary KL divergence, perplexity ratio, same top token and delta-p over a text, against the reference",
-	.needs = QE_RT_LOGITS,
+	.needs_any = QE_RT_LOGITS | QE_RT_TOPK,
 	.options = kld_options,
 	.options_size = sizeof(struct kld_opts),
 	.prepare = kld_prepare,

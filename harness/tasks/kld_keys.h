@@ -46,6 +46,11 @@ struct qe_view;
 #define QE_KLD_DP_MAX          "dp_max"
 #define QE_KLD_TOKENS_PER_S    "tokens_per_s"   /* scored tokens / the task's wall time at the level */
 #define QE_KLD_ERROR           "error"          /* why a level has no numbers */
+/* a level that gave top-K log-probabilities only (a server): */
+#define QE_KLD_ESTIMATE        "kld_estimate"   /* "top-k lower bound (K=100)": the KLD keys hold a lower bound */
+#define QE_KLD_TOPK            "top_k"          /* the fewest entries a position had */
+#define QE_KLD_N_NLL_UNKNOWN   "n_nll_unknown"  /* positions whose true token's log-probability is unknown */
+#define QE_KLD_NLL_UNKNOWN_FRAC "nll_unknown_frac" /* their fraction (PPL, its ratio and dp leave them out) */
 
 /* The task's view (kld_view.c). */
 extern const struct qe_view qe_view_kld;

@@ -75,6 +75,18 @@ static void kld_notes(const struct qe_view_ctx *c, struct qe_doc *d)
 		const cJSON *blk = qe_results_block(c->res, c->name, name);
 		const char *e = qe_json_str(blk, QE_KLD_ERROR, NULL);
 		double nf = qe_json_num(blk, QE_KLD_N_FAILED, 0);
+		const char *est = qe_json_str(blk, QE_KLD_ESTIMATE, NULL);
+		if (est) {
+			double nu = qe_json_num(blk, QE_KLD_N_NLL_UNKNOWN, 0);
+			qe_doc_note(d, "%s at %s: the level gave top-K log-probabilities only, so its KLD figures are a %s: "
+				       "the tokens outside its top entries are merged into one bucket, which never raises KL "
+				       "(docs/metrics.md); PPL, same top and \xce\x94p are exact%s", c->title, name, est,
+				    nu > 0 ? ", over the positions whose true token's log-probability the server gave" : "");
+			if (nu > 0)
+				qe_doc_note(d, "%s at %s: %.0f scored position(s) (%.2f%%) have no true-token log-probability "
+					       "(not among the top entries) and are left out of PPL, its ratio and \xce\x94p",
+					    c->title, name, nu, 100.0 * qe_json_num(blk, QE_KLD_NLL_UNKNOWN_FRAC, 0));
+		}
 		if (e)
 			qe_doc_note(d, "%s at %s: %s", c->title, name, e);
 		else if (nf > 0)
@@ -90,9 +102,11 @@ static void kld_verdict(const struct qe_view_ctx *c, const char *level, struct q
 	double k = qe_json_num(blk, QE_KLD_MEAN, NAN), st = qe_json_num(blk, QE_KLD_SAME_TOP, NAN);
 	char a[B], b[B];
 
+	const char *est = qe_json_str(blk, QE_KLD_ESTIMATE, NULL);
+
 	if (!isnan(k))
-		qe_text_printf(qe_verdict_part(v), "%s mean KLD %s nats, same top token %s", c->title, qe_fmt_sig(a, B, k, 3),
-			       qe_fmt_pct(b, B, st, 2));
+		qe_text_printf(qe_verdict_part(v), "%s mean KLD %s%s nats%s%s%s, same top token %s", c->title, est ? ">= " : "",
+			       qe_fmt_sig(a, B, k, 3), est ? " (" : "", est ? est : "", est ? ")" : "", qe_fmt_pct(b, B, st, 2));
 }
 
 /* value ± se with sig significant digits */
@@ -137,7 +151,12 @@ static void drift_table(const struct qe_view_ctx *c, struct qe_doc *d)
 			continue;
 		}
 		cell_pm(tb, r, 4, blk, QE_KLD_PPL_RATIO, QE_KLD_PPL_RATIO_SE, 5);
-		cell_pm(tb, r, 5, blk, QE_KLD_MEAN, QE_KLD_SE, 3);
+		if (!qe_json_str(blk, QE_KLD_ESTIMATE, NULL))
+			cell_pm(tb, r, 5, blk, QE_KLD_MEAN, QE_KLD_SE, 3);
+		else /* a lower bound: "≥ 0.0123 ± 0.001 (top-k K=100)" */
+			qe_doc_td(tb, r, 5, 0, "\xe2\x89\xa5 %s \xc2\xb1 %s (%s)", qe_fmt_sig(a, B, qe_json_num(blk, QE_KLD_MEAN, NAN), 3),
+				  qe_fmt_sig((char[B]){ 0 }, B, qe_json_num(blk, QE_KLD_SE, NAN), 2),
+				  qe_json_str(blk, QE_KLD_ESTIMATE, ""));
 		for (size_t k = 0; k < 5; k++)
 			qe_doc_td(tb, r, 6 + k, 0, "%s", qe_fmt_sig(a, B, qe_json_num(blk, keys[k], NAN), 3));
 		qe_doc_td(tb, r, 11, 0, "%s \xc2\xb1 %s", qe_fmt_pct(a, B, qe_json_num(blk, QE_KLD_SAME_TOP, NAN), 2),
@@ -183,6 +202,9 @@ static void kld_summary(const cJSON *t, FILE *out)
 			qe_summary_num(c4, sizeof(c4), l, QE_KLD_P99, 5), qe_summary_pct(c5, sizeof(c5), l, QE_KLD_SAME_TOP),
 			qe_summary_pct(c6, sizeof(c6), l, QE_KLD_DP_RMS));
 	}
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(t, "levels"))
+		if (qe_json_str(l, QE_KLD_ESTIMATE, NULL))
+			fprintf(out, "%s: kld is a %s\n", l->string, qe_json_str(l, QE_KLD_ESTIMATE, ""));
 }
 
 const struct qe_view qe_view_kld = {

@@ -117,6 +117,10 @@ struct qe_task {
 	 * the reference level, so resume checks, progress and results.json's
 	 * n_items use the real count. */
 	int (*recount)(void *state, const char *ref_dir, size_t *n_items);
+	/* optional: QE_RT_* capabilities of which the runtime must have at least
+	 * one besides `needs` (kld: full logits or top-K log-probabilities);
+	 * 0 = none asked */
+	unsigned needs_any;
 };
 
 /* The registry, NULL-terminated (harness/tasks/registry.c). */
