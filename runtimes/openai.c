@@ -202,16 +202,16 @@ static int ctx_setup(struct oa_ctx *c, const struct qe_rt_params *p, struct qe_e
 	snprintf(c->model, sizeof(c->model), "%s", p->model ? p->model : "");
 	snprintf(c->label, sizeof(c->label), "%s", qe_json_str(o, "label", ""));
 	c->bits = qe_json_num(o, "bits", 0);
-	c->top = (int)qe_json_num(o, "top_logprobs", OA_TOP_DEFAULT);
+	c->top = qe_json_int(o, "top_logprobs", OA_TOP_DEFAULT);
 	c->top = c->top < 1 ? 1 : c->top > OA_TOP_MAX ? OA_TOP_MAX : c->top;
-	c->inflight = (int)qe_json_num(o, "concurrency", OA_INFLIGHT_DEFAULT);
+	c->inflight = qe_json_int(o, "concurrency", OA_INFLIGHT_DEFAULT);
 	c->inflight = c->inflight < 1 ? 1 : c->inflight > OA_INFLIGHT_MAX ? OA_INFLIGHT_MAX : c->inflight;
 	route = qe_json_str(o, "route", "auto");
 	c->want = !strcmp(route, "next") ? OA_ROUTE_NEXT : !strcmp(route, "echo") ? OA_ROUTE_ECHO
 		: !strcmp(route, "generate") ? OA_ROUTE_GENERATE : OA_ROUTE_NONE;
 	ho.inflight = c->inflight;
 	ho.timeout_s = qe_json_num(o, "timeout_s", 0);
-	ho.retries = (int)qe_json_num(o, "retries", -1);
+	ho.retries = qe_json_int(o, "retries", -1);
 	env = qe_json_str(o, "api_key_env", NULL);
 	if (env && !((key = getenv(env)) && *key))
 		rc = qe_fail(err, QE_EINVAL, "level '%s': the environment variable %s (api_key_env) is not set",
@@ -247,9 +247,9 @@ static int read_models(struct oa_ctx *c, struct qe_err *err)
 		return qe_fail(err, QE_EINVAL, "level '%s': %s serves %s, not '%s'", c->level, c->api, names, c->model);
 	}
 	meta = cJSON_GetObjectItemCaseSensitive(found, "meta");
-	c->n_vocab = (int32_t)qe_json_num(meta, "n_vocab", 0);
+	c->n_vocab = qe_json_int(meta, "n_vocab", 0);
 	c->n_params = (uint64_t)qe_json_num(meta, "n_params", 0);
-	c->n_ctx = (int32_t)qe_json_num(found, "max_model_len", 0);
+	c->n_ctx = qe_json_int(found, "max_model_len", 0);
 	snprintf(c->server, sizeof(c->server), "%s", qe_json_str(found, "owned_by", "openai-compatible server"));
 	cJSON_Delete(j);
 	return 0;
@@ -267,7 +267,7 @@ static void read_props(struct oa_ctx *c)
 		return;
 	g = cJSON_GetObjectItemCaseSensitive(j, "default_generation_settings");
 	if (qe_json_num(g, "n_ctx", 0) > 0)
-		c->n_ctx = (int32_t)qe_json_num(g, "n_ctx", 0);
+		c->n_ctx = qe_json_int(g, "n_ctx", 0);
 	if (qe_json_str(j, "build_info", NULL))
 		snprintf(c->server, sizeof(c->server), "llama-server %s", qe_json_str(j, "build_info", ""));
 	cJSON_Delete(j);

@@ -343,9 +343,12 @@ static void next_result(const struct oa_ctx *c, const struct qe_score_req *rq, c
 	if (status[i] == 0) {
 		const cJSON *u = cJSON_GetObjectItemCaseSensitive(j, "usage");
 		top_entries(j, t);
-		res->n_ctx_tok = (int32_t)qe_json_num(u, "prompt_tokens", 0);
-		res->n_evaluated = res->n_ctx_tok -
-				   (int32_t)qe_json_num(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"), "cached_tokens", 0);
+		int cached = qe_json_int(cJSON_GetObjectItemCaseSensitive(u, "prompt_tokens_details"), "cached_tokens", 0);
+		res->n_ctx_tok = qe_json_int(u, "prompt_tokens", 0);
+		if (res->n_ctx_tok < 0)
+			res->n_ctx_tok = 0;
+		/* a server's counts are not trusted: 0 <= cached <= prompt tokens */
+		res->n_evaluated = res->n_ctx_tok - (cached < 0 ? 0 : cached > res->n_ctx_tok ? res->n_ctx_tok : cached);
 		if (t->n == 0)
 			status[i] = qe_fail(&e, QE_ERUNTIME, "%s: no log-probabilities in the reply to request %zu (the server gave them at open)",
 					    c->api, i);
@@ -696,7 +699,7 @@ static void stream_line(struct stream *s, double t)
 		s->t_last = t;
 	}
 	if (qe_json_num(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens", 0) > 0)
-		s->usage_out = (int)qe_json_num(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens", 0);
+		s->usage_out = qe_json_int(cJSON_GetObjectItemCaseSensitive(j, "usage"), "completion_tokens", 0);
 	cJSON_Delete(j);
 }
 

@@ -134,9 +134,9 @@ static int rest_open(struct qe_runtime *rt, const struct qe_rt_params *p, struct
 	snprintf(c->request, sizeof(c->request), "%s", qe_json_str(o, "request", REST_DEFAULT_REQUEST));
 	snprintf(c->vector, sizeof(c->vector), "%s", qe_json_str(o, "vector", REST_DEFAULT_VECTOR));
 	snprintf(c->label, sizeof(c->label), "%s", qe_json_str(o, "label", ""));
-	ho.inflight = (int)qe_json_num(o, "concurrency", 4);
+	ho.inflight = qe_json_int(o, "concurrency", 4);
 	ho.timeout_s = qe_json_num(o, "timeout_s", 0);
-	ho.retries = (int)qe_json_num(o, "retries", -1);
+	ho.retries = qe_json_int(o, "retries", -1);
 	env = qe_json_str(o, "api_key_env", NULL);
 	if (rc == 0 && env && !((key = getenv(env)) && *key))
 		rc = qe_fail(err, QE_EINVAL, "level '%s': the environment variable %s (api_key_env) is not set", c->level, env);

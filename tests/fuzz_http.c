@@ -88,6 +88,10 @@ static const struct fz_seed seeds[] = {
 	FZ_SEED("\x00{\"choices\":[{\"text\":\" A\",\"logprobs\":{\"content\":[{\"id\":1,\"token\":\" A\",\"logprob\":-0.5,"
 		"\"top_logprobs\":[{\"token\":\" A\",\"logprob\":-0.5},{\"token\":\" B\",\"logprob\":-1},"
 		"{\"token\":\" C\",\"logprob\":-2},{\"token\":\" D\",\"logprob\":-3}]}]}}],\"usage\":{\"prompt_tokens\":5}}"),
+	/* found by the 10-minute libFuzzer run: counts past int (UBSan) */
+	FZ_SEED("\x00{\"choices\":[{\"text\":\" A\",\"logprobs\":{\"content\":[{\"id\":1,\"token\":\" A\",\"logprob\":-0.5,"
+		"\"top_logprobs\":[{\"token\":\" A\",\"logprob\":-0.5}]}]}}],\"usage\":{\"prompt_tokens\":1.11111e117,"
+		"\"prompt_tokens_details\":{\"cached_tokens\":-1e300}}}"),
 	FZ_SEED("\x04{\"choices\":[{\"text\":\" B\",\"logprobs\":{\"tokens\":[\" B\"],\"token_logprobs\":[-0.1],"
 		"\"top_logprobs\":[{\" A\":-2.5,\" B\":-0.1,\" C\":-4,\" D\":-5}],\"text_offset\":[0]}}]}"),
 	FZ_SEED("\x00{\"choices\":[{\"text\":\" A\",\"logprobs\":null}]}"),

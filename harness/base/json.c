@@ -3,6 +3,7 @@
 #include "harness/base/text.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +120,19 @@ double qe_json_num(const cJSON *o, const char *key, double def)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 	return cJSON_IsNumber(v) ? v->valuedouble : def;
+}
+
+int qe_json_int(const cJSON *o, const char *key, int def)
+{
+	double v = qe_json_num(o, key, NAN);
+
+	if (isnan(v))
+		return def;
+	if (v >= (double)INT_MAX)
+		return INT_MAX;
+	if (v <= (double)INT_MIN)
+		return INT_MIN;
+	return (int)v;
 }
 
 const char *qe_json_str(const cJSON *o, const char *key, const char *def)

@@ -29,6 +29,10 @@ int qe_json_lines_load(const char *path, const char *key, cJSON **out, struct qe
 
 /* Small accessors with defaults (o may be NULL). */
 double qe_json_num(const cJSON *o, const char *key, double def);
+/* A number as an int, truncated toward zero and clamped to int's range (a
+ * server's 1e117 is INT_MAX, not undefined behaviour); def when the key is
+ * missing, not a number or NaN. */
+int qe_json_int(const cJSON *o, const char *key, int def);
 const char *qe_json_str(const cJSON *o, const char *key, const char *def);
 int qe_json_bool(const cJSON *o, const char *key, int def);
 
