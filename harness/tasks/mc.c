@@ -856,6 +856,43 @@ static void mc_describe(void *state, cJSON *out)
 	cJSON_AddItemToObject(out, "template", t);
 }
 
+/* ---- scale-out ------------------------------------------------------------- */
+
+/* bytes of an item's question and choices */
+static size_t item_bytes(const struct qe_mc_item *it)
+{
+	size_t n = strlen(it->question);
+
+	for (int c = 0; c < 4; c++)
+		n += it->choices[c] ? strlen(it->choices[c]) : 0;
+	return n;
+}
+
+/* Item k's id and estimated tokens (its text at ~4 bytes a token, plus its
+ * subject's shots once per group: the prefix the group shares); 1 when a
+ * group starts at k (group_next: a subject's first item, or the item after
+ * a group's batch-th question with an answer), so a shard boundary there
+ * shares no engine call with the item before. */
+static int mc_item(void *state, size_t k, char *id, size_t cap, double *tokens)
+{
+	const struct mc_state *s = state;
+	const struct qe_mc_item *it = &s->set.items[k];
+	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+	size_t first = k, gold = 0;
+	int start;
+
+	while (first > 0 && s->set.items[first - 1].subject == it->subject)
+		first--;
+	for (size_t i = first; i < k; i++) /* groups close after `batch` answered questions */
+		gold += s->set.items[i].gold >= 0;
+	start = k == first || (gold > 0 && gold % s->batch == 0 && s->set.items[k - 1].gold >= 0);
+	snprintf(id, cap, "%s", it->id);
+	*tokens = (double)item_bytes(it) / 4.0 + 8.0;
+	for (int j = 0; start && j < s->shots && (size_t)j < sj->n_shots; j++)
+		*tokens += (double)item_bytes(&sj->shots[j]) / 4.0 + 8.0;
+	return start;
+}
+
 static void mc_release(void *state)
 {
 	struct mc_state *s = state;
@@ -878,6 +915,7 @@ const struct qe_task qe_task_mmlu = {
 	.describe = mc_describe,
 	.release = mc_release,
 	.view = &qe_view_mmlu,
+	.item = mc_item,
 };
 
 const struct qe_task qe_task_ceval = {
@@ -892,4 +930,5 @@ const struct qe_task qe_task_ceval = {
 	.describe = mc_describe,
 	.release = mc_release,
 	.view = &qe_view_ceval,
+	.item = mc_item,
 };
