@@ -46,7 +46,7 @@ int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 	memset(m, 0, sizeof(*m));
 	m->size = 1;
 	if (launched_ranks() > 1)
-		return qe_fail(err, QE_ENOTSUP, "started by mpirun with %d ranks, but this qeval was built without MPI: "
+		return qe_fail(err, QE_EINVAL, "started by mpirun with %d ranks, but this qeval was built without MPI: "
 			       "build it with 'make MPI=1' (else every rank would run the whole plan)", launched_ranks());
 	return 0;
 }

@@ -26,7 +26,7 @@ int qe_mpi_built(void);
  * A rank of several with GPUs takes the one of its local rank: when
  * CUDA_VISIBLE_DEVICES is unset it becomes the local rank, when it lists
  * devices the local rank picks one of them (modulo their count), before
- * any level process starts. QE_ENOTSUP when launched by mpirun with several
+ * any level process starts. QE_EINVAL when launched by mpirun with several
  * ranks but built without MPI (each rank would run the whole plan). */
 int qe_mpi_start(struct qe_mpi *m, struct qe_err *err);
 

@@ -868,24 +868,19 @@ static size_t item_bytes(const struct qe_mc_item *it)
 	return n;
 }
 
-/* Item k's id and estimated tokens (its text at ~4 bytes a token, plus its
- * subject's shots once per group: the prefix the group shares); 1 when a
- * group starts at k (group_next: a subject's first item, or the item after
- * a group's batch-th question with an answer), so a shard boundary there
- * shares no engine call with the item before. */
+/* Item k's id and estimated tokens (its text at ~4 bytes a token; a
+ * subject's first item adds its shots, the prefix the subject's groups
+ * evaluate once and then reuse); 1 when a subject starts at k: a shard
+ * boundary there shares no engine call and no cached prefix with the item
+ * before, so every record (n_eval included) is the one run of them all
+ * writes. */
 static int mc_item(void *state, size_t k, char *id, size_t cap, double *tokens)
 {
 	const struct mc_state *s = state;
 	const struct qe_mc_item *it = &s->set.items[k];
 	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
-	size_t first = k, gold = 0;
-	int start;
+	int start = k == 0 || s->set.items[k - 1].subject != it->subject;
 
-	while (first > 0 && s->set.items[first - 1].subject == it->subject)
-		first--;
-	for (size_t i = first; i < k; i++) /* groups close after `batch` answered questions */
-		gold += s->set.items[i].gold >= 0;
-	start = k == first || (gold > 0 && gold % s->batch == 0 && s->set.items[k - 1].gold >= 0);
 	snprintf(id, cap, "%s", it->id);
 	*tokens = (double)item_bytes(it) / 4.0 + 8.0;
 	for (int j = 0; start && j < s->shots && (size_t)j < sj->n_shots; j++)
