@@ -112,10 +112,15 @@ int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 {
 	MPI_Comm node;
 
+	const char *lr = getenv("OMPI_COMM_WORLD_LOCAL_RANK"), *lr2 = getenv("MPI_LOCALRANKID");
+
 	memset(m, 0, sizeof(*m));
 	m->size = 1;
 	if (launched_ranks() <= 1)
 		return 0;
+	lr = lr ? lr : lr2 ? lr2 : getenv("SLURM_LOCALID");
+	if (lr) /* before MPI_Init: a CUDA-aware MPI may start CUDA there */
+		pick_gpu(atoi(lr));
 	if (MPI_Init(NULL, NULL) != MPI_SUCCESS)
 		return qe_fail(err, QE_ERUNTIME, "MPI_Init failed");
 	m->started = 1;
@@ -124,7 +129,7 @@ int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 	MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, m->rank, MPI_INFO_NULL, &node);
 	MPI_Comm_rank(node, &m->local_rank);
 	MPI_Comm_free(&node);
-	if (m->size > 1)
+	if (m->size > 1 && !lr)
 		pick_gpu(m->local_rank);
 	return 0;
 }

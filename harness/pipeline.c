@@ -99,6 +99,9 @@ static int mpi_rank_run(const struct qe_plan *plan, const struct qe_pipeline_opt
 	int rc;
 
 	snprintf(dir, cap, "%s/ranks/%d", plan->out, m->rank);
+	fprintf(stderr, "qeval %s: rank %d of %d (local %d), CUDA_VISIBLE_DEVICES=%s: its units into %s\n",
+		o->who ? o->who : "run", m->rank, m->size, m->local_rank,
+		getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "", dir);
 	qe_plan_json_set(json, "out", cJSON_CreateString(dir));
 	if (m->rank != 0) /* one progress display: rank 0's */
 		qe_plan_json_set(json, "quiet", cJSON_CreateTrue());
