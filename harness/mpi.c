@@ -83,24 +83,29 @@ enum { TAG_LIST = 71, TAG_NEED, TAG_DATA };
 #define PATH_CAP 1024
 #define CHUNK ((size_t)64 << 20) /* bytes per message */
 
-/* CUDA_VISIBLE_DEVICES for local rank lr: lr itself when unset, else the
- * lr-th (modulo) of the devices it lists */
+/* CUDA_VISIBLE_DEVICES for local rank lr, k = $QEVAL_GPUS_PER_RANK devices
+ * (default 1): devices lr k .. lr k + k - 1 when it is unset, else those
+ * entries (modulo their count) of the devices it lists */
 static void pick_gpu(int lr)
 {
-	const char *cv = getenv("CUDA_VISIBLE_DEVICES");
-	char buf[256], *save = NULL, *tok, *list[64];
-	int n = 0;
+	const char *cv = getenv("CUDA_VISIBLE_DEVICES"), *kv = getenv("QEVAL_GPUS_PER_RANK");
+	char buf[256], out[256] = "", *save = NULL, *tok, *list[64];
+	int n = 0, k = kv && atoi(kv) > 0 ? atoi(kv) : 1;
 
-	if (!cv || !*cv) {
-		snprintf(buf, sizeof(buf), "%d", lr);
-		setenv("CUDA_VISIBLE_DEVICES", buf, 1);
-		return;
+	if (cv && *cv) {
+		snprintf(buf, sizeof(buf), "%s", cv);
+		for (tok = strtok_r(buf, ",", &save); tok && n < 64; tok = strtok_r(NULL, ",", &save))
+			list[n++] = tok;
 	}
-	snprintf(buf, sizeof(buf), "%s", cv);
-	for (tok = strtok_r(buf, ",", &save); tok && n < 64; tok = strtok_r(NULL, ",", &save))
-		list[n++] = tok;
-	if (n > 1)
-		setenv("CUDA_VISIBLE_DEVICES", list[lr % n], 1);
+	for (int d = lr * k; d < lr * k + k; d++) {
+		size_t l = strlen(out);
+		if (n > 0)
+			snprintf(out + l, sizeof(out) - l, "%s%s", l ? "," : "", list[d % n]);
+		else
+			snprintf(out + l, sizeof(out) - l, "%s%d", l ? "," : "", d);
+	}
+	if (n != 1) /* one device listed: every rank shares it */
+		setenv("CUDA_VISIBLE_DEVICES", out, 1);
 }
 
 struct fentry {

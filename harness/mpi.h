@@ -23,10 +23,11 @@ struct qe_mpi {
 int qe_mpi_built(void);
 
 /* Start MPI when launched by mpirun with more than one rank (else size 1).
- * A rank of several with GPUs takes the one of its local rank: when
- * CUDA_VISIBLE_DEVICES is unset it becomes the local rank, when it lists
- * devices the local rank picks one of them (modulo their count), before
- * any level process starts. QE_EINVAL when launched by mpirun with several
+ * A rank of several takes the GPU of its local rank before MPI_Init and
+ * before any level process starts: CUDA_VISIBLE_DEVICES unset becomes the
+ * local rank; a list becomes its local-rank-th entry (modulo its length);
+ * QEVAL_GPUS_PER_RANK=k gives each rank k consecutive devices (a model too
+ * large for one GPU). QE_EINVAL when launched by mpirun with several
  * ranks but built without MPI (each rank would run the whole plan). */
 int qe_mpi_start(struct qe_mpi *m, struct qe_err *err);
 
