@@ -394,10 +394,13 @@ static int write_run_files(const char *out, const struct shard_in *s0, struct qe
 	return rc;
 }
 
-/* the units planned here must be the shards' (the same qeval planned them) */
-static int check_units(const struct merge *m, const struct shard_in *s0, struct qe_err *err)
+/* the units planned here must be the shards' (the same qeval planned them);
+ * their owners are the shards' (measured weights may have placed them) */
+static int check_units(struct merge *m, const struct shard_in *s0, struct qe_err *err)
 {
 	const char **lv = calloc((size_t)m->u.n_levels + 1, sizeof(*lv));
+	const cJSON *was = cJSON_GetObjectItemCaseSensitive(s0->shard, "units"), *b;
+	cJSON *a;
 	cJSON *now;
 	int same;
 
@@ -406,7 +409,15 @@ static int check_units(const struct merge *m, const struct shard_in *s0, struct 
 	for (int i = 0; i < m->u.n_levels; i++)
 		lv[i] = m->u.levels[i];
 	now = qe_scale_json(&m->u.scale, lv, m->u.tasks);
-	same = cJSON_Compare(now, cJSON_GetObjectItemCaseSensitive(s0->shard, "units"), 1);
+	same = cJSON_GetArraySize(now) == cJSON_GetArraySize(was) && (size_t)cJSON_GetArraySize(now) == m->u.scale.n_units;
+	a = now ? now->child : NULL;
+	b = was ? was->child : NULL;
+	for (size_t k = 0; same && a && b; k++, a = a->next, b = b->next) {
+		int owner = (int)qe_json_num(b, "shard", -1);
+		cJSON_ReplaceItemInObjectCaseSensitive(a, "shard", cJSON_CreateNumber(owner));
+		same = cJSON_Compare(a, b, 1) && owner >= 0 && owner < m->n_shards;
+		m->u.scale.units[k].owner = owner;
+	}
 	cJSON_Delete(now);
 	free(lv);
 	if (!same)

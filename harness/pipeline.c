@@ -34,7 +34,8 @@ static int pipeline_shard(const struct qe_plan *plan, const struct qe_pipeline_o
 {
 	const char *who = o->who ? o->who : "run";
 	struct qe_run_status st;
-	int rc = qe_run_shard(plan, o->resume, o->shard, o->n_shards, &st, err);
+	struct qe_shard_opts so = { o->shard, o->n_shards, o->balance_from };
+	int rc = qe_run_shard(plan, o->resume, &so, &st, err);
 
 	if (rc) {
 		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
@@ -93,6 +94,7 @@ static int mpi_settle(const struct qe_plan *plan, int resume, int size, struct q
 static int mpi_rank_run(const struct qe_plan *plan, const struct qe_pipeline_opts *o, const struct qe_mpi *m,
 			char *dir, size_t cap, struct qe_err *err)
 {
+	struct qe_shard_opts so = { m->rank, m->size, o->balance_from };
 	struct qe_plan rp;
 	struct qe_run_status st;
 	cJSON *json = cJSON_Duplicate(plan->json, 1);
@@ -107,7 +109,7 @@ static int mpi_rank_run(const struct qe_plan *plan, const struct qe_pipeline_opt
 		qe_plan_json_set(json, "quiet", cJSON_CreateTrue());
 	rc = qe_plan_from_json(&rp, json, err);
 	if (rc == 0)
-		rc = qe_run_shard(&rp, o->resume, m->rank, m->size, &st, err);
+		rc = qe_run_shard(&rp, o->resume, &so, &st, err);
 	qe_plan_release(&rp);
 	if (rc) {
 		fprintf(stderr, "qeval %s: rank %d: %s\n", o->who ? o->who : "run", m->rank, err->msg);

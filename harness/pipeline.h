@@ -14,6 +14,7 @@ struct qe_pipeline_opts {
 	const char *who;      /* the command, for messages ("run") */
 	int shard, n_shards;  /* run shard `shard` of n_shards only (--shard I/N; 0 or 1 = the whole
 			       * plan): its records, no results or reports (harness/scale.h) */
+	const char *balance_from; /* shards and ranks: weigh levels by this finished run's times */
 };
 
 /* Run the plan and write everything after it (under mpirun with several

@@ -62,6 +62,7 @@ struct run {
 	size_t total_items;
 	int shard, n_shards;  /* this process runs shard `shard` of n_shards (1 = the whole run) */
 	struct qe_scale scale;  /* the units and their shards, when n_shards > 1 */
+	double *level_weight;   /* [n_levels] measured weights of the levels' units, NULL = none */
 };
 
 static void rt_params_from_plan(const struct qe_plan_runtime *rto, struct qe_rt_params *p)
@@ -91,6 +92,7 @@ static void run_release(struct run *r)
 	free(r->dirs);
 	free(r->specs);
 	qe_scale_release(&r->scale);
+	free(r->level_weight);
 }
 
 static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *err)
@@ -232,7 +234,59 @@ static int scope_journal(const struct run *r, int i, int t, struct qe_journal *j
 	return rc;
 }
 
-/* The units of the run over n_shards, from the tasks' estimates. */
+/* seconds level `name` of the finished run res spent in this plan's tasks */
+static double measured_s(const struct run *r, const cJSON *res, const char *name)
+{
+	const cJSON *l;
+	double s = 0;
+
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(res, "levels"))
+		if (!strcmp(qe_json_str(l, "name", ""), name))
+			for (int t = 0; t < r->n_tasks; t++)
+				s += qe_json_num(cJSON_GetObjectItemCaseSensitive(l, "task_wall_s"), r->tasks[t].name, 0);
+	return s;
+}
+
+/* The levels' weights: a resumed shard's from its shard.json; else, with
+ * `from`, each level's measured seconds in that run over the reference's
+ * (1 for a level it lacks); else none. */
+static int level_weights(struct run *r, const char *from, int resume, struct qe_err *err)
+{
+	char path[4400];
+	cJSON *j = NULL;
+	const cJSON *w;
+	double ref_s;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", r->out, QE_SHARD_FILE);
+	if (resume && qe_json_read_file(path, &j, NULL) == 0) {
+		w = cJSON_GetObjectItemCaseSensitive(j, "level_weights");
+		if (cJSON_GetArraySize(w) == r->n_levels && (r->level_weight = calloc((size_t)r->n_levels, sizeof(double))))
+			for (int i = 0; i < r->n_levels; i++)
+				r->level_weight[i] = cJSON_GetArrayItem(w, i)->valuedouble;
+		cJSON_Delete(j);
+		return 0;
+	}
+	if (!from)
+		return 0;
+	snprintf(path, sizeof(path), "%s/results.json", from);
+	if ((rc = qe_json_read_file(path, &j, err)) != 0)
+		return qe_err_wrap(err, "--balance-from");
+	ref_s = measured_s(r, j, r->names[r->ref]);
+	if (ref_s > 0 && (r->level_weight = calloc((size_t)r->n_levels, sizeof(double))))
+		for (int i = 0; i < r->n_levels; i++) {
+			double s = measured_s(r, j, r->names[i]);
+			r->level_weight[i] = s > 0 ? s / ref_s : 1.0;
+		}
+	cJSON_Delete(j);
+	if (ref_s <= 0)
+		return qe_fail(err, QE_EINPUT, "--balance-from %s: its reference level %s has no times of this plan's tasks",
+			       from, r->names[r->ref]);
+	return 0;
+}
+
+/* The units of the run over n_shards, from the tasks' estimates (and the
+ * levels' measured weights). */
 static int scale_setup(struct run *r, int shard, int n_shards, struct qe_err *err)
 {
 	struct qe_scale_task *st = calloc((size_t)r->n_tasks + 1, sizeof(*st));
@@ -269,7 +323,7 @@ static int scale_setup(struct run *r, int shard, int n_shards, struct qe_err *er
 		st[t].start = start;
 	}
 	if (rc == 0)
-		rc = qe_scale_plan(r->n_levels, r->ref, st, r->n_tasks, n_shards, &r->scale, err);
+		rc = qe_scale_plan(r->n_levels, r->ref, st, r->n_tasks, n_shards, r->level_weight, &r->scale, err);
 	for (int t = 0; t < r->n_tasks; t++) {
 		free((void *)st[t].tokens);
 		free((void *)st[t].start);
@@ -297,6 +351,8 @@ static cJSON *shard_json(const struct run *r)
 	cJSON_AddItemToObject(j, "tasks", tk ? cJSON_CreateStringArray(tk, r->n_tasks) : cJSON_CreateArray());
 	if (lv && tk)
 		cJSON_AddItemToObject(j, "units", qe_scale_json(&r->scale, lv, tk));
+	if (r->level_weight)
+		cJSON_AddItemToObject(j, "level_weights", cJSON_CreateDoubleArray(r->level_weight, r->n_levels));
 	a = cJSON_AddArrayToObject(j, "load_tokens");
 	for (int k = 0; k < r->n_shards; k++)
 		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)(long long)r->scale.load[k]));
@@ -1367,10 +1423,12 @@ static int run_levels(struct run *r, int resume, struct qe_run_status *st, struc
 
 int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err)
 {
-	return qe_run_shard(plan, resume, 0, 1, st, err);
+	struct qe_shard_opts so = { 0, 1, NULL };
+
+	return qe_run_shard(plan, resume, &so, st, err);
 }
 
-int qe_run_shard(const struct qe_plan *plan, int resume, int shard, int n_shards, struct qe_run_status *st,
+int qe_run_shard(const struct qe_plan *plan, int resume, const struct qe_shard_opts *so, struct qe_run_status *st,
 		 struct qe_err *err)
 {
 	struct qe_lock lock = { .fd = -1 };
@@ -1379,8 +1437,8 @@ int qe_run_shard(const struct qe_plan *plan, int resume, int shard, int n_shards
 
 	memset(st, 0, sizeof(*st));
 	rc = run_setup(&r, plan, err);
-	if (rc == 0 && n_shards > 1)
-		rc = scale_setup(&r, shard, n_shards, err);
+	if (rc == 0 && so->n_shards > 1 && (rc = level_weights(&r, so->balance_from, resume, err)) == 0)
+		rc = scale_setup(&r, so->shard, so->n_shards, err);
 	if (rc == 0) {
 		st->n_levels = r.n_levels;
 		if (qe_mkdirs(r.out, 0755) != 0)

@@ -43,13 +43,20 @@ struct qe_plan;
  * for a bad plan / unreadable data / an unwritable directory. */
 int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err);
 
-/* Shard `shard` of n_shards (harness/scale.h; 1 = the whole run, as
+/* Shard so->shard of so->n_shards (harness/scale.h; 1 = the whole run, as
  * qe_run): the plan's units are planned over n_shards and this process runs
  * its own into plan->out, which then holds shard.json (QE_SHARD_FILE) beside
  * plan.json and identity.json, and no results.json: `qeval merge` (or rank 0
  * of mpirun) combines the shards. A resumed shard must be the same shard of
  * the same units (QE_EINVAL otherwise). */
-int qe_run_shard(const struct qe_plan *plan, int resume, int shard, int n_shards, struct qe_run_status *st,
+struct qe_shard_opts {
+	int shard, n_shards;       /* this shard of n_shards */
+	const char *balance_from;  /* a finished run whose levels' measured times weigh the units
+				    * (docs/scale-out.md, "Balancing"); NULL = estimated tokens only.
+				    * A resumed shard keeps the weights of its shard.json. */
+};
+
+int qe_run_shard(const struct qe_plan *plan, int resume, const struct qe_shard_opts *so, struct qe_run_status *st,
 		 struct qe_err *err);
 
 #define QE_SHARD_FILE "shard.json"

@@ -44,10 +44,16 @@ static double piece_tokens(const struct qe_scale_task *t, size_t first, size_t e
 
 /* units in order of decreasing tokens (ties: table order), for the greedy */
 static const struct qe_unit *g_sort_units;
+static const double *g_sort_weight;
+static double weighed(const struct qe_unit *u, const double *w)
+{
+	return u->tokens * (w ? w[u->level] : 1.0);
+}
+
 static int by_tokens(const void *a, const void *b)
 {
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
-	double tx = g_sort_units[x].tokens, ty = g_sort_units[y].tokens;
+	double tx = weighed(&g_sort_units[x], g_sort_weight), ty = weighed(&g_sort_units[y], g_sort_weight);
 
 	if (tx != ty)
 		return tx > ty ? -1 : 1;
@@ -57,7 +63,7 @@ static int by_tokens(const void *a, const void *b)
 /* Each unit to the least loaded shard, largest first; a shard given a unit
  * of a needs_reference task at another level also carries the reference's
  * run of it once. */
-static int assign(struct qe_scale *s, const struct qe_scale_task *tasks, int n_tasks, int ref)
+static int assign(struct qe_scale *s, const struct qe_scale_task *tasks, int n_tasks, int ref, const double *w)
 {
 	size_t *order = malloc(s->n_units * sizeof(*order) + 1);
 	unsigned char *helper = calloc((size_t)s->n_shards * (size_t)n_tasks + 1, 1);
@@ -70,6 +76,7 @@ static int assign(struct qe_scale *s, const struct qe_scale_task *tasks, int n_t
 	for (size_t u = 0; u < s->n_units; u++)
 		order[u] = u;
 	g_sort_units = s->units; /* not thread-safe: planning happens once, before any level */
+	g_sort_weight = w;
 	qsort(order, s->n_units, sizeof(*order), by_tokens);
 	for (size_t k = 0; k < s->n_units; k++) {
 		struct qe_unit *u = &s->units[order[k]];
@@ -78,10 +85,10 @@ static int assign(struct qe_scale *s, const struct qe_scale_task *tasks, int n_t
 			if (s->load[i] < s->load[best])
 				best = i;
 		u->owner = best;
-		s->load[best] += u->tokens;
+		s->load[best] += weighed(u, w);
 		if (tasks[u->task].needs_reference && u->level != ref && !helper[best * n_tasks + u->task]) {
 			helper[best * n_tasks + u->task] = 1;
-			s->load[best] += tasks[u->task].total;
+			s->load[best] += tasks[u->task].total * (w ? w[ref] : 1.0);
 		}
 	}
 	free(order);
@@ -90,7 +97,7 @@ static int assign(struct qe_scale *s, const struct qe_scale_task *tasks, int n_t
 }
 
 int qe_scale_plan(int n_levels, int ref, const struct qe_scale_task *tasks, int n_tasks, int n_shards,
-		  struct qe_scale *out, struct qe_err *err)
+		  const double *weight, struct qe_scale *out, struct qe_err *err)
 {
 	size_t cap = 0, *cut = NULL;
 
@@ -127,7 +134,7 @@ int qe_scale_plan(int n_levels, int ref, const struct qe_scale_task *tasks, int 
 			}
 	}
 	free(cut);
-	if (assign(out, tasks, n_tasks, ref) != 0) {
+	if (assign(out, tasks, n_tasks, ref, weight) != 0) {
 		qe_scale_release(out);
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}

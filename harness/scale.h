@@ -40,13 +40,15 @@ struct qe_scale {
 	struct qe_unit *units;  /* n_units, in (task, level, piece) order; owned */
 	size_t n_units;
 	int n_shards;
-	double *load;           /* [n_shards] estimated tokens, helpers' reference runs included */
+	double *load;           /* [n_shards] estimated tokens (weighted), helpers' reference runs included */
 };
 
 /* Plan the units of n_levels levels (ref = the reference) x n_tasks tasks
- * over n_shards shards. Caller releases with qe_scale_release. */
+ * over n_shards shards; weight[level] (NULL = all 1) multiplies a unit's
+ * tokens for the assignment only (measured: a level's time per token
+ * against the reference's). Caller releases with qe_scale_release. */
 int qe_scale_plan(int n_levels, int ref, const struct qe_scale_task *tasks, int n_tasks, int n_shards,
-		  struct qe_scale *out, struct qe_err *err);
+		  const double *weight, struct qe_scale *out, struct qe_err *err);
 
 void qe_scale_release(struct qe_scale *s);
 

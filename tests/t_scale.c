@@ -248,7 +248,7 @@ static void test_plan_units(void)
 	struct qe_err err = { 0 };
 	int i, n, covered[3][10] = { { 0 } };
 
-	TQ_EQ_INT(qe_scale_plan(3, 1, t, 2, 3, &s, &err), 0);
+	TQ_EQ_INT(qe_scale_plan(3, 1, t, 2, 3, NULL, &s, &err), 0);
 	for (size_t k = 0; k < s.n_units; k++) {
 		const struct qe_unit *u = &s.units[k];
 		TQ_CHECK(u->owner >= 0 && u->owner < 3);
@@ -285,10 +285,21 @@ static void test_plan_balance(void)
 
 	for (int k = 0; k < 200; k++)
 		tok[k] = 10 + (k * 37) % 91;
-	TQ_EQ_INT(qe_scale_plan(6, 0, &t, 1, 4, &s, NULL), 0);
+	TQ_EQ_INT(qe_scale_plan(6, 0, &t, 1, 4, NULL, &s, NULL), 0);
 	for (size_t k = 0; k < s.n_units; k++) {
 		total += s.units[k].tokens;
 		largest = fmax(largest, s.units[k].tokens);
+	}
+	for (int sh = 0; sh < 4; sh++)
+		TQ_CHECK(s.load[sh] <= total / 4 + largest);
+	qe_scale_release(&s);
+	/* measured weights: a level twice as slow counts twice, the bound holds for the weighed loads */
+	TQ_EQ_INT(qe_scale_plan(6, 0, &t, 1, 4, (const double[]){ 1, 2, 1, 1, 0.5, 1 }, &s, NULL), 0);
+	total = largest = 0;
+	for (size_t k = 0; k < s.n_units; k++) {
+		double w = s.units[k].level == 1 ? 2 : s.units[k].level == 4 ? 0.5 : 1;
+		total += s.units[k].tokens * w;
+		largest = fmax(largest, s.units[k].tokens * w);
 	}
 	for (int sh = 0; sh < 4; sh++)
 		TQ_CHECK(s.load[sh] <= total / 4 + largest);

@@ -39,7 +39,7 @@ enum flag_kind {
 	F_SHARED, /* an option several tasks have: --KEY VALUE */
 };
 
-enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP, C_SHARD };
+enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP, C_SHARD, C_BALANCE };
 
 /* The plan's own flags, in help order. */
 static const struct gflag {
@@ -61,6 +61,8 @@ static const struct gflag {
 	{ "resume", 0, F_CLI, NULL, C_RESUME, NULL, NULL, "continue a killed or failed run; finished items are not redone", "DIR" },
 	{ "shard", 0, F_CLI, NULL, C_SHARD, NULL, NULL,
 	  "run shard I of N of the plan's units only (then: qeval merge; docs/scale-out.md)", "I/N" },
+	{ "balance-from", 0, F_CLI, NULL, C_BALANCE, NULL, NULL,
+	  "shards, ranks: weigh each level by its measured time in this finished run", "DIR" },
 	{ "limit", 0, F_PLAN, "limit", 0, NULL, NULL, NULL, NULL },
 	{ "seed", 0, F_PLAN, "seed", 0, NULL, NULL, NULL, NULL },
 	{ "runtime", 0, F_RT, "name", 0, NULL, "Engine", NULL, NULL },
@@ -227,7 +229,7 @@ struct given {
 struct cli {
 	struct given g[512];
 	size_t n;
-	const char *tasks, *plan_file, *resume, *gate;
+	const char *tasks, *plan_file, *resume, *gate, *balance_from;
 	int summary;
 	int shard, n_shards;  /* --shard I/N; n_shards 0 = not given */
 };
@@ -558,6 +560,7 @@ static int parse_args(int argc, char **argv, const struct flags *f, struct cli *
 			case C_RESUME: c->resume = optarg; break;
 			case C_GATE: c->gate = optarg; break;
 			case C_NOSUM: c->summary = 0; break;
+			case C_BALANCE: c->balance_from = optarg; break;
 			case C_SHARD:
 				if (qe_scale_parse_shard(optarg, &c->shard, &c->n_shards, err) != 0)
 					return err->code;
@@ -727,6 +730,7 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 	}
 	po.resume = c.resume != NULL;
 	po.shard = c.shard;
+	po.balance_from = c.balance_from;
 	po.n_shards = c.n_shards;
 	if (c.resume && qe_run_shard_of(c.resume, &po.shard, &po.n_shards) == 0 && c.n_shards &&
 	    (c.shard != po.shard || c.n_shards != po.n_shards)) {
