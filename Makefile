@@ -8,6 +8,8 @@
 #                      default: what `make deps` installed under .deps/
 #   LLAMA_FROM_SOURCE=1, LLAMA_CUDA=1   (make deps) build libllama from the pinned bundle
 #   PREFIX=/usr/local DESTDIR=          (make install)
+#   MPI=1              with Open MPI: `mpirun -np N qeval run ...` (docs/scale-out.md);
+#                      `make deps` installs openmpi-bin and libopenmpi-dev
 #   V=1                show full command lines
 #   BUILD=build        output folder
 
@@ -40,10 +42,24 @@ PKGS := libcjson libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lcurl -lz)
 
+# MPI=1: only harness/mpi.c sees MPI's header; $(BUILD)/mpi.flag holds the
+# setting, so switching it rebuilds that object and relinks
+MPI ?= 0
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
+MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
+ifeq ($(strip $(MPI_LIBS)),)
+$(error MPI=1: Open MPI not found: run 'make deps' or apt-get install openmpi-bin libopenmpi-dev)
+endif
+MPI_CFLAGS := $(patsubst -I%,-isystem %,$(MPI_CFLAGS)) -DQE_MPI
+endif
+MPI_FLAG := $(BUILD)/mpi.flag
+$(shell mkdir -p $(BUILD) && { [ "$$(cat $(MPI_FLAG) 2>/dev/null)" = "$(MPI)" ] || echo "$(MPI)" > $(MPI_FLAG); })
+
 ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -fopenmp -I. -isystem $(LLAMA_INC) $(PKG_CFLAGS) \
               -DQE_VERSION='"$(QE_VERSION)"' -DQE_GIT='"$(QE_GIT)"' -DQE_LLAMA_KIND='"$(LLAMA_KIND)"' $(CFLAGS)
 LLAMA_LIBS := -L$(LLAMA_LIB) -Wl,-rpath,$(LLAMA_LIB) -lllama -lggml -lggml-base
-ALL_LDLIBS := $(LLAMA_LIBS) $(PKG_LIBS) -lcsv -fopenmp -lm -ldl -lpthread $(LDFLAGS) $(LDLIBS)
+ALL_LDLIBS := $(LLAMA_LIBS) $(PKG_LIBS) $(MPI_LIBS) -lcsv -fopenmp -lm -ldl -lpthread $(LDFLAGS) $(LDLIBS)
 
 ifeq ($(V),1)
 Q :=
@@ -74,6 +90,9 @@ $(BUILD)/obj/%.o: %.c $(HDRS) | $(LLAMA_INC)/llama.h
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/harness/mpi.o: ALL_CFLAGS += $(MPI_CFLAGS)
+$(BUILD)/obj/harness/mpi.o: $(MPI_FLAG)
 
 $(BUILD)/libqeval.a: $(LIBOBJ)
 	@$(if $(Q),echo "  AR      $@")

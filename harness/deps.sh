@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make deps: installs what qeval builds and runs with, idempotently.
-#  1. Debian packages (apt-get; sudo when not root).
+#  1. Debian packages (apt-get; sudo when not root), Open MPI among them (make MPI=1;
+#     QE_NO_MPI=1 leaves it out).
 #  2. llama.cpp pinned at v0.5.0 from the npm registry:
 #       node-llama-cpp@3.22.1            -> llama/gitRelease.bundle (the source; headers from it)
 #       @node-llama-cpp/linux-x64@3.22.1 -> prebuilt libllama / libggml / CPU backend variants
@@ -26,6 +27,7 @@ die() { printf 'deps: error: %s\n' "$*" >&2; exit 3; }
 pkgs=(gcc make pkg-config git ca-certificates libcjson-dev libcsv-dev libcurl4-openssl-dev
       zlib1g-dev gnuplot-nox cmake g++)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+[ "${QE_NO_MPI:-0}" = 1 ] || pkgs+=(openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -82,6 +82,8 @@ struct qe_journal {
 	int fd;
 	char *path;
 	struct idset ids;
+	struct idset scope;  /* qe_journal_scope's ids */
+	int scoped;          /* 1 = ids outside `scope` count as present */
 };
 
 static const char *rec_id(const cJSON *rec, char *buf, size_t cap)
@@ -187,7 +189,16 @@ int qe_journal_open(const char *path, struct qe_journal **out, struct qe_err *er
 
 int qe_journal_has(const struct qe_journal *j, const char *id)
 {
-	return idset_has(&j->ids, id);
+	return idset_has(&j->ids, id) || (j->scoped && !idset_has(&j->scope, id));
+}
+
+int qe_journal_scope(struct qe_journal *j, const char *const *ids, size_t n, struct qe_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (idset_add(&j->scope, ids[i]) != 0)
+			return qe_fail(err, QE_ENOMEM, "out of memory");
+	j->scoped = 1;
+	return 0;
 }
 
 size_t qe_journal_count(const struct qe_journal *j)
@@ -206,6 +217,8 @@ int qe_journal_append(struct qe_journal *j, const cJSON *rec, struct qe_err *err
 		return qe_fail(err, QE_EINVAL, "a record without an id for '%s'", j->path);
 	if (idset_has(&j->ids, id))
 		return qe_fail(err, QE_EINVAL, "record '%s' is already in '%s'", id, j->path);
+	if (j->scoped && !idset_has(&j->scope, id))
+		return qe_fail(err, QE_EINVAL, "record '%s' is outside the shard '%s' was opened for", id, j->path);
 	text = cJSON_PrintUnformatted(rec);
 	if (!text)
 		return qe_fail(err, QE_ENOMEM, "out of memory");
@@ -234,6 +247,7 @@ void qe_journal_close(struct qe_journal *j)
 	fsync(j->fd);
 	close(j->fd);
 	idset_release(&j->ids);
+	idset_release(&j->scope);
 	free(j->path);
 	free(j);
 }

@@ -21,8 +21,15 @@ struct qe_journal;
 /* Open (create) path for appending; reads the ids already there. */
 int qe_journal_open(const char *path, struct qe_journal **out, struct qe_err *err);
 
-/* 1 when a record with this id is already in the journal. */
+/* 1 when a record with this id is already in the journal (or, in a scoped
+ * journal, when the id is outside its scope). */
 int qe_journal_has(const struct qe_journal *j, const char *id);
+
+/* Limit the journal to the work items `ids` (n of them, copied): from now
+ * on qe_journal_has answers 1 for any other id (another shard does it,
+ * harness/scale.h), so a task skips it as it skips a done item, and
+ * qe_journal_append refuses it. */
+int qe_journal_scope(struct qe_journal *j, const char *const *ids, size_t n, struct qe_err *err);
 
 /* Records in the journal (read at open + appended since). */
 size_t qe_journal_count(const struct qe_journal *j);

@@ -13,6 +13,7 @@
 #include "harness/plan.h"
 #include "harness/journal.h"
 #include "harness/runid.h"
+#include "harness/scale.h"
 #include "harness/progress.h"
 #include "harness/base/sys.h"
 #include "harness/tasks/task.h"
@@ -59,6 +60,9 @@ struct run {
 	int n_tasks;
 	int quiet, isolate;
 	size_t total_items;
+	int shard, n_shards;  /* this process runs shard `shard` of n_shards (1 = the whole run) */
+	struct qe_scale scale;  /* the units and their shards, when n_shards > 1 */
+	double *level_weight;   /* [n_levels] measured weights of the levels' units, NULL = none */
 };
 
 static void rt_params_from_plan(const struct qe_plan_runtime *rto, struct qe_rt_params *p)
@@ -87,6 +91,8 @@ static void run_release(struct run *r)
 	free(r->names);
 	free(r->dirs);
 	free(r->specs);
+	qe_scale_release(&r->scale);
+	free(r->level_weight);
 }
 
 /* The tasks' real item counts where the reference level has told them
@@ -171,6 +177,244 @@ static int run_setup(struct run *r, const struct qe_plan *plan, struct qe_err *e
 		r->total_items += ti->n_items;
 	}
 	recount(r);
+	return 0;
+}
+
+/* ---- shards (harness/scale.h) ---------------------------------------------- */
+
+/* 1 when this process runs task t at level i */
+static int in_shard(const struct run *r, int i, int t)
+{
+	return r->n_shards <= 1 || qe_scale_runs(&r->scale, r->shard, i, t, r->ref, r->tasks[t].task->needs_reference);
+}
+
+/* tasks this process runs at level i */
+static int tasks_in_shard(const struct run *r, int i)
+{
+	int n = 0;
+
+	for (int t = 0; t < r->n_tasks; t++)
+		n += in_shard(r, i, t);
+	return n;
+}
+
+/* 1 when task t runs in item pieces, this process recording only its own */
+static int split_task(const struct run *r, int t)
+{
+	return r->n_shards > 1 && r->tasks[t].task->item != NULL;
+}
+
+/* the records this process owes for task t at level i */
+static size_t items_due(const struct run *r, int i, int t)
+{
+	size_t n = 0;
+
+	if (!split_task(r, t))
+		return r->tasks[t].n_items;
+	for (size_t k = 0; k < r->scale.n_units; k++) {
+		const struct qe_unit *u = &r->scale.units[k];
+		if (u->level == i && u->task == t && u->owner == r->shard)
+			n += u->end - u->first;
+	}
+	return n;
+}
+
+/* Limit the journal of a split task at level i to this shard's items. */
+static int scope_journal(const struct run *r, int i, int t, struct qe_journal *j, struct qe_err *err)
+{
+	const struct task_inst *ti = &r->tasks[t];
+	size_t n = items_due(r, i, t), m = 0;
+	char (*buf)[256] = calloc(n + 1, sizeof(*buf));
+	const char **ids = calloc(n + 1, sizeof(*ids));
+	double tok;
+	int rc;
+
+	if (!buf || !ids) {
+		free(buf);
+		free(ids);
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	for (size_t k = 0; k < r->scale.n_units; k++) {
+		const struct qe_unit *u = &r->scale.units[k];
+		if (u->level != i || u->task != t || u->owner != r->shard)
+			continue;
+		for (size_t x = u->first; x < u->end && m < n; x++, m++) {
+			ti->task->item(ti->state, x, buf[m], sizeof(buf[m]), &tok);
+			ids[m] = buf[m];
+		}
+	}
+	rc = qe_journal_scope(j, ids, m, err);
+	free(buf);
+	free(ids);
+	return rc;
+}
+
+/* seconds level `name` of the finished run res spent in this plan's tasks */
+static double measured_s(const struct run *r, const cJSON *res, const char *name)
+{
+	const cJSON *l;
+	double s = 0;
+
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(res, "levels"))
+		if (!strcmp(qe_json_str(l, "name", ""), name))
+			for (int t = 0; t < r->n_tasks; t++)
+				s += qe_json_num(cJSON_GetObjectItemCaseSensitive(l, "task_wall_s"), r->tasks[t].name, 0);
+	return s;
+}
+
+/* The levels' weights: a resumed shard's from its shard.json; else, with
+ * `from`, each level's measured seconds in that run over the reference's
+ * (1 for a level it lacks); else none. */
+static int level_weights(struct run *r, const char *from, int resume, struct qe_err *err)
+{
+	char path[4400];
+	cJSON *j = NULL;
+	const cJSON *w;
+	double ref_s;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", r->out, QE_SHARD_FILE);
+	if (resume && qe_json_read_file(path, &j, NULL) == 0) {
+		w = cJSON_GetObjectItemCaseSensitive(j, "level_weights");
+		if (cJSON_GetArraySize(w) == r->n_levels && (r->level_weight = calloc((size_t)r->n_levels, sizeof(double))))
+			for (int i = 0; i < r->n_levels; i++)
+				r->level_weight[i] = cJSON_GetArrayItem(w, i)->valuedouble;
+		cJSON_Delete(j);
+		return 0;
+	}
+	if (!from)
+		return 0;
+	snprintf(path, sizeof(path), "%s/results.json", from);
+	if ((rc = qe_json_read_file(path, &j, err)) != 0)
+		return qe_err_wrap(err, "--balance-from");
+	ref_s = measured_s(r, j, r->names[r->ref]);
+	if (ref_s > 0 && (r->level_weight = calloc((size_t)r->n_levels, sizeof(double))))
+		for (int i = 0; i < r->n_levels; i++) {
+			double s = measured_s(r, j, r->names[i]);
+			r->level_weight[i] = s > 0 ? s / ref_s : 1.0;
+		}
+	cJSON_Delete(j);
+	if (ref_s <= 0)
+		return qe_fail(err, QE_EINPUT, "--balance-from %s: its reference level %s has no times of this plan's tasks",
+			       from, r->names[r->ref]);
+	return 0;
+}
+
+/* The units of the run over n_shards, from the tasks' estimates (and the
+ * levels' measured weights). */
+static int scale_setup(struct run *r, int shard, int n_shards, struct qe_err *err)
+{
+	struct qe_scale_task *st = calloc((size_t)r->n_tasks + 1, sizeof(*st));
+	char id[256];
+	int rc = 0;
+
+	r->shard = shard;
+	r->n_shards = n_shards;
+	if (!st)
+		return qe_fail(err, QE_ENOMEM, "out of memory");
+	for (int t = 0; t < r->n_tasks && rc == 0; t++) {
+		const struct task_inst *ti = &r->tasks[t];
+		double *tok = NULL;
+		unsigned char *start = NULL;
+		st[t].n_items = ti->n_items;
+		st[t].needs_reference = ti->task->needs_reference;
+		st[t].total = ti->task->cost ? ti->task->cost(ti->state) : 64.0 * (double)ti->n_items;
+		if (!ti->task->item)
+			continue;
+		tok = malloc((ti->n_items + 1) * sizeof(*tok));
+		start = malloc(ti->n_items + 1);
+		if (!tok || !start) {
+			free(tok);
+			free(start);
+			rc = qe_fail(err, QE_ENOMEM, "out of memory");
+			break;
+		}
+		st[t].total = 0;
+		for (size_t k = 0; k < ti->n_items; k++) {
+			start[k] = (unsigned char)ti->task->item(ti->state, k, id, sizeof(id), &tok[k]);
+			st[t].total += tok[k];
+		}
+		st[t].tokens = tok;
+		st[t].start = start;
+	}
+	if (rc == 0)
+		rc = qe_scale_plan(r->n_levels, r->ref, st, r->n_tasks, n_shards, r->level_weight, &r->scale, err);
+	for (int t = 0; t < r->n_tasks; t++) {
+		free((void *)st[t].tokens);
+		free((void *)st[t].start);
+	}
+	free(st);
+	return rc;
+}
+
+/* shard.json: which shard of which units this directory holds */
+static cJSON *shard_json(const struct run *r)
+{
+	const char **lv = calloc((size_t)r->n_levels + 1, sizeof(*lv)), **tk = calloc((size_t)r->n_tasks + 1, sizeof(*tk));
+	cJSON *j = cJSON_CreateObject(), *a;
+
+	for (int i = 0; lv && i < r->n_levels; i++)
+		lv[i] = r->names[i];
+	for (int t = 0; tk && t < r->n_tasks; t++)
+		tk[t] = r->tasks[t].name;
+	cJSON_AddStringToObject(j, "schema", "qeval-shard");
+	cJSON_AddNumberToObject(j, "version", 1);
+	cJSON_AddNumberToObject(j, "shard", r->shard);
+	cJSON_AddNumberToObject(j, "shards", r->n_shards);
+	cJSON_AddNumberToObject(j, "reference", r->ref);
+	cJSON_AddItemToObject(j, "levels", lv ? cJSON_CreateStringArray(lv, r->n_levels) : cJSON_CreateArray());
+	cJSON_AddItemToObject(j, "tasks", tk ? cJSON_CreateStringArray(tk, r->n_tasks) : cJSON_CreateArray());
+	if (lv && tk)
+		cJSON_AddItemToObject(j, "units", qe_scale_json(&r->scale, lv, tk));
+	if (r->level_weight)
+		cJSON_AddItemToObject(j, "level_weights", cJSON_CreateDoubleArray(r->level_weight, r->n_levels));
+	a = cJSON_AddArrayToObject(j, "load_tokens");
+	for (int k = 0; k < r->n_shards; k++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)(long long)r->scale.load[k]));
+	free(lv);
+	free(tk);
+	return j;
+}
+
+/* A new shard writes shard.json; a resumed one must be the same shard of
+ * the same units. */
+static int shard_settle(const struct run *r, struct qe_err *err)
+{
+	char path[4400];
+	cJSON *now, *was = NULL;
+	int rc;
+
+	if (r->n_shards <= 1)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s", r->out, QE_SHARD_FILE);
+	now = shard_json(r);
+	rc = qe_json_read_file(path, &was, NULL);
+	if (rc != 0)
+		rc = qe_json_write_file(path, now, err);
+	else if (qe_json_num(was, "shard", -1) != r->shard || qe_json_num(was, "shards", -1) != r->n_shards)
+		rc = qe_fail(err, QE_EINVAL, "'%s' holds shard %g/%g of its plan, not %d/%d", r->out, qe_json_num(was, "shard", -1),
+			     qe_json_num(was, "shards", -1), r->shard, r->n_shards);
+	else if (!cJSON_Compare(cJSON_GetObjectItemCaseSensitive(was, "units"), cJSON_GetObjectItemCaseSensitive(now, "units"), 1))
+		rc = qe_fail(err, QE_EINVAL, "'%s': its units were planned otherwise (another qeval version?): start the shard anew",
+			     r->out);
+	cJSON_Delete(was);
+	cJSON_Delete(now);
+	return rc;
+}
+
+int qe_run_shard_of(const char *dir, int *shard, int *n_shards)
+{
+	char path[4400];
+	cJSON *j = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, QE_SHARD_FILE);
+	*shard = 0;
+	*n_shards = 1;
+	if (qe_json_read_file(path, &j, NULL) != 0)
+		return QE_ENOENT;
+	*shard = (int)qe_json_num(j, "shard", 0);
+	*n_shards = (int)qe_json_num(j, "shards", 1);
+	cJSON_Delete(j);
 	return 0;
 }
 
@@ -409,6 +653,8 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 
 	if (qe_stop_signal())
 		return 1;
+	if (!in_shard(r, L->i, t))
+		return 0; /* another shard's */
 	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs ||
 	    (ti->task->needs_any && !(ti->task->needs_any & qe_runtime_caps(L->rt)))) {
 		fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[L->i],
@@ -421,6 +667,10 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 	snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[L->i], ti->name);
 	if ((rc = qe_journal_open(jp, &j, err)) != 0)
 		return rc;
+	if (split_task(r, t) && (rc = scope_journal(r, L->i, t, j, err)) != 0) {
+		qe_journal_close(j);
+		return rc;
+	}
 	memset(&tl, 0, sizeof(tl));
 	tl.rt = L->rt;
 	tl.level = L->lv;
@@ -515,7 +765,7 @@ static int run_level(struct run *r, int i, int group)
 	cJSON_DeleteItemFromObjectCaseSensitive(lj, "task_started");
 	if (rc)
 		goto fail;
-	if (cJSON_GetArraySize(done) == r->n_tasks) {
+	if (cJSON_GetArraySize(done) == tasks_in_shard(r, i)) {
 		set_str(lj, "status", "ok");
 		set_str(lj, "error", NULL);
 	} else if (qe_stop_signal()) {
@@ -578,12 +828,14 @@ static int level_complete(const struct run *r, int i)
 	for (int t = 0; ok && t < r->n_tasks; t++) {
 		int found = 0;
 		const cJSON *d;
+		if (!in_shard(r, i, t))
+			continue;
 		cJSON_ArrayForEach(d, done)
 			found |= cJSON_IsString(d) && !strcmp(d->valuestring, r->tasks[t].name);
 		/* a done task whose journal is gone or short (a record per work unit) is
 		 * completed again, not reported with items missing */
 		snprintf(path, sizeof(path), "%s/records-%s.jsonl", r->dirs[i], r->tasks[t].name);
-		ok = found && whole_lines(path) >= r->tasks[t].n_items;
+		ok = found && whole_lines(path) >= items_due(r, i, t);
 	}
 	cJSON_Delete(lj);
 	return ok;
@@ -1100,9 +1352,10 @@ static int run_start(const struct run *r, const struct qe_plan *plan, int resume
 	if (!resume && has_levels(r->out))
 		return qe_fail(err, QE_EINVAL, "'%s' holds levels/ but no plan.json: records of an unknown run; choose another --out "
 			       "(or remove '%s/levels')", r->out, r->out);
-	if ((rc = identity_settle(r, resume, err)) != 0)
+	if ((rc = identity_settle(r, resume, err)) != 0 || (rc = shard_settle(r, err)) != 0)
 		return rc;
-	return resume ? 0 : qe_json_write_file(path, plan->json, err);
+	/* a resumed shard that never started (a rank of mpirun) has none yet */
+	return resume && stat(path, &sb) == 0 ? 0 : qe_json_write_file(path, plan->json, err);
 }
 
 static void print_plan(const struct run *r)
@@ -1147,12 +1400,29 @@ static void clean_leftovers(const struct run *r)
 	closedir(d);
 }
 
+/* The k-th level to run: the reference first (a task may compare the others
+ * with what it left), then the others in order; a shard starts the others
+ * at its own place, so that shards sharing a quantization cache make
+ * different levels at the same time. */
+static int level_order(const struct run *r, int k)
+{
+	int n = r->n_levels - 1, j;
+
+	if (k == 0)
+		return r->ref;
+	j = k - 1;
+	if (r->n_shards > 1 && n > 0)
+		j = (j + (int)((long)r->shard * n / r->n_shards)) % n;
+	return j < r->ref ? j : j + 1;
+}
+
 /* The levels one by one, until the last or a stop (SIGINT / SIGTERM). */
 static int run_levels(struct run *r, int resume, struct qe_run_status *st, struct qe_err *err)
 {
 	for (int k = 0; k < r->n_levels && !qe_stop_signal(); k++) {
-		/* the reference first: a task may compare the others with what it left */
-		int i = k == 0 ? r->ref : k <= r->ref ? k - 1 : k;
+		int i = level_order(r, k);
+		if (!tasks_in_shard(r, i))
+			continue; /* every unit of the level is another shard's */
 		if (qe_mkdirs(r->dirs[i], 0755) != 0)
 			return qe_fail(err, QE_EIO, "cannot create '%s': %s", r->dirs[i], strerror(errno));
 		if (resume && level_complete(r, i)) {
@@ -1171,12 +1441,22 @@ static int run_levels(struct run *r, int resume, struct qe_run_status *st, struc
 
 int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, struct qe_err *err)
 {
+	struct qe_shard_opts so = { 0, 1, NULL };
+
+	return qe_run_shard(plan, resume, &so, st, err);
+}
+
+int qe_run_shard(const struct qe_plan *plan, int resume, const struct qe_shard_opts *so, struct qe_run_status *st,
+		 struct qe_err *err)
+{
 	struct qe_lock lock = { .fd = -1 };
 	struct run r;
 	int rc;
 
 	memset(st, 0, sizeof(*st));
 	rc = run_setup(&r, plan, err);
+	if (rc == 0 && so->n_shards > 1 && (rc = level_weights(&r, so->balance_from, resume, err)) == 0)
+		rc = scale_setup(&r, so->shard, so->n_shards, err);
 	if (rc == 0) {
 		st->n_levels = r.n_levels;
 		if (qe_mkdirs(r.out, 0755) != 0)
@@ -1196,7 +1476,7 @@ int qe_run(const struct qe_plan *plan, int resume, struct qe_run_status *st, str
 		clean_leftovers(&r);
 		rc = run_levels(&r, resume, st, err);
 	}
-	if (rc == 0)
+	if (rc == 0 && r.n_shards <= 1) /* a shard's records are summarised once merged */
 		rc = summarize(&r, err);
 	qe_lock_release(&lock);
 	run_release(&r);
@@ -1225,5 +1505,82 @@ int qe_run_summarize(const char *dir, struct qe_err *err)
 		run_release(&r);
 	}
 	qe_plan_release(&plan);
+	return rc;
+}
+
+/* ======================================================================
+ * Units for merging (harness/merge.c)
+ * ====================================================================== */
+
+void qe_run_units_release(struct qe_run_units *u)
+{
+	for (int t = 0; u->item_ids && t < u->n_tasks; t++) {
+		for (size_t k = 0; u->item_ids[t] && k < u->n_items[t]; k++)
+			free(u->item_ids[t][k]);
+		free(u->item_ids[t]);
+	}
+	free(u->item_ids);
+	free(u->n_items);
+	free(u->levels);
+	free(u->tasks);
+	qe_scale_release(&u->scale);
+	memset(u, 0, sizeof(*u));
+}
+
+/* the record ids of every item of the split tasks */
+static int units_ids(const struct run *r, struct qe_run_units *u, struct qe_err *err)
+{
+	char id[256];
+	double tok;
+
+	for (int t = 0; t < r->n_tasks; t++) {
+		const struct task_inst *ti = &r->tasks[t];
+		u->n_items[t] = ti->n_items;
+		if (!split_task(r, t))
+			continue;
+		if (!(u->item_ids[t] = calloc(ti->n_items + 1, sizeof(char *))))
+			return qe_fail(err, QE_ENOMEM, "out of memory");
+		for (size_t k = 0; k < ti->n_items; k++) {
+			ti->task->item(ti->state, k, id, sizeof(id), &tok);
+			if (!(u->item_ids[t][k] = strdup(id)))
+				return qe_fail(err, QE_ENOMEM, "out of memory");
+		}
+	}
+	return 0;
+}
+
+int qe_run_units(const struct qe_plan *plan, int n_shards, struct qe_run_units *u, struct qe_err *err)
+{
+	struct run r;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	rc = run_setup(&r, plan, err);
+	if (rc == 0)
+		rc = scale_setup(&r, 0, n_shards, err);
+	if (rc == 0) {
+		u->n_levels = r.n_levels;
+		u->n_tasks = r.n_tasks;
+		u->ref = r.ref;
+		u->levels = calloc((size_t)r.n_levels, sizeof(*u->levels));
+		u->tasks = calloc((size_t)r.n_tasks + 1, sizeof(*u->tasks));
+		u->item_ids = calloc((size_t)r.n_tasks + 1, sizeof(*u->item_ids));
+		u->n_items = calloc((size_t)r.n_tasks + 1, sizeof(*u->n_items));
+		if (!u->levels || !u->tasks || !u->item_ids || !u->n_items)
+			rc = qe_fail(err, QE_ENOMEM, "out of memory");
+	}
+	for (int i = 0; rc == 0 && i < r.n_levels; i++)
+		snprintf(u->levels[i], sizeof(u->levels[i]), "%s", r.names[i]);
+	for (int t = 0; rc == 0 && t < r.n_tasks; t++)
+		u->tasks[t] = r.tasks[t].name; /* the plan's */
+	if (rc == 0)
+		rc = units_ids(&r, u, err);
+	if (rc == 0) {
+		u->scale = r.scale; /* taken */
+		memset(&r.scale, 0, sizeof(r.scale));
+	}
+	run_release(&r);
+	if (rc)
+		qe_run_units_release(u);
 	return rc;
 }

@@ -20,11 +20,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,22 +102,46 @@ int qe_level_cache_path(const char *cache_dir, const char *src, const char *file
 	return 0;
 }
 
+/* One maker of a cache file at a time: processes sharing the cache (the
+ * shards of a run, the ranks of mpirun) wait on PATH.lock (flock) for the
+ * first, then find its file. Returns the held descriptor, -1 without a
+ * lock (it could not be made, or a stop interrupted the wait). */
+static int cache_lock(const char *path)
+{
+	char lk[4200];
+	int fd;
+
+	snprintf(lk, sizeof(lk), "%s.lock", path);
+	if ((fd = open(lk, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	while (flock(fd, LOCK_EX) != 0)
+		if (errno != EINTR || qe_stop_signal()) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 int qe_level_cache_make(const char *path, qe_level_make_fn make, void *arg, struct qe_err *err)
 {
 	char tmp[4200];
-	int rc;
+	int rc, lock = cache_lock(path);
 
+	if (lock >= 0 && access(path, F_OK) == 0) { /* another process made it meanwhile */
+		close(lock);
+		return 0;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	rc = make(tmp, arg, err);
 	if (rc) {
 		unlink(tmp);
-		return rc;
-	}
-	if (rename(tmp, path) != 0) {
+	} else if (rename(tmp, path) != 0) {
 		unlink(tmp);
-		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(errno));
+		rc = qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(errno));
 	}
-	return 0;
+	if (lock >= 0)
+		close(lock); /* releases the lock */
+	return rc;
 }
 
 /* ======================================================================

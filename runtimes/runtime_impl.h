@@ -177,7 +177,9 @@ int qe_level_cache_path(const char *cache_dir, const char *src, const char *file
 
 /* Make path by make(tmp, arg, err) writing a temporary name beside it, then
  * renaming it into place: an interrupted make leaves nothing that looks
- * finished. The temporary is removed on failure. */
+ * finished. The temporary is removed on failure. Processes sharing the cache
+ * make a file one at a time (PATH.lock): a second waits for the first and
+ * takes its file. */
 typedef int (*qe_level_make_fn)(const char *tmp, void *arg, struct qe_err *err);
 int qe_level_cache_make(const char *path, qe_level_make_fn make, void *arg, struct qe_err *err);
 

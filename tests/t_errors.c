@@ -32,6 +32,8 @@ struct bad {
 #define RUN "run -q -t 1 --model @M --levels F16 "
 #define MMLU_DIR(x) "mkdir -p @T/" x "/data/test @T/" x "/data/dev && "
 #define PLAN(x) "printf '%s' '" x "' > @T/plan.json"
+/* shard I/N of a small MMLU run into @T/DIR */
+#define SHARD(in, dir, more) "@Q " RUN "--mmlu @S/mmlu --limit 2 " more " --shard " in " --out @T/" dir " >/dev/null 2>&1"
 /* a plan's usual keys, so that the key under test is what is wrong */
 #define PK "\"model\": \"@M\", \"levels\": [\"F16\"], \"out\": \"@T/o\", "
 #define PT "\"tasks\": [{\"task\": \"mmlu\", \"dir\": \"@S/mmlu\"}]"
@@ -167,6 +169,16 @@ static const struct bad table[] = {
 	  "run -q --resume @T/r3", 2, "identity.json" },
 	{ "resume-locked", "a run directory in use", "cp -a @R @T/r4 && (flock @T/r4/lock sleep 3 &) && sleep 0.3",
 	  "run -q --resume @T/r4", 2, "is in use by another process" },
+	/* ---- shards and merge ---- */
+	{ "shard-bad", "a shard that is not I/N with I < N", NULL, RUN "--mmlu @S/mmlu --shard 3/3 --out @T/o", 2, "--shard '3/3'" },
+	{ "merge-not-shard", "merging a run that is not a shard", NULL, "merge @T/m1 @R", 2, "is not a shard" },
+	{ "merge-other-run", "merging shards of different runs", SHARD("0/2", "sh0", "") " && " SHARD("1/2", "sh1x", "--mmlu-shots 1"),
+	  "merge @T/m2 @T/sh0 @T/sh1x", 2, "not a shard of the same run as '@T/sh0': tasks.mmlu.settings.shots" },
+	{ "merge-shard-twice", "one shard given twice", "cp -a @T/sh0 @T/sh0b", "merge @T/m3 @T/sh0 @T/sh0b", 2,
+	  "shard 0/2 is given twice" },
+	{ "merge-into-run", "merging into a run directory", NULL, "merge @R @T/sh0", 2, "already holds a run" },
+	{ "resume-other-shard", "--resume of a shard as another shard", NULL, "run -q --resume @T/sh0 --shard 1/2", 2,
+	  "holds shard 0/2, not 1/2" },
 	/* ---- gates ---- */
 	{ "gate-rules-missing", "a rules file that does not exist", NULL, "gate @R --rules @T/norules.json", 2, "norules.json" },
 	{ "gate-rules-not-json", "rules that are not JSON", "printf '{\"rules\": [\\n' > @T/g1.json", "gate @R --rules @T/g1.json", 2,

@@ -13,6 +13,8 @@
 #include "harness/base/text.h"
 #include "harness/pipeline.h"
 #include "harness/plan.h"
+#include "harness/run.h"
+#include "harness/scale.h"
 #include "harness/tasks/task.h"
 #include "harness/base/optab.h"
 #include "runtimes/runtime.h"
@@ -37,7 +39,7 @@ enum flag_kind {
 	F_SHARED, /* an option several tasks have: --KEY VALUE */
 };
 
-enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP };
+enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP, C_SHARD, C_BALANCE };
 
 /* The plan's own flags, in help order. */
 static const struct gflag {
@@ -57,6 +59,10 @@ static const struct gflag {
 	{ "tasks", 0, F_CLI, NULL, C_TASKS, NULL, NULL, "the tasks (default: those whose data or options are given)", "LIST" },
 	{ "plan", 0, F_CLI, NULL, C_PLAN, NULL, NULL, "a plan file (JSON, docs/cli.md); flags given as well override it", "FILE" },
 	{ "resume", 0, F_CLI, NULL, C_RESUME, NULL, NULL, "continue a killed or failed run; finished items are not redone", "DIR" },
+	{ "shard", 0, F_CLI, NULL, C_SHARD, NULL, NULL,
+	  "run shard I of N of the plan's units only (then: qeval merge; docs/scale-out.md)", "I/N" },
+	{ "balance-from", 0, F_CLI, NULL, C_BALANCE, NULL, NULL,
+	  "shards, ranks: weigh each level by its measured time in this finished run", "DIR" },
 	{ "limit", 0, F_PLAN, "limit", 0, NULL, NULL, NULL, NULL },
 	{ "seed", 0, F_PLAN, "seed", 0, NULL, NULL, NULL, NULL },
 	{ "runtime", 0, F_RT, "name", 0, NULL, "Engine", NULL, NULL },
@@ -179,6 +185,8 @@ static char *usage_text(const struct flags *f)
 	qe_text_put(&t, "usage: qeval run --model M.gguf [--levels L1,L2,...] [--tasks T1,T2] [data] [options]\n"
 			"       qeval run --plan plan.json [options]\n"
 			"       qeval run --resume DIR\n"
+			"       qeval run PLAN.json --shard I/N --out DIR_I   (then qeval merge OUT DIR_0 ...)\n"
+			"       mpirun -np N qeval run PLAN.json --out DIR    (built with make MPI=1)\n"
 			"\n"
 			"Runs the reference and every quantization level over the tasks, one level\n"
 			"at a time (each in its own process), writing per-item records as it goes,\n"
@@ -221,8 +229,9 @@ struct given {
 struct cli {
 	struct given g[512];
 	size_t n;
-	const char *tasks, *plan_file, *resume, *gate;
+	const char *tasks, *plan_file, *resume, *gate, *balance_from;
 	int summary;
+	int shard, n_shards;  /* --shard I/N; n_shards 0 = not given */
 };
 
 /* the value of a flag as the plan's JSON value */
@@ -551,6 +560,11 @@ static int parse_args(int argc, char **argv, const struct flags *f, struct cli *
 			case C_RESUME: c->resume = optarg; break;
 			case C_GATE: c->gate = optarg; break;
 			case C_NOSUM: c->summary = 0; break;
+			case C_BALANCE: c->balance_from = optarg; break;
+			case C_SHARD:
+				if (qe_scale_parse_shard(optarg, &c->shard, &c->n_shards, err) != 0)
+					return err->code;
+				break;
 			default: return 1;
 			}
 			continue;
@@ -568,6 +582,10 @@ static int parse_args(int argc, char **argv, const struct flags *f, struct cli *
 			cJSON_Delete(v);
 		}
 	}
+	/* qeval run PLAN.json: the plan file given without --plan */
+	if (optind == argc - 1 && !c->plan_file && !c->resume && strlen(argv[optind]) > 5 &&
+	    !strcmp(argv[optind] + strlen(argv[optind]) - 5, ".json"))
+		c->plan_file = argv[optind++];
 	if (optind < argc)
 		return qe_fail(err, QE_EINVAL, "unexpected argument '%s'", argv[optind]);
 	return 0;
@@ -711,6 +729,16 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 		goto fail;
 	}
 	po.resume = c.resume != NULL;
+	po.shard = c.shard;
+	po.balance_from = c.balance_from;
+	po.n_shards = c.n_shards;
+	if (c.resume && qe_run_shard_of(c.resume, &po.shard, &po.n_shards) == 0 && c.n_shards &&
+	    (c.shard != po.shard || c.n_shards != po.n_shards)) {
+		rc = qe_fail(&err, QE_EINVAL, "'%s' holds shard %d/%d, not %d/%d", c.resume, po.shard, po.n_shards, c.shard,
+			     c.n_shards);
+		qe_plan_release(&plan);
+		goto fail;
+	}
 	po.gate = c.gate;
 	po.summary = c.summary;
 	po.who = who;

@@ -1,5 +1,6 @@
 /* qeval version: qeval's and the engine's versions. */
 #include "harness/cli/cli.h"
+#include "harness/mpi.h"
 #include "runtimes/runtime.h"
 
 #include <stdio.h>
@@ -14,5 +15,6 @@ int cmd_version(int argc, char **argv)
 		if (v && *v)
 			printf("runtime %s: %s\n", *r, v);
 	}
+	printf("mpi: %s\n", qe_mpi_built() ? "yes (mpirun -np N qeval run ...)" : "no (build with make MPI=1)");
 	return 0;
 }

@@ -9,6 +9,7 @@
 const struct qe_cmd qe_commands[] = {
 	{ "demo",     cmd_demo,     "the whole job on generated models and sample sets (a first look)" },
 	{ "run",      cmd_run,      "run the reference and every level over the tasks" },
+	{ "merge",    cmd_merge,    "combine the shard directories of one plan (run --shard I/N) into one run" },
 	{ "bench",    cmd_bench,    "speed alone: tokens/s per level, llama-bench's method" },
 	{ "report",   cmd_report,   "write a finished run's reports (md, html, csv, junit, json)" },
 	{ "gate",     cmd_gate,     "check a run against release rules; exit 1 when one fails" },

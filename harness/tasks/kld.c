@@ -961,6 +961,18 @@ static int kld_summarize(void *state, const struct qe_task_levels *lv, cJSON *ou
 	return 0;
 }
 
+/* tokens a level evaluates: the text's (~4 bytes a token) once per stride,
+ * each with its full-vocabulary row handled (counted as a token again) */
+static double kld_cost(void *state)
+{
+	const struct kld_state *s = state;
+	double tok = (double)s->len / 4.0;
+
+	if (s->max_chunks > 0 && (double)(s->max_chunks * s->stride) < tok)
+		tok = (double)(s->max_chunks * s->stride);
+	return 2.0 * tok * (double)s->ctx / (double)(s->stride ? s->stride : s->ctx);
+}
+
 const struct qe_task qe_task_kld = {
 	.name = "kld",
 	.summary = "whole-vocabulary KL divergence, perplexity ratio, same top token and delta-p over a text, against the reference",
@@ -974,4 +986,6 @@ const struct qe_task qe_task_kld = {
 	.release = kld_release,
 	.view = &qe_view_kld,
 	.recount = kld_recount,
+	.cost = kld_cost,
+	.needs_reference = 1,
 };

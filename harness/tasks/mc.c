@@ -856,6 +856,38 @@ static void mc_describe(void *state, cJSON *out)
 	cJSON_AddItemToObject(out, "template", t);
 }
 
+/* ---- scale-out ------------------------------------------------------------- */
+
+/* bytes of an item's question and choices */
+static size_t item_bytes(const struct qe_mc_item *it)
+{
+	size_t n = strlen(it->question);
+
+	for (int c = 0; c < 4; c++)
+		n += it->choices[c] ? strlen(it->choices[c]) : 0;
+	return n;
+}
+
+/* Item k's id and estimated tokens (its text at ~4 bytes a token; a
+ * subject's first item adds its shots, the prefix the subject's groups
+ * evaluate once and then reuse); 1 when a subject starts at k: a shard
+ * boundary there shares no engine call and no cached prefix with the item
+ * before, so every record (n_eval included) is the one run of them all
+ * writes. */
+static int mc_item(void *state, size_t k, char *id, size_t cap, double *tokens)
+{
+	const struct mc_state *s = state;
+	const struct qe_mc_item *it = &s->set.items[k];
+	const struct qe_mc_subject *sj = qe_mc_item_subject(&s->set, it);
+	int start = k == 0 || s->set.items[k - 1].subject != it->subject;
+
+	snprintf(id, cap, "%s", it->id);
+	*tokens = (double)item_bytes(it) / 4.0 + 8.0;
+	for (int j = 0; start && j < s->shots && (size_t)j < sj->n_shots; j++)
+		*tokens += (double)item_bytes(&sj->shots[j]) / 4.0 + 8.0;
+	return start;
+}
+
 static void mc_release(void *state)
 {
 	struct mc_state *s = state;
@@ -878,6 +910,7 @@ const struct qe_task qe_task_mmlu = {
 	.describe = mc_describe,
 	.release = mc_release,
 	.view = &qe_view_mmlu,
+	.item = mc_item,
 };
 
 const struct qe_task qe_task_ceval = {
@@ -892,4 +925,5 @@ const struct qe_task qe_task_ceval = {
 	.describe = mc_describe,
 	.release = mc_release,
 	.view = &qe_view_ceval,
+	.item = mc_item,
 };

@@ -121,6 +121,22 @@ struct qe_task {
 	 * one besides `needs` (kld: full logits or top-K log-probabilities);
 	 * 0 = none asked */
 	unsigned needs_any;
+
+	/* Scale-out (harness/scale.h, docs/scale-out.md); members appended. */
+	/* optional: work item k (< n_items) in the order run_level does them:
+	 * its record id into id (cap bytes), its estimated cost in tokens into
+	 * *tokens. Returns 1 when a shard of items may start at k (no engine call
+	 * shares item k with item k-1), else 0. A task that has it is split into
+	 * item shards, each level's records of those shards merging into the
+	 * records of one run; a task without it runs whole at each level. */
+	int (*item)(void *state, size_t k, char *id, size_t cap, double *tokens);
+	/* optional: estimated tokens one level processes for the whole task
+	 * (balancing); NULL = 64 per item */
+	double (*cost)(void *state);
+	/* 1 = a level's run reads what the reference level's run of the task
+	 * left in ref_dir (kld): a shard running the task at a level runs it at
+	 * the reference too (only the reference's own unit's records count) */
+	int needs_reference;
 };
 
 /* The registry, NULL-terminated (harness/tasks/registry.c). */
