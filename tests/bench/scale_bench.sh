@@ -16,8 +16,10 @@
 # THREADS / NP), LIMIT (none: every item), OUT (a fresh temp dir), CACHE
 # (quantization cache, default $OUT/cache; the levels are made before either
 # run), EXTRA (more `qeval run` flags for both runs), MPIRUN_ARGS (more mpirun
-# flags). The one-process run sees only the first GPU (CUDA_VISIBLE_DEVICES),
-# so that it is one GPU against NP.
+# flags), MODE (mpi, shards, or auto: mpi when qeval has MPI and mpirun is on
+# PATH, else shards: NP `qeval run --shard I/NP` processes at once, each on its
+# own GPU, then `qeval merge`, timed as a whole). The one-process run sees only
+# the first GPU (CUDA_VISIBLE_DEVICES), so that it is one GPU against NP.
 set -uo pipefail
 [ $# -eq 4 ] || { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 QEVAL=$1 MODEL=$2 MMLU=$3 CEVAL=$4
@@ -31,15 +33,19 @@ CACHE=${CACHE:-$OUT/cache}
 lim=(); [ -n "${LIMIT:-}" ] && lim=(--limit "$LIMIT")
 root=(); [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
 
-"$QEVAL" version | grep -q '^mpi: yes' || { echo "scale_bench: $QEVAL was built without MPI (make MPI=1)" >&2; exit 2; }
-command -v mpirun >/dev/null || { echo "scale_bench: mpirun is not on PATH (apt-get install openmpi-bin)" >&2; exit 2; }
+MODE=${MODE:-auto}
+if [ "$MODE" = auto ]; then
+	MODE=mpi
+	"$QEVAL" version | grep -q '^mpi: yes' || { MODE=shards; echo "scale_bench: $QEVAL was built without MPI: shards + merge instead"; }
+	[ "$MODE" = mpi ] && ! command -v mpirun >/dev/null && { MODE=shards; echo "scale_bench: no mpirun on PATH: shards + merge instead"; }
+fi
 gpus=${CUDA_VISIBLE_DEVICES:-$(nvidia-smi --query-gpu=index --format=csv,noheader 2>/dev/null | paste -sd, -)}
 first=${gpus%%,*}
 
 now() { date +%s.%N; }
 echo "scale_bench: $(date -u +%FT%TZ), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $("$QEVAL" --version | head -1)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=index,name,driver_version --format=csv,noheader
-echo "model $MODEL, levels $LEVELS, ngl $NGL, $NP ranks, GPUs '${gpus:-none}' ${LIMIT:+limit $LIMIT} ${EXTRA:-}"
+echo "model $MODEL, levels $LEVELS, ngl $NGL, $NP ranks ($MODE), GPUs '${gpus:-none}' ${LIMIT:+limit $LIMIT} ${EXTRA:-}"
 
 t0=$(now)
 "$QEVAL" quantize --model "$MODEL" --levels "${LEVELS#F16,}" --cache "$CACHE" --threads "$THREADS" > "$OUT/levels.txt" || exit 1
@@ -55,13 +61,32 @@ rc1=$?
 w1=$(python3 -c "print($(now)-$t0)")
 echo "1 process (GPU ${first:-none}): exit $rc1, wall $(python3 -c "print(round($w1,1))") s"
 
+tr=$((THREADS / NP > 0 ? THREADS / NP : 1))
+IFS=, read -r -a glist <<<"$gpus"
 t0=$(now)
-# shellcheck disable=SC2086
-CUDA_VISIBLE_DEVICES=$gpus mpirun "${root[@]}" -np "$NP" --bind-to none ${MPIRUN_ARGS:-} \
-	"$QEVAL" "${args[@]}" -t $((THREADS / NP > 0 ? THREADS / NP : 1)) -o "$OUT/mpi" ${EXTRA:-} > "$OUT/mpi.log" 2>&1
-rc2=$?
+if [ "$MODE" = mpi ]; then
+	# shellcheck disable=SC2086
+	CUDA_VISIBLE_DEVICES=$gpus mpirun "${root[@]}" -np "$NP" --bind-to none ${MPIRUN_ARGS:-} \
+		"$QEVAL" "${args[@]}" -t "$tr" -o "$OUT/mpi" ${EXTRA:-} > "$OUT/mpi.log" 2>&1
+	rc2=$?
+	grep "^qeval run: rank" "$OUT/mpi.log"
+else
+	pids=()
+	for ((i = 0; i < NP; i++)); do
+		g=${glist[$((i % (${#glist[@]} > 0 ? ${#glist[@]} : 1)))]:-$i}
+		# shellcheck disable=SC2086
+		CUDA_VISIBLE_DEVICES=$g "$QEVAL" "${args[@]}" -t "$tr" --shard "$i/$NP" -o "$OUT/shard$i" ${EXTRA:-} \
+			> "$OUT/shard$i.log" 2>&1 &
+		pids+=($!)
+		echo "shard $i/$NP on GPU $g"
+	done
+	rc2=0
+	for p in "${pids[@]}"; do wait "$p" || rc2=$?; done
+	shards=(); for ((i = 0; i < NP; i++)); do shards+=("$OUT/shard$i"); done
+	[ "$rc2" -eq 0 ] && { "$QEVAL" merge "$OUT/mpi" "${shards[@]}" --no-summary > "$OUT/merge.log" 2>&1; rc2=$?; }
+	for ((i = 0; i < NP; i++)); do mkdir -p "$OUT/mpi/ranks" && ln -sfn "$OUT/shard$i" "$OUT/mpi/ranks/$i"; done
+fi
 w2=$(python3 -c "print($(now)-$t0)")
-grep "^qeval run: rank" "$OUT/mpi.log"
 echo "$NP ranks: exit $rc2, wall $(python3 -c "print(round($w2,1))") s"
 echo "ratio ($NP ranks / 1 process): $(python3 -c "print(round($w2/$w1,3))") (target <= 0.55 for 2)"
 
