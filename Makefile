@@ -43,8 +43,9 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lcurl -lz)
 
 # MPI=1: only harness/mpi.c sees MPI's header; $(BUILD)/mpi.flag holds the
-# setting, so switching it rebuilds that object and relinks
-MPI ?= 0
+# setting, so switching it rebuilds that object and relinks. Default: 1 when
+# Open MPI's development files are installed (make deps installs them), else 0.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
 ifeq ($(MPI),1)
 MPI_CFLAGS := $(shell pkg-config --cflags ompi-c 2>/dev/null || mpicc --showme:compile 2>/dev/null)
 MPI_LIBS := $(shell pkg-config --libs ompi-c 2>/dev/null || mpicc --showme:link 2>/dev/null)
