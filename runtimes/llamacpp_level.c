@@ -112,6 +112,10 @@ static int parse_obj(const struct qe_level_spec *spec, struct ll_spec *s, struct
 	qe_level_spec_label(spec, label, sizeof(label));
 	s->path = qe_json_str(spec->obj, "path", NULL);
 	if (s->path || !cJSON_GetObjectItemCaseSensitive(spec->obj, "type")) {
+		/* neither: a misspelt key says more than "give one of them" */
+		struct qe_err e = { 0 };
+		if (!s->path && qe_recipe_from_json(spec->obj, label, &s->r, &e) != 0 && strstr(e.msg, "unknown key"))
+			return qe_fail(err, e.code, "%s", e.msg);
 		if (!s->path || cJSON_GetObjectItemCaseSensitive(spec->obj, "type"))
 			return qe_fail(err, QE_EINVAL,
 				       "level '%s': give \"type\" (a quantization type) or \"path\" (a .gguf file), one of them",

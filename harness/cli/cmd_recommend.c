@@ -34,7 +34,9 @@ static const char usage[] =
 	"it. Prints the recipe, its predicted and real bits/weight and whether it\n"
 	"passed; DIR/recommend.json has the recipe. Exit: 0 passed, 1 failed the gate,\n"
 	"2 bad usage or no mix predicted to pass, 3 a level failed.\n"
-	"  -o, --out DIR   default qeval-recommend\n";
+	"  -o, --out DIR   default qeval-recommend\n"
+	"  --verify ...    the options after it go to the verifying run only (tasks too\n"
+	"                  costly to scan; rules on them are checked there, not predicted)\n";
 
 struct rargs {
 	const char *model, *out, *rules, *types, *groups, *base, *imatrix, *compare, *name;
@@ -351,20 +353,34 @@ int cmd_recommend(int argc, char **argv)
 	struct rargs a = { 0 };
 	struct qe_err err = { 0 };
 	struct qe_scan *s = calloc(1, sizeof(*s));
-	int types[QE_SCAN_MAX_GROUPS], code;
-	char scan_dir[4200], verify_dir[4200];
+	int types[QE_SCAN_MAX_GROUPS], code, vat, vargc = 0;
+	char scan_dir[4200], verify_dir[4200], **vargv;
 	const char *out;
 	cJSON *rules = NULL;
 	double bpw = NAN;
 
-	if (!s || take_flags(&argc, argv, &a) != 0 || a.help || !a.rules || !a.model) {
+	for (vat = 1; vat < argc && strcmp(argv[vat], "--verify"); vat++)
+		;
+	/* both runs: argv[0 .. vat); the verifying run also argv[vat+1 ..) */
+	vargv = calloc((size_t)argc + 1, sizeof(char *));
+	if (vargv) {
+		for (int i = 0; i < argc; i++)
+			if (i != vat)
+				vargv[vargc++] = argv[i];
+	}
+	if (!vargv || take_flags(&vargc, vargv, &a) != 0)
+		a.help = -1;
+	argc = vat;
+	if (!s || a.help || take_flags(&argc, argv, &a) != 0 || !a.rules || !a.model) {
+		free(vargv);
 		free(s);
-		if (a.help)
+		if (a.help == 1)
 			return qe_opt_help(usage);
 		fputs(usage, stderr);
 		return QE_EXIT_USAGE;
 	}
 	if (qe_gate_rules_load(a.rules, &rules, &err) != 0) {
+		free(vargv);
 		free(s);
 		return qe_opt_die("recommend", &err);
 	}
@@ -377,7 +393,7 @@ int cmd_recommend(int argc, char **argv)
 		code = choose(scan_dir, rules, s, types, a.name ? a.name : "mix", &bpw);
 	if (code == QE_EXIT_OK) {
 		record(out, s, types, a.name ? a.name : "mix", bpw, &a);
-		code = verify(argc, argv, &a, verify_dir, s, types);
+		code = verify(vargc, vargv, &a, verify_dir, s, types);
 	}
 	if (code == QE_EXIT_OK || code == QE_EXIT_RUNTIME || code == QE_EXIT_CHECK) {
 		char g0[] = "gate", g2[] = "--rules", rules_path[4200];
@@ -387,6 +403,7 @@ int cmd_recommend(int argc, char **argv)
 		code = summary(out, scan_dir, verify_dir, a.name ? a.name : "mix", bpw, &a);
 	}
 	cJSON_Delete(rules);
+	free(vargv);
 	free(s);
 	return code;
 }
