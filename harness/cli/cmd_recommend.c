@@ -137,7 +137,7 @@ static int predicted_pass(const cJSON *res, const cJSON *rules, const struct qe_
 
 	*bpw = qe_json_num(qe_results_level(pred, name), "bpw", NAN);
 	if (qe_gate_eval(pred, rules, "predicted", "rules", &outcome, NULL) == 0)
-		ok = qe_json_num(outcome, "n_failed", 1) == 0 && qe_json_num(outcome, "n_checks", 0) > 0;
+		ok = qe_json_num(outcome, "n_failed", 1) == 0 && qe_json_num(outcome, "n_passed", 0) > 0;
 	cJSON_Delete(outcome);
 	cJSON_Delete(pred);
 	return ok;

@@ -5,6 +5,7 @@
 #include "reports/gnuplot.h"
 #include "reports/results.h"
 #include "reports/tensors.h"
+#include "reports/view.h"
 #include "runtimes/llamacpp_recipe.h"
 
 #include <math.h>
@@ -213,19 +214,26 @@ int qe_scan_from_json(const cJSON *j, struct qe_scan *s, struct qe_err *err)
 
 double qe_scan_drift(const cJSON *res, const char *level, const char **what)
 {
+	static char label[200];
 	const cJSON *task;
 	double v = NAN;
 
 	*what = "drift";
+	/* the first task whose view draws a drift series: its first one (kld: mean
+	 * KLD; mmlu, ceval: mean choice KL; pairs: mean 1 - cosine) */
 	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks")) {
-		const char *type = qe_results_task_type(task);
-		const char *path = !strcmp(type, "kld")                           ? "kld_mean"
-				   : !strcmp(type, "mmlu") || !strcmp(type, "ceval") ? "vs_ref.kl_mean"
-				   : !strcmp(type, "pairs")                          ? "drift.one_minus_cos_mean"
-										     : NULL;
-		if (path && qe_metric_get(res, task->string, level, path, &v) == 0) {
-			*what = !strcmp(type, "kld") ? "mean KLD (nats)" : !strcmp(type, "pairs") ? "mean 1 - cosine"
-												  : "mean choice KL (nats)";
+		struct qe_view_series sr[16];
+		struct qe_view_ctx c;
+		size_t n;
+		qe_view_ctx_init(&c, res, task);
+		n = c.view && c.view->series ? c.view->series(&c, sr, 16) : 0;
+		for (size_t k = 0; k < n; k++) {
+			if (sr[k].chart != QE_CHART_DRIFT && sr[k].chart != QE_CHART_DRIFT_KL)
+				continue;
+			if (qe_metric_get(res, task->string, level, sr[k].path, &v) != 0)
+				v = NAN;
+			snprintf(label, sizeof(label), "%s: %s", c.title, sr[k].label[0] ? sr[k].label : sr[k].path);
+			*what = label;
 			return v;
 		}
 	}

@@ -55,8 +55,10 @@ cJSON *qe_scan_to_json(const struct qe_scan *s);
 int qe_scan_from_json(const cJSON *j, struct qe_scan *s, struct qe_err *err);
 
 /* The drift a level shows in the scan's run (res = results.json): the first
- * task's headline drift (kld: mean KLD; mmlu/ceval: mean choice KL; pairs:
- * mean 1 - cosine), NAN when there is none. *what names it. */
+ * drift series (reports/view.h: QE_CHART_DRIFT, QE_CHART_DRIFT_KL) of the
+ * first task whose view has one (kld: mean KLD; mmlu/ceval: mean choice KL;
+ * pairs: mean 1 - cosine), NAN when there is none. *what names it (static
+ * storage: one thread). */
 double qe_scan_drift(const cJSON *res, const char *level, const char **what);
 
 /* The ranked table (Markdown) of a finished scan and its chart (SVG when
