@@ -240,24 +240,47 @@ static int run_scan(int argc, char **argv, const struct rargs *a, const char *di
 	return qe_scan_run(argc, argv, dir, s, rc == 1, "recommend");
 }
 
+/* the rules a prediction can judge: those on a task the scan ran (or on no
+ * task) that name no levels or name `name`; the others wait for the
+ * verifying run. Caller frees. */
+static cJSON *scan_rules(const cJSON *rules, const cJSON *res, const char *name)
+{
+	cJSON *out = cJSON_Duplicate(rules, 1), *list = cJSON_GetObjectItemCaseSensitive(out, "rules");
+	const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(res, "tasks");
+
+	for (int i = cJSON_GetArraySize(list) - 1; i >= 0; i--) {
+		const cJSON *r = cJSON_GetArrayItem(list, i), *lv, *l;
+		const char *task = qe_json_str(r, "task", NULL);
+		int named = 0;
+		lv = cJSON_GetObjectItemCaseSensitive(r, "levels");
+		cJSON_ArrayForEach(l, lv)
+			named |= cJSON_IsString(l) && !strcmp(l->valuestring, name);
+		if ((task && *task && !cJSON_GetObjectItemCaseSensitive(tasks, task)) || (lv && !named))
+			cJSON_DeleteItemFromArray(list, i);
+	}
+	return out;
+}
+
 /* the mix: greedy over the scan in dir; 0 when found */
 static int choose(const char *dir, const cJSON *rules, const struct qe_scan *s, int *types, const char *name,
 		  double *bpw)
 {
 	struct qe_err err = { 0 };
-	cJSON *res = NULL;
+	cJSON *res = NULL, *judged;
 	int ok;
 
 	if (qe_results_load(dir, &res, &err) != 0)
 		return qe_opt_die("recommend", &err);
+	judged = scan_rules(rules, res, name);
 	for (int g = 0; g < s->n_g; g++)
 		types[g] = -1;
-	ok = predicted_pass(res, rules, s, types, name, bpw);
-	while (ok && greedy_step(res, rules, s, types, name, bpw))
+	ok = predicted_pass(res, judged, s, types, name, bpw);
+	while (ok && greedy_step(res, judged, s, types, name, bpw))
 		;
+	cJSON_Delete(judged);
 	cJSON_Delete(res);
 	if (!ok) {
-		fprintf(stderr, "qeval recommend: the rules are predicted to fail even with no group quantized (or no rule applies to '%s')\n", name);
+		fprintf(stderr, "qeval recommend: the rules are predicted to fail even with no group quantized (or none of them is on a task the scan ran and applies to '%s')\n", name);
 		return QE_EXIT_USAGE;
 	}
 	return 0;
