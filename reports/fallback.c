@@ -69,6 +69,9 @@ double qe_fallback_share(const cJSON *lv, struct qe_text *others)
 	double total = 0, named = 0;
 	size_t n = 0;
 
+	/* a recipe chose its types: the file type names only the rest */
+	if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lv, "identity"), "recipe"))
+		return NAN;
 	if (!qe_fallback_main_type(qe_json_str(lv, "ftype", NULL), main, sizeof(main)) || !cJSON_IsArray(types))
 		return NAN;
 	cJSON_ArrayForEach(t, types) {

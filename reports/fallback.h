@@ -31,7 +31,9 @@ const char *qe_fallback_main_type(const char *ftype, char *buf, size_t cap);
  * unknown. */
 double qe_fallback_share(const cJSON *lv, struct qe_text *others);
 
-/* When lv is not mostly its named type: appends one line to out, "0% q4_K:
+/* (A recipe level, identity "recipe", has no named type to fall back from:
+ * qe_fallback_share is NAN for it.)
+ * When lv is not mostly its named type: appends one line to out, "0% q4_K:
  * llama.cpp used q5_0 ×32, q8_0 ×5 (a K-quant's rows must be a multiple of
  * 256 wide)", and returns 1; else 0 and nothing. */
 int qe_fallback_text(const cJSON *lv, struct qe_text *out);

@@ -15,6 +15,7 @@
 #include "reports/fallback.h"
 #include "reports/fmt.h"
 #include "reports/results.h"
+#include "reports/tensors.h"
 #include "reports/view.h"
 
 #define B QE_FMT_CAP
@@ -411,6 +412,57 @@ static void levels_table(const cJSON *res, struct qe_doc *d)
 	}
 }
 
+#define TT_COLS 8 /* levels side by side in "Tensor types" */
+
+/* a level's identity tensor_types, NULL when it has none */
+static const cJSON *level_tensor_types(const cJSON *lv)
+{
+	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lv, "identity"), "tensor_types");
+}
+
+/* What each tensor of the made levels really is, by kind (rows) and level
+ * (columns), when a level is a recipe (identity "recipe"). */
+static void tensor_table(const cJSON *res, struct qe_doc *d)
+{
+	const cJSON *lv, *cols[TT_COLS];
+	char kinds[128][QE_TENSOR_KIND_CAP];
+	struct qe_text t = { 0 };
+	struct qe_block *tb;
+	size_t n = 0, nk = 0, more = 0;
+	int recipe = 0;
+
+	cJSON_ArrayForEach(lv, qe_results_levels(res)) {
+		recipe |= cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lv, "identity"), "recipe") != NULL;
+		if (!level_tensor_types(lv))
+			continue;
+		if (n < TT_COLS)
+			cols[n++] = lv;
+		else
+			more++;
+	}
+	if (!recipe || !n)
+		return;
+	qe_doc_heading(d, 1, "Tensor types");
+	qe_doc_para(d, "What llama.cpp really made of each kind of tensor in the levels made from the reference "
+		       "(the files' own types; layers after a type when they differ)%s.",
+		    more ? "; the first levels only: results.json has every level's" : "");
+	nk = qe_tensor_kinds(level_tensor_types(cols[0]), kinds, 128);
+	tb = qe_doc_table(d, n + 1, NULL);
+	qe_doc_th(tb, 0, 0, "Tensor");
+	for (size_t c = 0; c < n; c++)
+		qe_doc_th(tb, c + 1, 0, qe_results_level_name(cols[c]));
+	for (size_t k = 0; k < nk; k++) {
+		size_t r = qe_doc_row(tb);
+		qe_doc_td(tb, r, 0, 0, "%s", kinds[k]);
+		for (size_t c = 0; c < n; c++) {
+			qe_text_release(&t);
+			qe_tensor_kind_text(level_tensor_types(cols[c]), kinds[k], &t);
+			qe_doc_td(tb, r, c + 1, 0, "%s", t.len ? qe_text_str(&t) : QE_DASH);
+		}
+	}
+	qe_text_release(&t);
+}
+
 int qe_run_row_start(const cJSON *res, const cJSON *lv, const cJSON *blk, struct qe_block *tb, size_t r)
 {
 	return qe_run_row_start_at(res, lv, blk, tb, r, 1);
@@ -470,6 +522,7 @@ int qe_run_doc_build(const cJSON *res, const cJSON *gate, int with_charts, struc
 		qe_run_charts(res, d);
 	measured(res, gate, d);
 	levels_table(res, d);
+	tensor_table(res, d);
 	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(res, "tasks"))
 		task_section(res, task, d);
 	if (d->oom)

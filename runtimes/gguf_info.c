@@ -1,4 +1,5 @@
 #include "runtimes/gguf_info.h"
+#include "harness/base/json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -106,6 +107,23 @@ int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err
 		return qe_fail(err, QE_EINPUT, "'%s' is truncated: its tensors need %llu bytes, the file has %llu",
 			       path, (unsigned long long)want, (unsigned long long)st.st_size);
 	}
+	gguf_free(g);
+	return 0;
+}
+
+int qe_gguf_tensor_types(const char *path, cJSON *out, struct qe_err *err)
+{
+	struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
+	struct qe_gguf_info gi;
+	struct gguf_context *g;
+	int rc = qe_gguf_read_info(path, &gi, err);
+
+	if (rc)
+		return rc;
+	if (!(g = gguf_init_from_file(path, gp)))
+		return qe_fail(err, QE_EINPUT, "'%s' is a corrupt or truncated GGUF file (header unreadable)", path);
+	for (int64_t i = 0; i < gguf_get_n_tensors(g); i++)
+		cJSON_AddStringToObject(out, gguf_get_tensor_name(g, i), ggml_type_name(gguf_get_tensor_type(g, i)));
 	gguf_free(g);
 	return 0;
 }

@@ -25,4 +25,9 @@ struct qe_gguf_info {
  * QE_EINPUT; the message names the file. */
 int qe_gguf_read_info(const char *path, struct qe_gguf_info *info, struct qe_err *err);
 
+/* Every tensor's type, name -> ggml type name ("blk.0.attn_q.weight":
+ * "q6_K"), added to out (an object) in the file's order. Errors as above. */
+struct cJSON;
+int qe_gguf_tensor_types(const char *path, struct cJSON *out, struct qe_err *err);
+
 #endif

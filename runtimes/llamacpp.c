@@ -11,6 +11,8 @@
  * through log_cb, which keeps the last error line for messages.
  */
 #include "runtimes/llamacpp.h"
+#include "runtimes/llamacpp_imatrix.h"
+#include "runtimes/llamacpp_recipe.h"
 #include "runtimes/gguf_info.h"
 #include "harness/base/sys.h"
 
@@ -2038,6 +2040,11 @@ static const struct {
 	{ "Q3_K_M", LLAMA_FTYPE_MOSTLY_Q3_K_M }, { "Q3_K_S", LLAMA_FTYPE_MOSTLY_Q3_K_S },
 	{ "Q2_K", LLAMA_FTYPE_MOSTLY_Q2_K },  { "Q2_K_S", LLAMA_FTYPE_MOSTLY_Q2_K_S },
 	{ "TQ1_0", LLAMA_FTYPE_MOSTLY_TQ1_0 }, { "TQ2_0", LLAMA_FTYPE_MOSTLY_TQ2_0 },
+	{ "IQ3_M", LLAMA_FTYPE_MOSTLY_IQ3_M }, { "IQ3_S", LLAMA_FTYPE_MOSTLY_IQ3_S },
+	{ "IQ3_XS", LLAMA_FTYPE_MOSTLY_IQ3_XS }, { "IQ3_XXS", LLAMA_FTYPE_MOSTLY_IQ3_XXS },
+	{ "IQ2_M", LLAMA_FTYPE_MOSTLY_IQ2_M }, { "IQ2_S", LLAMA_FTYPE_MOSTLY_IQ2_S },
+	{ "IQ2_XS", LLAMA_FTYPE_MOSTLY_IQ2_XS }, { "IQ2_XXS", LLAMA_FTYPE_MOSTLY_IQ2_XXS },
+	{ "IQ1_M", LLAMA_FTYPE_MOSTLY_IQ1_M }, { "IQ1_S", LLAMA_FTYPE_MOSTLY_IQ1_S },
 };
 
 #define N_QUANT (sizeof(quant_table) / sizeof(quant_table[0]))
@@ -2045,7 +2052,7 @@ static const struct {
 static const char *const quant_names[N_QUANT + 1] = {
 	"F32", "F16", "BF16", "Q8_0", "Q6_K", "Q5_K_M", "Q5_K_S", "Q5_1", "Q5_0", "Q4_K_M", "Q4_K_S",
 	"Q4_1", "Q4_0", "IQ4_NL", "IQ4_XS", "Q3_K_L", "Q3_K_M", "Q3_K_S", "Q2_K", "Q2_K_S", "TQ1_0",
-	"TQ2_0", NULL,
+	"TQ2_0", "IQ3_M", "IQ3_S", "IQ3_XS", "IQ3_XXS", "IQ2_M", "IQ2_S", "IQ2_XS", "IQ2_XXS", "IQ1_M", "IQ1_S", NULL,
 };
 
 const char *qe_llamacpp_type_name(int32_t file_type)
@@ -2056,27 +2063,146 @@ const char *qe_llamacpp_type_name(int32_t file_type)
 	return NULL;
 }
 
-static int ll_quantize(const char *src, const char *type, const char *out_path, int n_threads,
-		       struct qe_err *err)
+/* The importance matrix of a recipe as the quantizer takes it, with the
+ * metadata llama-quantize writes beside it (quantize.imatrix.file, .dataset,
+ * .entries_count, .chunks_count), so a file made here with a matrix is the
+ * file llama-quantize makes with it. */
+struct qarrays {
+	struct qe_imatrix m;
+	struct llama_model_imatrix_data *im;   /* [m.n + 1], NULL-terminated */
+	float *values;
+	struct llama_model_kv_override kv[5];  /* key[0] == 0 ends */
+	struct llama_model_tensor_override tt[QE_RECIPE_MAX_TT + 1];
+};
+
+static void qarrays_release(struct qarrays *a)
+{
+	qe_imatrix_release(&a->m);
+	free(a->im);
+	free(a->values);
+}
+
+static void kv_str(struct llama_model_kv_override *o, const char *key, const char *val)
+{
+	o->tag = LLAMA_KV_OVERRIDE_TYPE_STR;
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	snprintf(o->val_str, sizeof(o->val_str), "%s", val);
+}
+
+static void kv_int(struct llama_model_kv_override *o, const char *key, int64_t val)
+{
+	o->tag = LLAMA_KV_OVERRIDE_TYPE_INT;
+	snprintf(o->key, sizeof(o->key), "%s", key);
+	o->val_i64 = val;
+}
+
+static int imatrix_arrays(const char *path, struct qarrays *a, struct qe_err *err)
+{
+	size_t total = 0, off = 0;
+	int k = 0, rc = qe_imatrix_load(path, &a->m, err);
+
+	if (rc)
+		return rc;
+	if (!a->m.legacy && !a->m.has_metadata)
+		return qe_fail(err, QE_EINPUT, "'%s': an importance matrix without its metadata (datasets, chunks)", path);
+	for (size_t i = 0; i < a->m.n; i++)
+		total += (size_t)a->m.e[i].n_sums;
+	a->im = calloc(a->m.n + 1, sizeof(*a->im));
+	a->values = malloc((total ? total : 1) * sizeof(float));
+	if (!a->im || !a->values)
+		return qe_fail(err, QE_ENOMEM, "out of memory reading '%s'", path);
+	for (size_t i = 0; i < a->m.n; i++) {
+		qe_imatrix_values(&a->m, &a->m.e[i], a->values + off);
+		a->im[i] = (struct llama_model_imatrix_data){ a->m.e[i].name, a->values + off, (size_t)a->m.e[i].n_sums };
+		off += (size_t)a->m.e[i].n_sums;
+	}
+	kv_str(&a->kv[k++], "quantize.imatrix.file", path);
+	if (a->m.n_datasets)
+		kv_str(&a->kv[k++], "quantize.imatrix.dataset", a->m.datasets[0]);
+	kv_int(&a->kv[k++], "quantize.imatrix.entries_count", (int64_t)a->m.n);
+	if (a->m.chunk_count > 0)
+		kv_int(&a->kv[k++], "quantize.imatrix.chunks_count", a->m.chunk_count);
+	return 0;
+}
+
+static enum ggml_type ggml_type_of(const char *name)
+{
+	for (int t = 0; t < GGML_TYPE_COUNT; t++)
+		if (ggml_type_name((enum ggml_type)t) && !strcmp(ggml_type_name((enum ggml_type)t), name))
+			return (enum ggml_type)t;
+	return GGML_TYPE_COUNT;
+}
+
+/* the recipe into qp (pointing into a) */
+static int recipe_params(const struct qe_recipe *r, const char *imatrix, struct qarrays *a,
+			 struct llama_model_quantize_params *qp, struct qe_err *err)
+{
+	int rc;
+
+	if (r->output_type[0])
+		qp->output_tensor_type = ggml_type_of(r->output_type);
+	if (r->token_embd_type[0])
+		qp->token_embedding_type = ggml_type_of(r->token_embd_type);
+	qp->pure = r->pure != 0;
+	for (int i = 0; i < r->n_tt; i++)
+		a->tt[i] = (struct llama_model_tensor_override){ r->tt[i].pattern, ggml_type_of(r->tt[i].type) };
+	a->tt[r->n_tt] = (struct llama_model_tensor_override){ NULL, GGML_TYPE_COUNT };
+	if (r->n_tt)
+		qp->tt_overrides = a->tt;
+	if (!imatrix || !*imatrix)
+		return 0;
+	if ((rc = imatrix_arrays(imatrix, a, err)) != 0)
+		return rc;
+	qp->imatrix = a->im;
+	qp->kv_overrides = a->kv;
+	return 0;
+}
+
+int qe_llamacpp_quantize_recipe(const char *src, const struct qe_recipe *r, const char *imatrix, const char *out_path,
+				int n_threads, struct qe_err *err)
 {
 	struct llama_model_quantize_params qp;
+	struct qarrays a;
 	size_t i;
+	int rc;
 	char why[384];
 
 	for (i = 0; i < N_QUANT; i++)
-		if (!strcasecmp(quant_table[i].name, type))
+		if (!strcasecmp(quant_table[i].name, r->type))
 			break;
 	if (i == N_QUANT)
-		return qe_fail(err, QE_EINVAL, "unknown quantization level '%s' (see 'qeval list')", type);
+		return qe_fail(err, QE_EINVAL, "unknown quantization level '%s' (see 'qeval list')", r->type);
 	pthread_once(&g_once, engine_init);
+	memset(&a, 0, sizeof(a));
 	qp = llama_model_quantize_default_params();
 	qp.ftype = quant_table[i].ftype;
 	qp.nthread = threads_or_default(n_threads);
-	if (llama_model_quantize(src, out_path, &qp) != 0) {
+	rc = recipe_params(r, imatrix, &a, &qp, err);
+	if (rc == 0 && llama_model_quantize(src, out_path, &qp) != 0) {
 		last_error(why, sizeof(why));
-		return qe_fail(err, QE_ERUNTIME, "quantizing '%s' to %s failed: %s", src, quant_table[i].name, why);
+		/* the engine's own list of types that need a matrix has the last word */
+		rc = (!imatrix || !*imatrix) && (strstr(why, "imatrix") || strstr(why, "importance matrix"))
+			     ? qe_fail(err, QE_EINVAL, "%s needs an importance matrix (the engine: %s): add \"imatrix\"",
+				       quant_table[i].name, why)
+			     : qe_fail(err, QE_ERUNTIME, "quantizing '%s' to %s failed: %s", src, quant_table[i].name, why);
 	}
-	return 0;
+	qarrays_release(&a);
+	return rc;
+}
+
+static int ll_quantize(const char *src, const char *type, const char *out_path, int n_threads,
+		       struct qe_err *err)
+{
+	struct qe_recipe r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.type, sizeof(r.type), "%s", type);
+	return qe_llamacpp_quantize_recipe(src, &r, NULL, out_path, n_threads, err);
+}
+
+void qe_llamacpp_engine_init(void)
+{
+	pthread_once(&g_once, engine_init);
 }
 
 static char g_version[96];

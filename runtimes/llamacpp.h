@@ -18,6 +18,17 @@ int qe_llamacpp_level_identity(const char *src, const struct qe_level *lv, const
 int qe_llamacpp_source_check(const char *src, struct qe_err *err);
 int qe_llamacpp_source_identity(const char *src, const char *cache_dir, struct cJSON *out, struct qe_err *err);
 
+/* llamacpp.c: the engine's one-time set-up (log capture, backends); any
+ * thread, any number of times. */
+void qe_llamacpp_engine_init(void);
+
+/* llamacpp.c: quantize src into out_path as recipe r says, with the
+ * importance matrix file imatrix (GGUF or .dat; NULL or "" = none). A type
+ * the engine will not make without a matrix is QE_EINVAL saying so. */
+struct qe_recipe;
+int qe_llamacpp_quantize_recipe(const char *src, const struct qe_recipe *r, const char *imatrix, const char *out_path,
+				int n_threads, struct qe_err *err);
+
 /* llamacpp.c: the quantization type name ("Q4_K_M", one of quant_types) of
  * a GGUF general.file_type (llama_ftype), NULL when it is none of them. */
 const char *qe_llamacpp_type_name(int32_t file_type);

@@ -33,5 +33,7 @@ int cmd_list(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
+int cmd_sensitivity(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ const struct qe_cmd qe_commands[] = {
 	{ "history",  cmd_history,  "append runs to a history file and draw its dashboard" },
 	{ "quantize", cmd_quantize, "produce quantization levels of a model into the cache" },
 	{ "describe", cmd_describe, "show what a model file (or level) really contains" },
+	{ "sensitivity", cmd_sensitivity, "quantize one tensor group at a time: which groups cost the most" },
+	{ "recommend", cmd_recommend, "the fewest bits/weight a gate passes, from a scan, verified by a run" },
 	{ "list",     cmd_list,     "list runtimes, tasks and quantization types" },
 	{ "version",  cmd_version,  "print qeval's and the engine's versions" },
 	{ NULL, NULL, NULL },
