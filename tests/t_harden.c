@@ -77,6 +77,20 @@ static void test_base_run(void)
 	TQ_CHECK(qe_file_size(args) > 0);
 }
 
+/* the same command again with --resume, its data path relative as the first
+ * time: the same run (plan.json keeps absolute paths; the paths given again
+ * are made absolute before the two are compared) */
+static void test_resume_same_command_relative(void)
+{
+	char dir[400], args[2048];
+
+	copy_base(dir, sizeof(dir), "again");
+	snprintf(args, sizeof(args), "run -q -t 2 --model %s --levels F16,Q8_0 --mmlu datasets/samples/mmlu --resume %s",
+		 model("tiny-llama-f16.gguf"), dir);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_err, "not the same run") == NULL);
+}
+
 /* defect 1: --resume with another model reported the other model over the old records */
 static void test_resume_refuses_other_model(void)
 {
@@ -491,6 +505,7 @@ int main(void)
 		return 1;
 	}
 	TQ_RUN(test_base_run);
+	TQ_RUN(test_resume_same_command_relative);
 	TQ_RUN(test_resume_refuses_other_model);
 	TQ_RUN(test_resume_refuses_edited_settings);
 	TQ_RUN(test_resume_refuses_changed_data);

@@ -708,8 +708,7 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 	if ((rc = build_plan(base, &c, &json, &err)) != 0)
 		goto fail;
 	plan_defaults(json);
-	if (!c.resume)
-		absolute_paths(json);
+	absolute_paths(json); /* also on --resume: a path given again here is relative to here */
 	if ((rc = check_levels(json, &err)) != 0) {
 		cJSON_Delete(json);
 		goto fail;
