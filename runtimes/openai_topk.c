@@ -140,6 +140,15 @@ static const cJSON *prompt_lps(const cJSON *j)
 	return cJSON_IsArray(a) ? a : NULL;
 }
 
+/* entry n of row r of b, while the row has room */
+static void put_top(struct tk_buf *b, size_t r, size_t *n, int32_t id, double lp)
+{
+	if (*n < b->k1) {
+		b->id[r * b->k1 + *n] = id;
+		b->lp[r * b->k1 + (*n)++] = lp_of(lp);
+	}
+}
+
 /* One prompt position's dict {"<id>": {"logprob"}} (the distribution that
  * predicted `next`) into row r of b. */
 static int parse_prompt_pos(const cJSON *d, int32_t next, struct tk_buf *b, size_t r)
@@ -159,10 +168,7 @@ static int parse_prompt_pos(const cJSON *d, int32_t next, struct tk_buf *b, size
 			return -1;
 		if (id == next)
 			b->lp_next[r] = lp_of(lp);
-		if (n < b->k1) {
-			b->id[r * b->k1 + n] = (int32_t)id;
-			b->lp[r * b->k1 + n++] = lp_of(lp);
-		}
+		put_top(b, r, &n, (int32_t)id, lp);
 	}
 	b->n[r] = n;
 	return n > 0 ? 0 : -1;
@@ -203,10 +209,7 @@ static int parse_next(const cJSON *j, int32_t next, struct tk_buf *b, size_t r)
 			return -1;
 		if (isnan(b->lp_next[r]) && id == (double)next)
 			b->lp_next[r] = lp_of(lp);
-		if (n < b->k1) {
-			b->id[r * b->k1 + n] = (int32_t)id;
-			b->lp[r * b->k1 + n++] = lp_of(lp);
-		}
+		put_top(b, r, &n, (int32_t)id, lp);
 	}
 	b->n[r] = n;
 	return n > 0 ? 0 : -1;

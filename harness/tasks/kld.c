@@ -448,16 +448,11 @@ static int on_row(void *arg, size_t chunk, size_t pos, const float *logits, size
 	return rc;
 }
 
-/* chunks [from, n) of the job's tokens, those without a record */
-static int run_chunks(struct job *j, size_t n, struct qe_err *err)
+/* the first of chunks [0, n) without a record (those before it counted done) */
+static size_t first_missing(struct job *j, size_t n)
 {
-	struct qe_chunk_req rq;
-	struct qe_rt_info info;
 	char id[32];
 	size_t from = 0;
-
-	qe_runtime_describe(j->tl->rt, &info);
-	j->threads = info.n_threads_batch > 0 ? info.n_threads_batch : info.n_threads > 0 ? info.n_threads : 1;
 
 	for (; from < n; from++) {
 		snprintf(id, sizeof(id), "%zu", from);
@@ -465,6 +460,20 @@ static int run_chunks(struct job *j, size_t n, struct qe_err *err)
 			break;
 	}
 	qe_progress_add(j->tl->progress, from);
+	return from;
+}
+
+/* chunks [from, n) of the job's tokens, those without a record */
+static int run_chunks(struct job *j, size_t n, struct qe_err *err)
+{
+	struct qe_chunk_req rq;
+	struct qe_rt_info info;
+	size_t from;
+
+	qe_runtime_describe(j->tl->rt, &info);
+	j->threads = info.n_threads_batch > 0 ? info.n_threads_batch : info.n_threads > 0 ? info.n_threads : 1;
+
+	from = first_missing(j, n);
 	if (from == n)
 		return 0;
 	if (job_alloc(j) != 0)
@@ -535,16 +544,10 @@ static int on_topk_row(void *arg, size_t chunk, size_t pos, const struct qe_topk
 static int run_chunks_topk(struct job *j, size_t n, struct qe_err *err)
 {
 	struct qe_topk_req rq;
-	char id[32];
-	size_t from = 0;
+	size_t from;
 
 	j->threads = 1;
-	for (; from < n; from++) {
-		snprintf(id, sizeof(id), "%zu", from);
-		if (!qe_journal_has(j->tl->journal, id))
-			break;
-	}
-	qe_progress_add(j->tl->progress, from);
+	from = first_missing(j, n);
 	if (from == n)
 		return 0;
 	j->k1 = (size_t)j->s->o->topk + 1;
