@@ -965,6 +965,13 @@ static void machine_gpu(cJSON *res, const cJSON *refj)
 	cJSON_AddStringToObject(m, "gpu", gpu);
 }
 
+/* every tensor's type of a level made from the source (identity.tensor_types), NULL when unknown */
+static const cJSON *tensor_map(const cJSON *lj)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lj, "identity"), "tensor_types");
+	return cJSON_IsObject(t) && t->child ? t : NULL;
+}
+
 /* results.json's levels: each level.json with the facts across levels */
 static cJSON *levels_block(const struct run *r, cJSON *const *lvj, const cJSON *refj)
 {
@@ -984,12 +991,16 @@ static cJSON *levels_block(const struct run *r, cJSON *const *lvj, const cJSON *
 			cJSON_AddNullToObject(l, "size_ratio");
 		/* a level made of exactly the tensor types of an earlier one (llama.cpp
 		 * falls back to another type where rows do not fit a k-quant's block):
-		 * its numbers will be that level's */
+		 * its numbers will be that level's. Every tensor's type where both
+		 * levels' identities name them (levels made from the source), else the
+		 * types' histogram (two recipes moving different tensors of one shape
+		 * have the same histogram and are not the same) */
 		{
-			const cJSON *ty = cJSON_GetObjectItemCaseSensitive(lvj[i], "types");
+			const cJSON *ty = cJSON_GetObjectItemCaseSensitive(lvj[i], "types"), *tt = tensor_map(lvj[i]);
 			const char *same = NULL;
 			for (int j = 0; j < i && !same && cJSON_IsArray(ty) && cJSON_GetArraySize(ty) > 0; j++)
-				if (cJSON_Compare(ty, cJSON_GetObjectItemCaseSensitive(lvj[j], "types"), 1))
+				if (tt && tensor_map(lvj[j]) ? cJSON_Compare(tt, tensor_map(lvj[j]), 1)
+							     : cJSON_Compare(ty, cJSON_GetObjectItemCaseSensitive(lvj[j], "types"), 1))
 					same = qe_json_str(lvj[j], "name", NULL);
 			if (same)
 				cJSON_AddStringToObject(l, "same_types_as", same);

@@ -4,6 +4,7 @@
  * a matrix, and the matrix qeval computes against an independent computation
  * of the first layer's attention input on the fixture model. */
 #include "tq.h"
+#include "tq_exec.h"
 
 #include "harness/base/json.h"
 #include "harness/base/sys.h"
@@ -207,6 +208,30 @@ static void test_identity_shows_recipe(void)
 	cJSON_Delete(id);
 }
 
+/* Two recipes moving different tensors of one shape have the same types'
+ * histogram: they are not "the same tensor types" (that note is for
+ * llama.cpp's fallback); a third one that differs says nothing either. */
+static void test_recipes_not_same_types(void)
+{
+	static char out[16384], errs[16384];
+	char args[2048], path[600];
+	cJSON *r = NULL, *l;
+	int n = 0;
+
+	snprintf(args, sizeof(args), "run -q -t 2 --model %s/tiny-llama-f16.gguf --levels F16,a=Q4_K_M+blk.0.ffn_up:Q8_0,"
+		 "b=Q4_K_M+blk.0.ffn_gate:Q8_0 --mmlu datasets/samples/mmlu --limit 1 --no-summary --out %s/same",
+		 tq_fixtures(), g_cache);
+	TQ_EQ_INT(tq_qeval(g_cache, args, out, sizeof(out), errs, sizeof(errs)), 0);
+	snprintf(path, sizeof(path), "%s/same/results.json", g_cache);
+	TQ_EQ_INT(qe_json_read_file(path, &r, NULL), 0);
+	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(r, "levels")) {
+		TQ_CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(l, "same_types_as")));
+		n++;
+	}
+	TQ_EQ_INT(n, 3);
+	cJSON_Delete(r);
+}
+
 /* ---- the importance matrix ------------------------------------------------ */
 
 /* a calibration text of about n words the fixture's vocabulary covers */
@@ -376,6 +401,7 @@ int main(void)
 	TQ_RUN(test_refuse_without_imatrix);
 	TQ_RUN(test_override_order);
 	TQ_RUN(test_identity_shows_recipe);
+	TQ_RUN(test_recipes_not_same_types);
 	TQ_RUN(test_imatrix_against_direct);
 	TQ_RUN(test_recipe_with_text);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_cache);
