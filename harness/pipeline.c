@@ -4,6 +4,7 @@
 #include "harness/pipeline.h"
 #include "harness/base/json.h"
 #include "harness/base/sys.h"
+#include "harness/jobs.h"
 #include "harness/merge.h"
 #include "harness/mpi.h"
 #include "harness/plan.h"
@@ -53,9 +54,11 @@ static int pipeline_shard(const struct qe_plan *plan, const struct qe_pipeline_o
 
 /* ---- ranks of mpirun ------------------------------------------------------- */
 
-/* Rank 0, before any rank runs: a new run refuses a directory holding one
- * and writes plan.json and scale.json; a resumed one must have as many ranks. */
-static int mpi_settle(const struct qe_plan *plan, int resume, int size, struct qe_err *err)
+/* Rank 0 (or the parent of jobs), before any shard runs: a new run refuses
+ * a directory holding one and writes plan.json and scale.json (the shard
+ * count, what ran them: "mpirun" or "jobs"); a resumed one must have as
+ * many shards. */
+static int mpi_settle(const struct qe_plan *plan, int resume, int size, const char *launcher, struct qe_err *err)
 {
 	char path[4400];
 	struct stat sb;
@@ -65,15 +68,19 @@ static int mpi_settle(const struct qe_plan *plan, int resume, int size, struct q
 	snprintf(path, sizeof(path), "%s/scale.json", plan->out);
 	if (resume) {
 		if (qe_json_read_file(path, &sc, NULL) != 0)
-			return qe_fail(err, QE_EINVAL, "'%s' was not run by mpirun (no scale.json): resume it with 'qeval run "
-				       "--resume %s'", plan->out, plan->out);
+			return qe_fail(err, QE_EINVAL, "'%s' was not run by mpirun or --jobs (no scale.json): resume it with "
+				       "'qeval run --resume %s'", plan->out, plan->out);
 		if ((int)qe_json_num(sc, "ranks", 0) != size)
-			rc = qe_fail(err, QE_EINVAL, "'%s' was run by %g ranks, not %d: resume it with mpirun -np %g",
-				     plan->out, qe_json_num(sc, "ranks", 0), size, qe_json_num(sc, "ranks", 0));
+			rc = qe_fail(err, QE_EINVAL, "'%s' was run as %g shards, not %d: resume it with mpirun -np %g, or "
+				     "with 'qeval run --resume %s' (as %g jobs)", plan->out, qe_json_num(sc, "ranks", 0), size,
+				     qe_json_num(sc, "ranks", 0), plan->out, qe_json_num(sc, "ranks", 0));
 		cJSON_Delete(sc);
 		return rc;
 	}
 	snprintf(path, sizeof(path), "%s/plan.json", plan->out);
+	if (stat(path, &sb) == 0 && !strcmp(launcher, "jobs"))
+		return qe_fail(err, QE_EINVAL, "'%s' already holds a run: resume it with 'qeval run --resume %s', "
+			       "or choose another --out", plan->out, plan->out);
 	if (stat(path, &sb) == 0)
 		return qe_fail(err, QE_EINVAL, "'%s' already holds a run: resume it with 'mpirun -np %d qeval run --resume %s', "
 			       "or choose another --out", plan->out, size, plan->out);
@@ -83,6 +90,7 @@ static int mpi_settle(const struct qe_plan *plan, int resume, int size, struct q
 	sc = cJSON_CreateObject();
 	cJSON_AddStringToObject(sc, "schema", "qeval-scale");
 	cJSON_AddNumberToObject(sc, "ranks", size);
+	cJSON_AddStringToObject(sc, "launcher", launcher);
 	snprintf(path, sizeof(path), "%s/scale.json", plan->out);
 	if (rc == 0)
 		rc = qe_json_write_file(path, sc, err);
@@ -90,32 +98,62 @@ static int mpi_settle(const struct qe_plan *plan, int resume, int size, struct q
 	return rc;
 }
 
-/* This rank's shard of the plan, into OUT/ranks/RANK; its exit code. */
-static int mpi_rank_run(const struct qe_plan *plan, const struct qe_pipeline_opts *o, const struct qe_mpi *m,
-			char *dir, size_t cap, struct qe_err *err)
+/* Shard `rank` of size of the plan, into OUT/ranks/RANK; its exit code.
+ * what names it in messages ("rank", "job"). */
+static int rank_run(const struct qe_plan *plan, const struct qe_pipeline_opts *o, int rank, int size, const char *what,
+		    struct qe_err *err)
 {
-	struct qe_shard_opts so = { m->rank, m->size, o->balance_from };
+	struct qe_shard_opts so = { rank, size, o->balance_from };
 	struct qe_plan rp;
 	struct qe_run_status st;
 	cJSON *json = cJSON_Duplicate(plan->json, 1);
+	char dir[4400];
 	int rc;
 
-	snprintf(dir, cap, "%s/ranks/%d", plan->out, m->rank);
-	fprintf(stderr, "qeval %s: rank %d of %d (local %d), CUDA_VISIBLE_DEVICES=%s: its units into %s\n",
-		o->who ? o->who : "run", m->rank, m->size, m->local_rank,
-		getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "", dir);
+	snprintf(dir, sizeof(dir), "%s/ranks/%d", plan->out, rank);
 	qe_plan_json_set(json, "out", cJSON_CreateString(dir));
-	if (m->rank != 0) /* one progress display: rank 0's */
+	if (rank != 0) /* one progress display: the first shard's */
 		qe_plan_json_set(json, "quiet", cJSON_CreateTrue());
 	rc = qe_plan_from_json(&rp, json, err);
 	if (rc == 0)
 		rc = qe_run_shard(&rp, o->resume, &so, &st, err);
 	qe_plan_release(&rp);
 	if (rc) {
-		fprintf(stderr, "qeval %s: rank %d: %s\n", o->who ? o->who : "run", m->rank, err->msg);
+		fprintf(stderr, "qeval %s: %s %d: %s\n", o->who ? o->who : "run", what, rank, err->msg);
 		return qe_exit_code(rc);
 	}
 	return status_code(&st);
+}
+
+/* Rank 0 or the parent of jobs, every shard done: merge OUT/ranks/0 .. size-1
+ * into OUT and finish as a single run does (or say how to continue a stopped
+ * one: again). The exit code. */
+static int merge_ranks(const struct qe_plan *plan, const struct qe_pipeline_opts *o, int size, int code,
+		       const char *again, struct qe_err *err)
+{
+	const char *who = o->who ? o->who : "run";
+	const char **dirs = calloc((size_t)size, sizeof(*dirs));
+	char (*paths)[4400] = calloc((size_t)size, sizeof(*paths));
+	struct qe_merge_status ms;
+	int rc;
+
+	for (int r = 0; dirs && paths && r < size; r++) {
+		snprintf(paths[r], sizeof(paths[r]), "%s/ranks/%d", plan->out, r);
+		dirs[r] = paths[r];
+	}
+	rc = dirs && paths ? qe_merge(plan->out, dirs, (size_t)size, 1, &ms, err) : QE_ENOMEM;
+	free(dirs);
+	free(paths);
+	if (rc != 0) {
+		fprintf(stderr, "qeval %s: merging the shards: %s\n", who, err->msg);
+		return qe_exit_code(rc);
+	}
+	if (code > 128) {
+		fprintf(stderr, "qeval %s: stopped: the finished items are kept in %s/ranks; continue with: %s --resume %s\n",
+			who, plan->out, again, plan->out);
+		return code;
+	}
+	return qe_pipeline_finish(plan->out, o, code, err);
 }
 
 /* Every rank its shard; rank 0 gathers and merges them into plan->out and
@@ -124,40 +162,88 @@ static int pipeline_mpi(const struct qe_plan *plan, const struct qe_pipeline_opt
 			struct qe_err *err)
 {
 	const char *who = o->who ? o->who : "run";
-	char dir[4400], root[4300];
-	int rc = m->rank == 0 ? mpi_settle(plan, o->resume, m->size, err) : 0, code;
+	char dir[4400], root[4300], again[64];
+	int rc = m->rank == 0 ? mpi_settle(plan, o->resume, m->size, "mpirun", err) : 0, code;
 
 	if (qe_mpi_bcast_int(m, rc) != 0) {
 		if (m->rank == 0)
 			fprintf(stderr, "qeval %s: %s\n", who, err->msg);
 		return qe_exit_code(qe_mpi_bcast_int(m, rc));
 	}
-	code = mpi_rank_run(plan, o, m, dir, sizeof(dir), err);
+	snprintf(dir, sizeof(dir), "%s/ranks/%d", plan->out, m->rank);
+	fprintf(stderr, "qeval %s: rank %d of %d (local %d), CUDA_VISIBLE_DEVICES=%s: its units into %s\n", who, m->rank,
+		m->size, m->local_rank, getenv("CUDA_VISIBLE_DEVICES") ? getenv("CUDA_VISIBLE_DEVICES") : "", dir);
+	code = rank_run(plan, o, m->rank, m->size, "rank", err);
 	code = qe_mpi_max_int(m, code);
 	snprintf(root, sizeof(root), "%s/ranks", plan->out);
 	rc = qe_mpi_gather_dir(m, dir, root, err);
-	if (m->rank == 0 && rc == 0) {
-		const char **dirs = calloc((size_t)m->size, sizeof(*dirs));
-		char (*paths)[4400] = calloc((size_t)m->size, sizeof(*paths));
-		struct qe_merge_status ms;
-		for (int r = 0; dirs && paths && r < m->size; r++) {
-			snprintf(paths[r], sizeof(paths[r]), "%s/%d", root, r);
-			dirs[r] = paths[r];
-		}
-		rc = dirs && paths ? qe_merge(plan->out, dirs, (size_t)m->size, 1, &ms, err) : QE_ENOMEM;
-		free(dirs);
-		free(paths);
-	}
 	if (m->rank == 0 && rc != 0) {
-		fprintf(stderr, "qeval %s: merging the ranks: %s\n", who, err->msg);
+		fprintf(stderr, "qeval %s: gathering the ranks: %s\n", who, err->msg);
 		code = qe_exit_code(rc);
-	} else if (m->rank == 0 && code > 128) {
-		fprintf(stderr, "qeval %s: stopped: the finished items are kept in %s/ranks; continue with: mpirun -np %d "
-			"qeval run --resume %s\n", who, plan->out, m->size, plan->out);
 	} else if (m->rank == 0) {
-		code = qe_pipeline_finish(plan->out, o, code, err);
+		snprintf(again, sizeof(again), "mpirun -np %d qeval run", m->size);
+		code = merge_ranks(plan, o, m->size, code, again, err);
 	}
 	return qe_mpi_bcast_int(m, code);
+}
+
+/* ---- jobs on this machine (--jobs N) --------------------------------------- */
+
+struct jobs_ctx {
+	const struct qe_plan *plan;
+	const struct qe_pipeline_opts *o;
+	int n;
+};
+
+static int job_fn(int j, void *p)
+{
+	const struct jobs_ctx *c = p;
+	struct qe_err err = { 0 };
+
+	return rank_run(c->plan, c->o, j, c->n, "job", &err);
+}
+
+/* n shards at once as forked jobs (harness/jobs.h); merged and finished as
+ * mpirun's rank 0 does */
+static int pipeline_jobs(const struct qe_plan *plan, const struct qe_pipeline_opts *o, int n, struct qe_err *err)
+{
+	const char *who = o->who ? o->who : "run";
+	struct jobs_ctx c = { plan, o, n };
+	int rc = mpi_settle(plan, o->resume, n, "jobs", err), code;
+
+	if (rc != 0) {
+		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
+		return qe_exit_code(rc);
+	}
+	for (int j = 0; j < n && !plan->quiet; j++) {
+		struct qe_job_place p;
+		char cpus[256];
+		qe_job_place(j, n, &p);
+		qe_job_cpus_text(&p, cpus, sizeof(cpus));
+		fprintf(stderr, "qeval %s: job %d of %d: CPUs %s%s%s: its units into %s/ranks/%d\n", who, j, n, cpus,
+			p.gpu[0] ? ", CUDA_VISIBLE_DEVICES=" : "", p.gpu, plan->out, j);
+	}
+	code = qe_jobs_run(n, job_fn, &c);
+	if (code < 0) {
+		fprintf(stderr, "qeval %s: cannot start %d jobs: %s\n", who, n, strerror(errno));
+		code = QE_EXIT_RUNTIME;
+	}
+	return merge_ranks(plan, o, n, code, "qeval run", err);
+}
+
+/* the shard count of a run that mpirun or --jobs ran in dir (scale.json), 0 when none */
+static int settled_shards(const char *dir)
+{
+	char path[4300];
+	cJSON *sc = NULL;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/scale.json", dir);
+	if (qe_json_read_file(path, &sc, NULL) != 0)
+		return 0;
+	n = (int)qe_json_num(sc, "ranks", 0);
+	cJSON_Delete(sc);
+	return n;
 }
 
 /* ---- the pipeline --------------------------------------------------------- */
@@ -168,7 +254,7 @@ int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, st
 	const char *out = plan->out;
 	struct qe_run_status st;
 	struct qe_mpi m;
-	int rc;
+	int rc, jobs;
 
 	if ((rc = qe_mpi_start(&m, err)) != 0) {
 		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
@@ -179,12 +265,22 @@ int qe_pipeline(const struct qe_plan *plan, const struct qe_pipeline_opts *o, st
 			if (m.rank == 0)
 				fprintf(stderr, "qeval %s: --shard and mpirun: the ranks are the shards; give one of them\n", who);
 			rc = QE_EXIT_USAGE;
+		} else if (o->jobs > 1) {
+			if (m.rank == 0)
+				fprintf(stderr, "qeval %s: --jobs and mpirun: the ranks are the jobs; give one of them\n", who);
+			rc = QE_EXIT_USAGE;
 		} else {
 			rc = pipeline_mpi(plan, o, &m, err);
 		}
 		qe_mpi_end(&m);
 		return rc;
 	}
+	if (o->jobs > 1 && o->n_shards > 1) {
+		fprintf(stderr, "qeval %s: --jobs and --shard: a shard runs in one process; give one of them\n", who);
+		return QE_EXIT_USAGE;
+	}
+	if (o->jobs > 1 || (o->resume && o->n_shards <= 1 && (jobs = settled_shards(out)) > 1))
+		return pipeline_jobs(plan, o, o->jobs > 1 ? o->jobs : jobs, err);
 	if (o->n_shards > 1)
 		return pipeline_shard(plan, o, err);
 	rc = qe_run(plan, o->resume, &st, err);

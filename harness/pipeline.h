@@ -15,6 +15,7 @@ struct qe_pipeline_opts {
 	int shard, n_shards;  /* run shard `shard` of n_shards only (--shard I/N; 0 or 1 = the whole
 			       * plan): its records, no results or reports (harness/scale.h) */
 	const char *balance_from; /* shards and ranks: weigh levels by this finished run's times */
+	int jobs;             /* > 1: that many shards at once as forked jobs, merged (harness/jobs.h) */
 };
 
 /* Run the plan and write everything after it (under mpirun with several

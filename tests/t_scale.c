@@ -6,7 +6,8 @@
  * samples (split into item pieces) and kld (run whole, with the reference
  * beside it in each shard). A merge missing a shard is finished by
  * `qeval run --resume`; a rank killed with SIGKILL mid-run is finished by
- * `mpirun ... --resume`. The MPI tests skip with one line when qeval was
+ * `mpirun ... --resume`. `qeval run --jobs 2` gives the same, and one
+ * stopped by SIGTERM is finished by `qeval run --resume`. The MPI tests skip with one line when qeval was
  * built without MPI (make MPI=1) or mpirun is not on PATH. */
 #include "tests/tq.h"
 #include "tests/tq_exec.h"
@@ -452,6 +453,77 @@ static void test_mpi_rank_killed(void)
 	check_same(dir, 1);
 }
 
+/* ---- jobs (--jobs N) ---------------------------------------------------------- */
+
+static void test_jobs_same(void)
+{
+	char dir[600], *sc = NULL;
+
+	TQ_EQ_INT(qeval("run %s/plan.json -q --no-summary --jobs 2 --out %s/jobs", g_tmp, g_tmp), 0);
+	snprintf(dir, sizeof(dir), "%s/jobs", g_tmp);
+	check_same(dir, 0);
+	snprintf(dir, sizeof(dir), "%s/jobs/scale.json", g_tmp);
+	TQ_EQ_INT(qe_file_read(dir, &sc, NULL, NULL), 0);
+	TQ_CHECK(sc && strstr(sc, "\"jobs\"") && strstr(sc, "2"));
+	free(sc);
+	/* the same directory again without --resume: refused, nothing lost */
+	TQ_EQ_INT(qeval("run %s/plan.json -q --no-summary --jobs 2 --out %s/jobs", g_tmp, g_tmp), 2);
+	TQ_CHECK(strstr(g_err, "already holds a run") != NULL);
+	TQ_EQ_INT(qeval("run %s/plan.json -q --jobs 2 --shard 0/2 --out %s/jobs-shard", g_tmp, g_tmp), 2);
+	TQ_EQ_INT(qeval("run %s/plan.json -q --jobs 0 --out %s/jobs0", g_tmp, g_tmp), 2);
+	TQ_CHECK(strstr(g_err, "--jobs '0'") != NULL);
+}
+
+/* SIGTERM to the parent of two jobs after job 1's first record: every job
+ * stops after its current item, exit 143 naming how to continue; `run
+ * --resume` (the job count read from scale.json) finishes the same run */
+static void test_jobs_stopped(void)
+{
+	char cmd[2000], dir[600], rank1[700];
+	struct timespec t0, now;
+	pid_t pid;
+	int st = 0, sent = 0;
+
+	snprintf(dir, sizeof(dir), "%s/js", g_tmp);
+	snprintf(rank1, sizeof(rank1), "%s/ranks/1", dir);
+	snprintf(cmd, sizeof(cmd), "%s/cache", g_tmp);
+	pid = fork();
+	if (pid == 0) {
+		char plan[600];
+		snprintf(plan, sizeof(plan), "%s/plan.json", g_tmp);
+		setenv("QEVAL_CACHE", cmd, 1);
+		snprintf(cmd, sizeof(cmd), "%s/js.log", g_tmp);
+		if (!freopen(cmd, "w", stderr) || !freopen("/dev/null", "w", stdout))
+			_exit(127);
+		execl(bin(), bin(), "run", plan, "-q", "--no-summary", "--jobs", "2", "--out", dir, (char *)NULL);
+		_exit(127);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec > KILL_WAIT_S) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			TQ_FAILF("the jobs did not end after SIGTERM (see %s/js.log)", g_tmp);
+			return;
+		}
+		if (!sent && n_records(rank1) > 0) {
+			sent = kill(pid, SIGTERM) == 0;
+			fprintf(stderr, "  SIGTERM after %d record(s) of job 1\n", n_records(rank1));
+		}
+		usleep(2000);
+	}
+	if (!sent)
+		TQ_SKIP("the jobs finished before job 1's first record could be seen (a very fast machine)");
+	TQ_EQ_INT(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 128 + SIGTERM);
+	snprintf(cmd, sizeof(cmd), "grep -q 'continue with: qeval run --resume' %s/js.log", g_tmp);
+	TQ_EQ_INT(system(cmd), 0);
+	TQ_EQ_INT(qeval("run -q --no-summary --resume %s", dir), 0);
+	check_same(dir, 1);
+}
+
 /* a qeval without MPI started by mpirun refuses at once (each rank would run the whole plan) */
 static void test_mpi_not_built(void)
 {
@@ -483,6 +555,8 @@ int main(void)
 	if (ready) {
 		TQ_RUN(test_shards_merge);
 		TQ_RUN(test_merge_missing_shard);
+		TQ_RUN(test_jobs_same);
+		TQ_RUN(test_jobs_stopped);
 		TQ_RUN(test_mpi_same);
 		TQ_RUN(test_mpi_rank_killed);
 		TQ_RUN(test_mpi_not_built);

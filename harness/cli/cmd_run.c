@@ -39,7 +39,7 @@ enum flag_kind {
 	F_SHARED, /* an option several tasks have: --KEY VALUE */
 };
 
-enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP, C_SHARD, C_BALANCE };
+enum { C_TASKS = 1, C_PLAN, C_RESUME, C_GATE, C_NOSUM, C_HELP, C_SHARD, C_BALANCE, C_JOBS };
 
 /* The plan's own flags, in help order. */
 static const struct gflag {
@@ -61,6 +61,9 @@ static const struct gflag {
 	{ "resume", 0, F_CLI, NULL, C_RESUME, NULL, NULL, "continue a killed or failed run; finished items are not redone", "DIR" },
 	{ "shard", 0, F_CLI, NULL, C_SHARD, NULL, NULL,
 	  "run shard I of N of the plan's units only (then: qeval merge; docs/scale-out.md)", "I/N" },
+	{ "jobs", 'j', F_CLI, NULL, C_JOBS, NULL, NULL,
+	  "run N shards of the plan at once on this machine, each on its share of the CPUs (its own GPU where several "
+	  "are visible), merged at the end (docs/scale-out.md)", "N" },
 	{ "balance-from", 0, F_CLI, NULL, C_BALANCE, NULL, NULL,
 	  "shards, ranks: weigh each level by its measured time in this finished run", "DIR" },
 	{ "limit", 0, F_PLAN, "limit", 0, NULL, NULL, NULL, NULL },
@@ -232,6 +235,7 @@ struct cli {
 	const char *tasks, *plan_file, *resume, *gate, *balance_from;
 	int summary;
 	int shard, n_shards;  /* --shard I/N; n_shards 0 = not given */
+	int jobs;             /* --jobs N; 0 = not given */
 };
 
 /* the value of a flag as the plan's JSON value */
@@ -561,6 +565,14 @@ static int parse_args(int argc, char **argv, const struct flags *f, struct cli *
 			case C_GATE: c->gate = optarg; break;
 			case C_NOSUM: c->summary = 0; break;
 			case C_BALANCE: c->balance_from = optarg; break;
+			case C_JOBS: {
+				char *end = NULL;
+				long n = strtol(optarg, &end, 10);
+				if (!end || *end || n < 1 || n > 4096)
+					return qe_fail(err, QE_EINVAL, "--jobs '%s': a count of 1 to 4096", optarg);
+				c->jobs = (int)n;
+				break;
+			}
 			case C_SHARD:
 				if (qe_scale_parse_shard(optarg, &c->shard, &c->n_shards, err) != 0)
 					return err->code;
@@ -731,6 +743,7 @@ int qe_run_command(int argc, char **argv, cJSON *base, const char *resume, const
 	po.shard = c.shard;
 	po.balance_from = c.balance_from;
 	po.n_shards = c.n_shards;
+	po.jobs = c.jobs;
 	if (c.resume && qe_run_shard_of(c.resume, &po.shard, &po.n_shards) == 0 && c.n_shards &&
 	    (c.shard != po.shard || c.n_shards != po.n_shards)) {
 		rc = qe_fail(&err, QE_EINVAL, "'%s' holds shard %d/%d, not %d/%d", c.resume, po.shard, po.n_shards, c.shard,
