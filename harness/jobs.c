@@ -13,7 +13,8 @@
 #include <unistd.h>
 
 /* the GPUs a job may be given: CUDA_VISIBLE_DEVICES's entries, else the
- * driver's devices as 0 .. g-1; their count */
+ * driver's devices (/proc/driver/nvidia/gpus, else /dev/nvidiaN) as
+ * 0 .. g-1; their count */
 static int gpu_list(char list[][32], int cap)
 {
 	const char *cv = getenv("CUDA_VISIBLE_DEVICES");
@@ -28,11 +29,15 @@ static int gpu_list(char list[][32], int cap)
 			snprintf(list[n++], 32, "%s", tok);
 		return n;
 	}
-	if (!(d = opendir("/proc/driver/nvidia/gpus")))
-		return 0;
-	while ((de = readdir(d)) != NULL)
-		n += de->d_name[0] != '.';
-	closedir(d);
+	if ((d = opendir("/proc/driver/nvidia/gpus")) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			n += de->d_name[0] != '.';
+		closedir(d);
+	} else if ((d = opendir("/dev")) != NULL) { /* a container without /proc/driver: its device nodes */
+		while ((de = readdir(d)) != NULL)
+			n += !strncmp(de->d_name, "nvidia", 6) && de->d_name[6] >= '0' && de->d_name[6] <= '9';
+		closedir(d);
+	}
 	n = n < cap ? n : cap;
 	for (int i = 0; i < n; i++)
 		snprintf(list[i], 32, "%d", i);

@@ -15,9 +15,9 @@
  * is). Allowed CPUs c_0 .. c_{m-1}: with m >= n, job j takes c_k for
  * floor(j m / n) <= k < floor((j + 1) m / n); with m < n, c_{j mod m}.
  * GPUs: the entries of CUDA_VISIBLE_DEVICES, else the NVIDIA driver's
- * devices (/proc/driver/nvidia/gpus); with g > 1 of them, job j takes entry
- * j mod g (QEVAL_GPUS_PER_RANK = k: k consecutive ones); one or none: all
- * jobs share it. */
+ * devices (/proc/driver/nvidia/gpus, else the /dev/nvidiaN nodes); with
+ * g > 1 of them, job j takes entry j mod g (QEVAL_GPUS_PER_RANK = k: k
+ * consecutive ones); one or none: all jobs share it. */
 struct qe_job_place {
 	int cpus[1024];
 	int n_cpus;

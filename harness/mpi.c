@@ -68,6 +68,19 @@ int qe_mpi_max_int(const struct qe_mpi *m, int v)
 	return v;
 }
 
+void qe_mpi_bcast_ints(const struct qe_mpi *m, int *v, int n)
+{
+	(void)m;
+	(void)v;
+	(void)n;
+}
+
+void qe_mpi_bcast_double(const struct qe_mpi *m, double *v)
+{
+	(void)m;
+	(void)v;
+}
+
 int qe_mpi_gather_dir(const struct qe_mpi *m, const char *dir, const char *to_root, struct qe_err *err)
 {
 	(void)m;
@@ -113,6 +126,9 @@ struct fentry {
 	uint64_t size, hash;  /* bytes, FNV-1a 64 of the content */
 };
 
+static struct qe_mpi g_world; /* the ranks once started */
+static int g_starts;           /* starts not yet ended */
+
 int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 {
 	MPI_Comm node;
@@ -123,6 +139,11 @@ int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 	m->size = 1;
 	if (launched_ranks() <= 1)
 		return 0;
+	if (g_starts > 0) {
+		g_starts++;
+		*m = g_world;
+		return 0;
+	}
 	lr = lr ? lr : lr2 ? lr2 : getenv("SLURM_LOCALID");
 	if (lr) /* before MPI_Init: a CUDA-aware MPI may start CUDA there */
 		pick_gpu(atoi(lr));
@@ -136,14 +157,28 @@ int qe_mpi_start(struct qe_mpi *m, struct qe_err *err)
 	MPI_Comm_free(&node);
 	if (m->size > 1 && !lr)
 		pick_gpu(m->local_rank);
+	g_world = *m;
+	g_starts = 1;
 	return 0;
 }
 
 void qe_mpi_end(struct qe_mpi *m)
 {
-	if (m->started)
+	if (m->started && --g_starts == 0)
 		MPI_Finalize();
 	m->started = 0;
+}
+
+void qe_mpi_bcast_ints(const struct qe_mpi *m, int *v, int n)
+{
+	if (m->size > 1 && n > 0)
+		MPI_Bcast(v, n, MPI_INT, 0, MPI_COMM_WORLD);
+}
+
+void qe_mpi_bcast_double(const struct qe_mpi *m, double *v)
+{
+	if (m->size > 1)
+		MPI_Bcast(v, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
 }
 
 int qe_mpi_bcast_int(const struct qe_mpi *m, int v)

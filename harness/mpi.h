@@ -31,11 +31,20 @@ int qe_mpi_built(void);
  * ranks but built without MPI (each rank would run the whole plan). */
 int qe_mpi_start(struct qe_mpi *m, struct qe_err *err);
 
-/* Finish MPI (every rank calls it once, after the last collective). */
+/* Finish MPI (every rank calls it once, after the last collective). A
+ * command may start MPI before the pipeline does (to agree on something
+ * first): starting again gives the same ranks, and MPI finishes at the
+ * last qe_mpi_end of as many as there were starts. */
 void qe_mpi_end(struct qe_mpi *m);
 
 /* Rank 0's v, on every rank. */
 int qe_mpi_bcast_int(const struct qe_mpi *m, int v);
+
+/* Rank 0's v[0 .. n), on every rank (in place). */
+void qe_mpi_bcast_ints(const struct qe_mpi *m, int *v, int n);
+
+/* Rank 0's *v, on every rank (in place). */
+void qe_mpi_bcast_double(const struct qe_mpi *m, double *v);
 
 /* The largest v of every rank, on every rank. */
 int qe_mpi_max_int(const struct qe_mpi *m, int v);

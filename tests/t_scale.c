@@ -182,26 +182,13 @@ static int qeval(const char *fmt, ...)
 }
 
 /* `mpirun -np 2 --oversubscribe qeval ARGS`, output into T/mpi.log; the
- * exit status. Root may run it (the CI machine's user). */
+ * exit status */
 static int mpirun(const char *args)
 {
-	char cmd[4096];
-	int st;
+	char log[400];
 
-	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
-		 "mpirun -np 2 --oversubscribe %s %s >%s/mpi.log 2>&1", g_tmp, bin(), args, g_tmp);
-	st = system(cmd);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* why the MPI tests cannot run here, NULL when they can */
-static const char *no_mpi(void)
-{
-	if (system("command -v mpirun >/dev/null 2>&1") != 0)
-		return "mpirun is not on PATH (apt-get install openmpi-bin)";
-	if (qeval("version") != 0 || !strstr(g_out, "mpi: yes"))
-		return "qeval was built without MPI (make MPI=1)";
-	return NULL;
+	snprintf(log, sizeof(log), "%s/mpi.log", g_tmp);
+	return tq_mpirun(g_tmp, args, log);
 }
 
 /* the single run, and its plan without "out" as T/plan.json */
@@ -341,7 +328,7 @@ static void test_merge_missing_shard(void)
 static void test_mpi_same(void)
 {
 	char args[1200], dir[600];
-	const char *why = no_mpi();
+	const char *why = tq_no_mpi(g_tmp);
 
 	if (why)
 		TQ_SKIP("%s", why);
@@ -412,7 +399,7 @@ static pid_t start_mpirun(const char *args)
 static void test_mpi_rank_killed(void)
 {
 	char args[1200], dir[600], rank1[700], lock[800], *pidtxt = NULL;
-	const char *why = no_mpi();
+	const char *why = tq_no_mpi(g_tmp);
 	struct timespec t0, now;
 	pid_t pid;
 	int st = 0, killed = 0;

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 
 /* Run `qeval ARGS` (shell words) with the cache in tmp/cache; stdout and
@@ -34,6 +35,33 @@ static inline int tq_qeval(const char *tmp, const char *args, char *out, size_t 
 			fclose(f);
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run `mpirun -np 2 --oversubscribe qeval ARGS` with the cache in tmp/cache,
+ * its output into the file log; the exit status. Root may run it (the CI
+ * machine's user). */
+static inline int tq_mpirun(const char *tmp, const char *args, const char *log)
+{
+	char cmd[8192];
+	const char *bin = getenv("QE_QEVAL");
+	int st;
+
+	snprintf(cmd, sizeof(cmd), "QEVAL_CACHE=%s/cache OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+		 "mpirun -np 2 --oversubscribe %s %s >%s 2>&1", tmp, bin ? bin : "./qeval", args, log);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Why `mpirun qeval` cannot be tested here (for TQ_SKIP), NULL when it can. */
+static inline const char *tq_no_mpi(const char *tmp)
+{
+	char out[4096], err[4096];
+
+	if (system("command -v mpirun >/dev/null 2>&1") != 0)
+		return "mpirun is not on PATH (apt-get install openmpi-bin)";
+	if (tq_qeval(tmp, "version", out, sizeof(out), err, sizeof(err)) != 0 || !strstr(out, "mpi: yes"))
+		return "qeval was built without MPI (make MPI=1)";
+	return NULL;
 }
 
 #endif

@@ -5,13 +5,15 @@
  * what quantizing that group alone moved it by; the gate's own rules
  * (reports/gate.h) judge the predicted level. Greedy: from the reference,
  * move one group one type down at a time, the move that saves the most bytes
- * per unit of drift among those still predicted to pass. */
+ * per unit of drift among those still predicted to pass (harness/cli/scan.c:
+ * qe_scan_predict, qe_scan_choose). */
 #include "harness/cli/cli.h"
 #include "harness/cli/scan.h"
 #include "harness/base/json.h"
 #include "harness/base/opt.h"
 #include "harness/base/sys.h"
 #include "harness/base/text.h"
+#include "harness/mpi.h"
 #include "reports/gate.h"
 #include "reports/results.h"
 
@@ -72,112 +74,6 @@ static int take_flags(int *argc, char **argv, struct rargs *a)
 	return 0;
 }
 
-/* ---- prediction ------------------------------------------------------------- */
-
-/* pred += lvl - ctrl, number by number (objects by key, arrays by index) */
-static void add_delta(cJSON *pred, const cJSON *ctrl, const cJSON *lvl)
-{
-	cJSON *p;
-	int i = 0;
-
-	if (!ctrl || !lvl)
-		return;
-	cJSON_ArrayForEach(p, pred) {
-		const cJSON *c = cJSON_IsArray(pred) ? cJSON_GetArrayItem(ctrl, i) : cJSON_GetObjectItemCaseSensitive(ctrl, p->string);
-		const cJSON *l = cJSON_IsArray(pred) ? cJSON_GetArrayItem(lvl, i) : cJSON_GetObjectItemCaseSensitive(lvl, p->string);
-		i++;
-		if (cJSON_IsNumber(p) && cJSON_IsNumber(c) && cJSON_IsNumber(l))
-			cJSON_SetNumberValue(p, p->valuedouble + l->valuedouble - c->valuedouble);
-		else if (cJSON_IsObject(p) || cJSON_IsArray(p))
-			add_delta(p, c, l);
-	}
-}
-
-/* results.json with the reference and one level, `name`: the control moved
- * by every group at its type (types[g] = -1: not moved). Caller frees. */
-static cJSON *predict(const cJSON *res, const struct qe_scan *s, const int *types, const char *name)
-{
-	cJSON *out = cJSON_Duplicate(res, 1), *levels = cJSON_CreateArray(), *task, *lv;
-	const cJSON *ctrl = qe_results_level(res, "control");
-	char ln[128];
-
-	lv = cJSON_Duplicate(ctrl, 1);
-	cJSON_ReplaceItemInObjectCaseSensitive(lv, "name", cJSON_CreateString(name));
-	for (int g = 0; g < s->n_g; g++)
-		if (types[g] >= 0) {
-			qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
-			add_delta(lv, ctrl, qe_results_level(res, ln));
-		}
-	cJSON_AddItemToArray(levels, cJSON_Duplicate(qe_results_level(res, s->ref_name), 1));
-	cJSON_AddItemToArray(levels, lv);
-	cJSON_ReplaceItemInObjectCaseSensitive(out, "levels", levels);
-	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(out, "tasks")) {
-		const cJSON *cb = qe_results_block(res, task->string, "control");
-		cJSON *blocks = cJSON_CreateObject(), *b = cJSON_Duplicate(cb, 1);
-		for (int g = 0; b && g < s->n_g; g++)
-			if (types[g] >= 0) {
-				qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
-				add_delta(b, cb, qe_results_block(res, task->string, ln));
-			}
-		cJSON_AddItemToObject(blocks, s->ref_name,
-				      cJSON_Duplicate(qe_results_block(res, task->string, s->ref_name), 1));
-		if (b)
-			cJSON_AddItemToObject(blocks, name, b);
-		cJSON_ReplaceItemInObjectCaseSensitive(task, "levels", blocks);
-	}
-	return out;
-}
-
-/* 1 when the rules pass the predicted level (no check failed) */
-static int predicted_pass(const cJSON *res, const cJSON *rules, const struct qe_scan *s, const int *types,
-			  const char *name, double *bpw)
-{
-	cJSON *pred = predict(res, s, types, name), *outcome = NULL;
-	int ok = 0;
-
-	*bpw = qe_json_num(qe_results_level(pred, name), "bpw", NAN);
-	if (qe_gate_eval(pred, rules, "predicted", "rules", &outcome, NULL) == 0)
-		ok = qe_json_num(outcome, "n_failed", 1) == 0 && qe_json_num(outcome, "n_passed", 0) > 0;
-	cJSON_Delete(outcome);
-	cJSON_Delete(pred);
-	return ok;
-}
-
-/* one greedy step: the passing move of one group one type down with the most
- * bits/weight saved per unit of drift; 0 when none passes */
-static int greedy_step(const cJSON *res, const cJSON *rules, const struct qe_scan *s, int *types, const char *name,
-		       double *bpw)
-{
-	const char *what;
-	double best = -1, ctrl = qe_scan_drift(res, "control", &what), now = *bpw;
-	int bg = -1;
-	char ln[128], prev[128];
-
-	for (int g = 0; g < s->n_g; g++) {
-		double b, d, gain;
-		if (types[g] + 1 >= s->n_types)
-			continue;
-		types[g]++;
-		qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
-		if (types[g] > 0)
-			qe_scan_level_name(s, g, types[g] - 1, prev, sizeof(prev));
-		d = qe_scan_drift(res, ln, &what) - (types[g] > 0 ? qe_scan_drift(res, prev, &what) : ctrl);
-		if (predicted_pass(res, rules, s, types, name, &b) && now - b > 0) {
-			gain = (now - b) / (fmax(d, 0) + 1e-9);
-			if (gain > best) {
-				best = gain;
-				bg = g;
-			}
-		}
-		types[g]--;
-	}
-	if (bg < 0)
-		return 0;
-	types[bg]++;
-	predicted_pass(res, rules, s, types, name, bpw);
-	return 1;
-}
-
 /* ---- the command ------------------------------------------------------------- */
 
 /* the verifying run's levels: reference, the uniform ones (with the matrix
@@ -221,11 +117,18 @@ static void record(const char *out, const struct qe_scan *s, const int *types, c
 	cJSON_Delete(j);
 }
 
-/* the scan into out/scan (made or finished there) */
-static int run_scan(int argc, char **argv, const struct rargs *a, const char *dir, struct qe_scan *s)
+/* the scan into out/scan (made or finished there: as rank 0 sees it, under mpirun) */
+static int run_scan(int argc, char **argv, const struct rargs *a, const char *dir, struct qe_scan *s,
+		    const struct qe_mpi *m)
 {
 	struct qe_err err = { 0 };
-	int rc = qe_scan_load(dir, s, &err);
+	char path[4200];
+	struct stat st;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/sensitivity.json", dir);
+	if (qe_mpi_bcast_int(m, stat(path, &st) == 0))
+		rc = qe_scan_load(dir, s, &err);
 
 	if (rc < 0)
 		return qe_opt_die("recommend", &err);
@@ -237,7 +140,7 @@ static int run_scan(int argc, char **argv, const struct rargs *a, const char *di
 		    qe_scan_groups(a->model, a->groups ? a->groups : "kind", s, &err))
 			return qe_opt_die("recommend", &err);
 	}
-	return qe_scan_run(argc, argv, dir, s, rc == 1, "recommend");
+	return qe_scan_run(argc, argv, dir, s, rc == 1, m->rank == 0, "recommend");
 }
 
 /* the rules a prediction can judge: those on a task the scan ran (or on no
@@ -272,11 +175,7 @@ static int choose(const char *dir, const cJSON *rules, const struct qe_scan *s, 
 	if (qe_results_load(dir, &res, &err) != 0)
 		return qe_opt_die("recommend", &err);
 	judged = scan_rules(rules, res, name);
-	for (int g = 0; g < s->n_g; g++)
-		types[g] = -1;
-	ok = predicted_pass(res, judged, s, types, name, bpw);
-	while (ok && greedy_step(res, judged, s, types, name, bpw))
-		;
+	ok = qe_scan_choose(res, judged, s, types, name, bpw);
 	cJSON_Delete(judged);
 	cJSON_Delete(res);
 	if (!ok) {
@@ -287,7 +186,7 @@ static int choose(const char *dir, const cJSON *rules, const struct qe_scan *s, 
 }
 
 static int verify(int argc, char **argv, const struct rargs *a, const char *dir, const struct qe_scan *s,
-		  const int *types)
+		  const int *types, const struct qe_mpi *m)
 {
 	struct stat st;
 	char path[4200];
@@ -295,7 +194,7 @@ static int verify(int argc, char **argv, const struct rargs *a, const char *dir,
 	int code, resume;
 
 	snprintf(path, sizeof(path), "%s/plan.json", dir);
-	resume = stat(path, &st) == 0;
+	resume = qe_mpi_bcast_int(m, stat(path, &st) == 0);
 	if (!resume) {
 		plan = cJSON_CreateObject();
 		cJSON_AddStringToObject(plan, "model", s->model);
@@ -380,6 +279,7 @@ int cmd_recommend(int argc, char **argv)
 	char scan_dir[4200], verify_dir[4200], **vargv;
 	const char *out;
 	cJSON *rules = NULL;
+	struct qe_mpi m;
 	double bpw = NAN;
 
 	for (vat = 1; vat < argc && strcmp(argv[vat], "--verify"); vat++)
@@ -407,24 +307,37 @@ int cmd_recommend(int argc, char **argv)
 		free(s);
 		return qe_opt_die("recommend", &err);
 	}
+	if (qe_mpi_start(&m, &err) != 0) {
+		cJSON_Delete(rules);
+		free(vargv);
+		free(s);
+		return qe_opt_die("recommend", &err);
+	}
 	out = a.out ? a.out : "qeval-recommend";
 	qe_mkdirs(out, 0755);
 	snprintf(scan_dir, sizeof(scan_dir), "%s/scan", out);
 	snprintf(verify_dir, sizeof(verify_dir), "%s/verify", out);
-	code = run_scan(argc, argv, &a, scan_dir, s);
-	if (code == QE_EXIT_OK || code == QE_EXIT_RUNTIME)
+	code = run_scan(argc, argv, &a, scan_dir, s, &m);
+	/* rank 0 chooses (it has the scan's results), every rank verifies */
+	if (m.rank == 0 && (code == QE_EXIT_OK || code == QE_EXIT_RUNTIME))
 		code = choose(scan_dir, rules, s, types, a.name ? a.name : "mix", &bpw);
+	code = qe_mpi_bcast_int(&m, code);
+	qe_mpi_bcast_ints(&m, types, s->n_g);
+	qe_mpi_bcast_double(&m, &bpw);
 	if (code == QE_EXIT_OK) {
-		record(out, s, types, a.name ? a.name : "mix", bpw, &a);
-		code = verify(vargc, vargv, &a, verify_dir, s, types);
+		if (m.rank == 0)
+			record(out, s, types, a.name ? a.name : "mix", bpw, &a);
+		code = verify(vargc, vargv, &a, verify_dir, s, types, &m);
 	}
-	if (code == QE_EXIT_OK || code == QE_EXIT_RUNTIME || code == QE_EXIT_CHECK) {
+	if (m.rank == 0 && (code == QE_EXIT_OK || code == QE_EXIT_RUNTIME || code == QE_EXIT_CHECK)) {
 		char g0[] = "gate", g2[] = "--rules", rules_path[4200];
 		char *gv[] = { g0, verify_dir, g2, rules_path, NULL };
 		snprintf(rules_path, sizeof(rules_path), "%s", a.rules);
 		cmd_gate(4, gv);
 		code = summary(out, scan_dir, verify_dir, a.name ? a.name : "mix", bpw, &a);
 	}
+	code = qe_mpi_bcast_int(&m, code);
+	qe_mpi_end(&m);
 	cJSON_Delete(rules);
 	free(vargv);
 	free(s);

@@ -7,6 +7,7 @@
 #include "harness/base/json.h"
 #include "harness/base/opt.h"
 #include "harness/base/sys.h"
+#include "harness/mpi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,8 @@ static int scan_new(const struct sargs *a, struct qe_scan *s, struct qe_err *err
 	return qe_scan_groups(a->model, a->groups ? a->groups : "kind", s, err);
 }
 
-int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s, int resume, const char *who)
+int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s, int resume, int lead,
+		const char *who)
 {
 	cJSON *plan = NULL, *sj = qe_scan_to_json(s);
 	struct qe_err err = { 0 };
@@ -91,7 +93,7 @@ int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s,
 
 	qe_mkdirs(out, 0755);
 	snprintf(path, sizeof(path), "%s/sensitivity.json", out);
-	if (!resume && qe_json_write_file(path, sj, &err) != 0) {
+	if (lead && !resume && qe_json_write_file(path, sj, &err) != 0) {
 		cJSON_Delete(sj);
 		return qe_opt_die(who, &err);
 	}
@@ -107,7 +109,7 @@ int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s,
 	cJSON_Delete(plan);
 	if (code != QE_EXIT_OK && code != QE_EXIT_RUNTIME && code != QE_EXIT_CHECK)
 		return code;
-	if (qe_scan_report(out, s, &err) != 0)
+	if (lead && qe_scan_report(out, s, &err) != 0)
 		return qe_opt_die(who, &err);
 	return code;
 }
@@ -136,6 +138,7 @@ int cmd_sensitivity(int argc, char **argv)
 	struct qe_scan *s = calloc(1, sizeof(*s));
 	char plan[4200];
 	struct stat st;
+	struct qe_mpi m;
 	const char *out;
 	int rc, code, resume;
 
@@ -150,15 +153,23 @@ int cmd_sensitivity(int argc, char **argv)
 	}
 	out = a.out ? a.out : "qeval-sensitivity";
 	snprintf(plan, sizeof(plan), "%s/plan.json", out);
-	resume = stat(plan, &st) == 0; /* a scan ran there: finish it */
-	rc = resume ? qe_scan_load(out, s, &err) : scan_new(&a, s, &err);
-	if (resume && rc == 0)
-		rc = qe_fail(&err, QE_EINPUT, "'%s' holds a run that is not a sensitivity scan", out);
-	if (rc < 0) {
+	if (qe_mpi_start(&m, &err) != 0) {
 		free(s);
 		return qe_opt_die("sensitivity", &err);
 	}
-	code = qe_scan_run(argc, argv, out, s, resume, "sensitivity");
+	/* a scan ran there: finish it (under mpirun, as rank 0 sees it before
+	 * it writes the new run's plan.json) */
+	resume = qe_mpi_bcast_int(&m, stat(plan, &st) == 0);
+	rc = resume ? qe_scan_load(out, s, &err) : scan_new(&a, s, &err);
+	if (resume && rc == 0)
+		rc = qe_fail(&err, QE_EINPUT, "'%s' holds a run that is not a sensitivity scan", out);
+	if (qe_mpi_max_int(&m, rc < 0) != 0) { /* every rank stops when one cannot go on */
+		free(s);
+		qe_mpi_end(&m);
+		return rc < 0 ? qe_opt_die("sensitivity", &err) : QE_EXIT_USAGE;
+	}
+	code = qe_scan_run(argc, argv, out, s, resume, m.rank == 0, "sensitivity");
+	qe_mpi_end(&m);
 	free(s);
 	return code;
 }

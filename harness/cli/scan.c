@@ -2,6 +2,7 @@
 #include "harness/cli/scan.h"
 #include "harness/base/json.h"
 #include "harness/base/text.h"
+#include "reports/gate.h"
 #include "reports/gnuplot.h"
 #include "reports/results.h"
 #include "reports/tensors.h"
@@ -41,8 +42,9 @@ static void group_add(struct qe_scan *s, const char *name, const char *pattern, 
 		s->g[i].n_elements += nel;
 }
 
-/* one 2-D weight into the kind and/or layer groups */
-static void add_tensor(struct qe_scan *s, const char *tname, double nel, int kinds, int layers)
+/* one 2-D weight into the kind and/or layer groups; span = layers per layer
+ * group (0 = none): blk.L alone for 1, else blk.A-B with A = L - L mod span */
+static void add_tensor(struct qe_scan *s, const char *tname, double nel, int kinds, int span, int n_layers)
 {
 	char kind[QE_TENSOR_KIND_CAP], name[64], pat[160];
 	int layer;
@@ -55,33 +57,77 @@ static void add_tensor(struct qe_scan *s, const char *tname, double nel, int kin
 			snprintf(pat, sizeof(pat), "^%s\\.weight$", kind);
 		group_add(s, kind, pat, nel);
 	}
-	if (layers && layer >= 0) {
+	if (span == 1 && layer >= 0) {
 		snprintf(name, sizeof(name), "blk.%d", layer);
 		snprintf(pat, sizeof(pat), "^blk\\.%d\\.", layer);
 		group_add(s, name, pat, nel);
+	} else if (span > 1 && layer >= 0) {
+		int a = layer - layer % span, b = a + span - 1 < n_layers - 1 ? a + span - 1 : n_layers - 1;
+		size_t l;
+		snprintf(name, sizeof(name), "blk.%d-%d", a, b);
+		l = (size_t)snprintf(pat, sizeof(pat), "^blk\\.(");
+		for (int k = a; k <= b && l < sizeof(pat); k++)
+			l += (size_t)snprintf(pat + l, sizeof(pat) - l, "%s%d", k > a ? "|" : "", k);
+		if (l < sizeof(pat))
+			snprintf(pat + l, sizeof(pat) - l, ")\\.");
+		group_add(s, name, pat, nel);
 	}
+}
+
+/* how: "kind", "layer", "layers:K", "kind,layer", "kind,layers:K" into
+ * *kinds and *span (layers per layer group, 0 = none); -1 for another */
+static int parse_how(const char *how, int *kinds, int *span)
+{
+	const char *l = how;
+	char *end = NULL;
+	long k;
+
+	*kinds = !strncmp(how, "kind", 4) && (how[4] == '\0' || how[4] == ',');
+	*span = 0;
+	if (*kinds)
+		l = how[4] == ',' ? how + 5 : NULL;
+	if (!l)
+		return 0;
+	if (!strcmp(l, "layer")) {
+		*span = 1;
+		return 0;
+	}
+	if (strncmp(l, "layers:", 7) != 0)
+		return -1;
+	k = strtol(l + 7, &end, 10);
+	if (!end || *end || end == l + 7 || k < 1 || k > 100000)
+		return -1;
+	*span = (int)k;
+	return 0;
 }
 
 int qe_scan_groups(const char *model, const char *how, struct qe_scan *s, struct qe_err *err)
 {
 	struct gguf_init_params gp = { .no_alloc = true, .ctx = NULL };
 	struct gguf_context *g;
-	int kinds = !strcmp(how, "kind") || !strcmp(how, "kind,layer");
-	int layers = !strcmp(how, "layer") || !strcmp(how, "kind,layer");
+	int kinds, span, n_layers = 0;
 	int64_t k;
 	int ft = 1;
 
-	if (!kinds && !layers)
-		return qe_fail(err, QE_EINVAL, "--groups '%s': kind, layer or kind,layer", how);
+	if (parse_how(how, &kinds, &span) != 0 || (!kinds && !span))
+		return qe_fail(err, QE_EINVAL, "--groups '%s': kind, layer, layers:K (K layers a group) or kind with one "
+			       "of them (kind,layers:4)", how);
 	if (!(g = gguf_init_from_file(model, gp)))
 		return qe_fail(err, QE_EINPUT, "'%s' is not a readable GGUF file", model);
 	snprintf(s->model, sizeof(s->model), "%s", model);
+	for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) { /* the layer count: the last range ends there */
+		char kind[QE_TENSOR_KIND_CAP];
+		int layer;
+		qe_tensor_kind(gguf_get_tensor_name(g, i), kind, &layer);
+		n_layers = layer + 1 > n_layers ? layer + 1 : n_layers;
+	}
 	for (int64_t i = 0; i < gguf_get_n_tensors(g); i++) {
 		const int64_t *ne = gguf_get_tensor_ne(g, i);
 		const char *n = gguf_get_tensor_name(g, i);
 		size_t len = strlen(n);
 		if (ne[1] > 1 && len > 7 && !strcmp(n + len - 7, ".weight"))
-			add_tensor(s, n, (double)ne[0] * (double)ne[1] * (double)ne[2] * (double)ne[3], kinds, layers);
+			add_tensor(s, n, (double)ne[0] * (double)ne[1] * (double)ne[2] * (double)ne[3], kinds, span,
+				   n_layers);
 	}
 	if ((k = gguf_find_key(g, "general.file_type")) >= 0 && gguf_get_kv_type(g, k) == GGUF_TYPE_UINT32)
 		ft = (int)gguf_get_val_u32(g, k);
@@ -317,4 +363,121 @@ int qe_scan_report(const char *dir, const struct qe_scan *s, struct qe_err *err)
 	cJSON_Delete(res);
 	free(rows);
 	return rc;
+}
+
+/* ---- prediction (qeval recommend) ------------------------------------------------------------- */
+
+/* pred += lvl - ctrl, number by number (objects by key, arrays by index) */
+static void add_delta(cJSON *pred, const cJSON *ctrl, const cJSON *lvl)
+{
+	cJSON *p;
+	int i = 0;
+
+	if (!ctrl || !lvl)
+		return;
+	cJSON_ArrayForEach(p, pred) {
+		const cJSON *c = cJSON_IsArray(pred) ? cJSON_GetArrayItem(ctrl, i) : cJSON_GetObjectItemCaseSensitive(ctrl, p->string);
+		const cJSON *l = cJSON_IsArray(pred) ? cJSON_GetArrayItem(lvl, i) : cJSON_GetObjectItemCaseSensitive(lvl, p->string);
+		i++;
+		if (cJSON_IsNumber(p) && cJSON_IsNumber(c) && cJSON_IsNumber(l))
+			cJSON_SetNumberValue(p, p->valuedouble + l->valuedouble - c->valuedouble);
+		else if (cJSON_IsObject(p) || cJSON_IsArray(p))
+			add_delta(p, c, l);
+	}
+}
+
+cJSON *qe_scan_predict(const cJSON *res, const struct qe_scan *s, const int *types, const char *name)
+{
+	cJSON *out = cJSON_Duplicate(res, 1), *levels = cJSON_CreateArray(), *task, *lv;
+	const cJSON *ctrl = qe_results_level(res, "control");
+	char ln[128];
+
+	lv = cJSON_Duplicate(ctrl, 1);
+	cJSON_ReplaceItemInObjectCaseSensitive(lv, "name", cJSON_CreateString(name));
+	for (int g = 0; g < s->n_g; g++)
+		if (types[g] >= 0) {
+			qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
+			add_delta(lv, ctrl, qe_results_level(res, ln));
+		}
+	cJSON_AddItemToArray(levels, cJSON_Duplicate(qe_results_level(res, s->ref_name), 1));
+	cJSON_AddItemToArray(levels, lv);
+	cJSON_ReplaceItemInObjectCaseSensitive(out, "levels", levels);
+	cJSON_ArrayForEach(task, cJSON_GetObjectItemCaseSensitive(out, "tasks")) {
+		const cJSON *cb = qe_results_block(res, task->string, "control");
+		cJSON *blocks = cJSON_CreateObject(), *b = cJSON_Duplicate(cb, 1);
+		for (int g = 0; b && g < s->n_g; g++)
+			if (types[g] >= 0) {
+				qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
+				add_delta(b, cb, qe_results_block(res, task->string, ln));
+			}
+		cJSON_AddItemToObject(blocks, s->ref_name,
+				      cJSON_Duplicate(qe_results_block(res, task->string, s->ref_name), 1));
+		if (b)
+			cJSON_AddItemToObject(blocks, name, b);
+		cJSON_ReplaceItemInObjectCaseSensitive(task, "levels", blocks);
+	}
+	return out;
+}
+
+/* 1 when the rules pass the predicted level (no check failed) */
+static int predicted_pass(const cJSON *res, const cJSON *rules, const struct qe_scan *s, const int *types,
+			  const char *name, double *bpw)
+{
+	cJSON *pred = qe_scan_predict(res, s, types, name), *outcome = NULL;
+	int ok = 0;
+
+	*bpw = qe_json_num(qe_results_level(pred, name), "bpw", NAN);
+	if (qe_gate_eval(pred, rules, "predicted", "rules", &outcome, NULL) == 0)
+		ok = qe_json_num(outcome, "n_failed", 1) == 0 && qe_json_num(outcome, "n_passed", 0) > 0;
+	cJSON_Delete(outcome);
+	cJSON_Delete(pred);
+	return ok;
+}
+
+/* one greedy step: the passing move of one group one type down with the most
+ * bits/weight saved per unit of drift; 0 when none passes */
+static int greedy_step(const cJSON *res, const cJSON *rules, const struct qe_scan *s, int *types, const char *name,
+		       double *bpw)
+{
+	const char *what;
+	double best = -1, ctrl = qe_scan_drift(res, "control", &what), now = *bpw;
+	int bg = -1;
+	char ln[128], prev[128];
+
+	for (int g = 0; g < s->n_g; g++) {
+		double b, d, gain;
+		if (types[g] + 1 >= s->n_types)
+			continue;
+		types[g]++;
+		qe_scan_level_name(s, g, types[g], ln, sizeof(ln));
+		if (types[g] > 0)
+			qe_scan_level_name(s, g, types[g] - 1, prev, sizeof(prev));
+		d = qe_scan_drift(res, ln, &what) - (types[g] > 0 ? qe_scan_drift(res, prev, &what) : ctrl);
+		if (predicted_pass(res, rules, s, types, name, &b) && now - b > 0) {
+			gain = (now - b) / (fmax(d, 0) + 1e-9);
+			if (gain > best) {
+				best = gain;
+				bg = g;
+			}
+		}
+		types[g]--;
+	}
+	if (bg < 0)
+		return 0;
+	types[bg]++;
+	predicted_pass(res, rules, s, types, name, bpw);
+	return 1;
+}
+
+int qe_scan_choose(const cJSON *res, const cJSON *rules, const struct qe_scan *s, int *types, const char *name,
+		   double *bpw)
+{
+	int ok;
+
+	for (int g = 0; g < s->n_g; g++)
+		types[g] = -1;
+	ok = predicted_pass(res, rules, s, types, name, bpw);
+	while (ok && greedy_step(res, rules, s, types, name, bpw))
+		;
+	return ok;
 }

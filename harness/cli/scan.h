@@ -31,8 +31,9 @@ struct qe_scan {
 };
 
 /* s's groups from the model's 2-D weights: how = "kind" (one group per
- * kind, every layer), "layer" (one per layer, every kind) or "kind,layer"
- * (both sets). Fills model, rest and ref_name too (s->base already set).
+ * kind, every layer), "layer" (one per layer, every kind), "layers:K" (one
+ * per K consecutive layers: blk.0-3, blk.4-7, ...; the last one may be
+ * shorter) or "kind," with one of the last two (both sets). Fills model, rest and ref_name too (s->base already set).
  * QE_EINVAL for another how, errors of reading the model. */
 int qe_scan_groups(const char *model, const char *how, struct qe_scan *s, struct qe_err *err);
 
@@ -68,12 +69,31 @@ int qe_scan_report(const char *dir, const struct qe_scan *s, struct qe_err *err)
 
 /* Run the scan s into out with `qeval run`'s flags in argv (harness/cli/
  * cmd_sensitivity.c): a new one writes out/sensitivity.json and its plan,
- * resume = 1 finishes the one there; then qe_scan_report. Returns the exit
- * code; who names the command in messages. */
-int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s, int resume, const char *who);
+ * resume = 1 finishes the one there; then qe_scan_report. lead = 0: a rank
+ * of mpirun other than 0, which runs its share and writes neither
+ * sensitivity.json nor the report. Returns the exit code (the same on every
+ * rank); who names the command in messages. */
+int qe_scan_run(int argc, char **argv, const char *out, const struct qe_scan *s, int resume, int lead,
+		const char *who);
 
 /* out/sensitivity.json into *s: 1 when read, 0 when there is none, negative
  * on an error. */
 int qe_scan_load(const char *out, struct qe_scan *s, struct qe_err *err);
+
+/* The prediction of `qeval recommend` (docs/recipes.md): a results.json
+ * (res's, with only the reference and one level, `name`) whose every number
+ * of that level, in its summary and in each task's block, is the control's
+ * plus, over the groups g with types[g] >= 0, what the scan's level of g at
+ * types[g] moved it by against the control. Caller frees. */
+cJSON *qe_scan_predict(const cJSON *res, const struct qe_scan *s, const int *types, const char *name);
+
+/* The mix for rules (a gate rules object, reports/gate.h) from a finished
+ * scan's results res: from nothing quantized (types all -1), one group at a
+ * time one type further down the list (types[g] + 1), each step the move
+ * predicted to pass with the most bits/weight saved per unit of drift
+ * added, until none passes. 1 with types[] and *bpw (predicted) set; 0 when
+ * the rules are predicted to fail with nothing quantized. */
+int qe_scan_choose(const cJSON *res, const cJSON *rules, const struct qe_scan *s, int *types, const char *name,
+		   double *bpw);
 
 #endif
