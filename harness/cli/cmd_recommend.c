@@ -25,7 +25,7 @@
 
 static const char usage[] =
 	"usage: qeval recommend --model M.gguf --rules GATE.json [--types q6_K,q4_K,q3_K]\n"
-	"                       [--groups kind] [--base TYPE] [--imatrix FILE] [--compare Q4_K_M,Q3_K_M]\n"
+	"                       [--groups kind|layers:K] [--base TYPE] [--imatrix FILE] [--compare Q4_K_M,Q3_K_M]\n"
 	"                       [--name mix] [--out DIR] [any 'qeval run' option: the tasks, --limit, ...]\n"
 	"\n"
 	"Runs a sensitivity scan of every group at every type of --types (most bits\n"

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 
 static const char usage[] =
-	"usage: qeval sensitivity --model M.gguf [--types q2_K,...] [--groups kind|layer|kind,layer]\n"
-	"                         [--base TYPE] [--imatrix FILE] [--out DIR] [any 'qeval run' option]\n"
+	"usage: qeval sensitivity --model M.gguf [--types q2_K,...] [--groups kind|layer|layers:K|kind,layers:K]\n"
+	"                         [--base TYPE] [--imatrix FILE] [--jobs N] [--out DIR] [any 'qeval run' option]\n"
 	"\n"
 	"Quantizes one tensor group at a time to a low type while every other tensor\n"
 	"stays at the reference (or at --base, a file type such as Q4_K_M), runs the\n"
@@ -24,11 +24,14 @@ static const char usage[] =
 	"DIR, --pairs FILE, --limit N, ...) on every such level, and ranks the groups by\n"
 	"the drift they cause against the bits/weight they save: DIR/sensitivity.md,\n"
 	"DIR/sensitivity.svg, beside the run's own reports. A killed scan resumes with\n"
-	"the same command (or --resume DIR).\n"
+	"the same command (or --resume DIR). Groups run in parallel with --jobs N (N\n"
+	"processes on this machine, a GPU each where several are visible) or under\n"
+	"mpirun -np N.\n"
 	"\n"
 	"  --types LIST     low types, ggml names (default q2_K); each group at each\n"
 	"  --groups HOW     kind: attn_q, attn_k, ..., token_embd, output over every layer\n"
-	"                   (default); layer: every kind of one layer; kind,layer: both\n"
+	"                   (default); layer: every kind of one layer; layers:K: every\n"
+	"                   kind of K consecutive layers; kind,layer or kind,layers:K: both\n"
 	"  --base TYPE      everything else at this file type's mix instead of the reference\n"
 	"  --imatrix FILE   an importance matrix (or calibration text) for every level\n"
 	"  -o, --out DIR    default qeval-sensitivity\n";
