@@ -215,7 +215,7 @@ static int pipeline_jobs(const struct qe_plan *plan, const struct qe_pipeline_op
 		fprintf(stderr, "qeval %s: %s\n", who, err->msg);
 		return qe_exit_code(rc);
 	}
-	for (int j = 0; j < n && !plan->quiet; j++) {
+	for (int j = 0; j < n; j++) { /* also when quiet, as mpirun's ranks say theirs */
 		struct qe_job_place p;
 		char cpus[256];
 		qe_job_place(j, n, &p);
