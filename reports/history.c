@@ -207,10 +207,43 @@ static int entry_ok(const cJSON *e)
 	return 1;
 }
 
+static void hist_free(struct hist *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		cJSON_Delete(h->e[i]);
+	h->n = 0;
+}
+
+/* One line of the history file (p[n] is its end, set to NUL for the call) as
+ * *e, NULL when it is not JSON: a bad line, counted. JSON that qeval's reader
+ * refuses, a key given twice or a NUL in it, is QE_EINPUT naming path:line: no
+ * torn write leaves such a line, and which of the values is meant cannot be
+ * told, so it is not left out in silence. */
+static int hist_line(const char *path, size_t line, char *p, size_t n, cJSON **e, struct qe_err *err)
+{
+	char where[4200], end = p[n];
+	int rc;
+
+	p[n] = '\0';
+	snprintf(where, sizeof(where), "%s:%zu", path, line);
+	rc = qe_json_parse(p, n, where, e, err);
+	if (rc) {
+		cJSON *plain = cJSON_ParseWithLengthOpts(p, n + 1, NULL, 1);
+		if (plain) /* cJSON would take it: refused for what it holds, not a bad line */
+			cJSON_Delete(plain);
+		else
+			rc = 0;
+	}
+	p[n] = end;
+	if (!rc)
+		qe_err_clear(err);
+	return rc;
+}
+
 static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 {
 	char *text, *p, *nl;
-	size_t len;
+	size_t len, line = 0;
 	int rc = qe_file_read(path, &text, &len, err);
 
 	memset(h, 0, sizeof(*h));
@@ -221,9 +254,14 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 		nl = memchr(p, '\n', (size_t)(text + len - p));
 		if (!nl)
 			nl = text + len;
+		line++;
 		if (nl == p)
 			continue;
-		e = cJSON_ParseWithLength(p, (size_t)(nl - p));
+		if ((rc = hist_line(path, line, p, (size_t)(nl - p), &e, err)) != 0) {
+			hist_free(h);
+			free(text);
+			return rc;
+		}
 		if (!entry_ok(e)) {
 			cJSON_Delete(e);
 			h->bad++;
@@ -238,13 +276,6 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 	}
 	free(text);
 	return 0;
-}
-
-static void hist_free(struct hist *h)
-{
-	for (size_t i = 0; i < h->n; i++)
-		cJSON_Delete(h->e[i]);
-	h->n = 0;
 }
 
 /* Did run i's gate fail on task/level/metric? */

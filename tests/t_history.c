@@ -76,6 +76,40 @@ static void test_add_and_render(void)
 	free(html);
 }
 
+/* A history line with a key given twice is refused, naming the file and the
+ * line: no torn write leaves one, and which value is meant cannot be told. A
+ * line that is not JSON at all stays a bad line, counted and left out. */
+static void test_duplicate_key_line(void)
+{
+	char args[1200], path[400], *html;
+
+	snprintf(path, sizeof(path), "%s/dup.jsonl", g_tmp);
+	TQ_EQ_INT(spit(path, "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":{\"acc\":0.4}}}}\n"
+			     "not json\n"
+			     "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":{\"acc\":0.4,"
+			     "\"acc\":0.9}}}}\n"), 0);
+	snprintf(args, sizeof(args), "history render %s %s/dupd --no-charts", path, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "dup.jsonl:3: key 'acc' given twice in one object") != NULL);
+	/* without that line it renders, the bad line and a tail of NUL bytes (what
+	 * a crash can leave at the end of a file) counted and left out */
+	{
+		static const char ok[] = "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":"
+					 "{\"acc\":0.4}}}}\nnot json\n\0\0\0\0";
+		FILE *f = fopen(path, "wb");
+		if (f) {
+			fwrite(ok, 1, sizeof(ok) - 1, f);
+			fclose(f);
+		}
+	}
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/dupd/index.html", g_tmp);
+	html = slurp(path);
+	TQ_CHECK(html && strstr(html, "2 lines of the history file are not history entries"));
+	free(html);
+}
+
 static void test_errors(void)
 {
 	char args[1200], path[400];
@@ -101,6 +135,7 @@ int main(void)
 		return 1;
 	TQ_RUN(test_add_and_render);
 	TQ_RUN(test_errors);
+	TQ_RUN(test_duplicate_key_line);
 	tmp_remove();
 	return tq_done("t_history");
 }
