@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "harness/base/sys.h"
+#include "reports/bound.h"
 #include "reports/charts.h"
 #include "reports/fmt.h"
 #include "reports/report_impl.h"
@@ -216,6 +217,14 @@ static void fmt_value(const cJSON *res, const char *task, const char *level, con
 	}
 }
 
+/* The mark of run res's number at task/level/path when it is a lower bound of
+ * its metric (the view's lower_bound), else NULL. */
+static const char *bound_mark(const struct qe_view *v, const cJSON *res, const char *task, const char *level,
+			      const char *path)
+{
+	return v && v->lower_bound ? v->lower_bound(qe_results_block(res, task, level), path) : NULL;
+}
+
 static const char *run_str(const cJSON *res, const char *obj, const char *key)
 {
 	const char *s = qe_json_str(cJSON_GetObjectItemCaseSensitive(res, obj), key, NULL);
@@ -283,10 +292,14 @@ static void task_head(struct qe_block *tb, const struct qe_view_metric *cols, si
 	}
 }
 
-/* Run i's difference to the baseline in column c at level nm. */
+/* Run i's difference to the baseline in column c at level nm; where either
+ * number is a lower bound, "≥"/"≤" before it or "(bounds)" after it
+ * (reports/bound.h). */
 static void delta_cell(const cJSON *const *res, size_t i, size_t base, int comparable, const char *task,
-		       const char *nm, const struct qe_view_metric *c, struct qe_block *tb, size_t r, size_t col)
+		       const char *nm, const struct qe_view *vw, const struct qe_view_metric *c, struct qe_block *tb,
+		       size_t r, size_t col)
 {
+	const char *dir;
 	char a[B];
 	double v, w;
 
@@ -297,18 +310,24 @@ static void delta_cell(const cJSON *const *res, size_t i, size_t base, int compa
 	} else if (qe_metric_get(res[i], task, nm, c->path, &v) != QE_METRIC_OK ||
 		   qe_metric_get(res[base], task, nm, c->path, &w) != QE_METRIC_OK) {
 		qe_doc_td(tb, r, col, QE_MARK_MUTED, "%s", QE_DASH);
-	} else if (c->delta == QE_VD_POINTS) {
-		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_points(a, B, v - w, 2));
-	} else if (c->delta == QE_VD_DIFF4) {
-		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_fixed(a, B, v - w, 4, 1));
 	} else {
-		qe_doc_td(tb, r, col, 0, "%s", qe_fmt_ratio(a, B, w != 0 ? v / w : NAN));
+		if (c->delta == QE_VD_POINTS)
+			qe_fmt_points(a, B, v - w, 2);
+		else if (c->delta == QE_VD_DIFF4)
+			qe_fmt_fixed(a, B, v - w, 4, 1);
+		else
+			qe_fmt_ratio(a, B, w != 0 ? v / w : NAN);
+		dir = !strcmp(a, QE_DASH) ? "" : qe_bound_diff(c->delta, bound_mark(vw, res[i], task, nm, c->path) != NULL,
+							       bound_mark(vw, res[base], task, nm, c->path) != NULL, v, w);
+		qe_doc_td(tb, r, col, 0, "%s%s%s", dir ? dir : "", a, dir ? "" : QE_BOUND_NONE);
 	}
 }
 
-/* Run i's rows of a task's table, one per level. */
+/* Run i's rows of a task's table, one per level; a number that is a lower
+ * bound of its metric (the view's lower_bound) written "≥". */
 static void task_rows(const cJSON *const *res, size_t i, size_t base, int comparable, const char *task,
-		      const char *label, const struct qe_view_metric *cols, size_t nc, size_t nd, struct qe_block *tb)
+		      const char *label, const struct qe_view *vw, const struct qe_view_metric *cols, size_t nc, size_t nd,
+		      struct qe_block *tb)
 {
 	const cJSON *lv;
 	char a[B], cell[200];
@@ -329,11 +348,52 @@ static void task_rows(const cJSON *const *res, size_t i, size_t base, int compar
 		}
 		for (size_t k = 0, j = 0; k < nc; k++) {
 			fmt_value(res[i], task, nm, &cols[k], cell, sizeof(cell));
-			qe_doc_td(tb, r, 3 + k, 0, "%s", cell);
+			qe_doc_td(tb, r, 3 + k, 0, "%s%s",
+				  strcmp(cell, QE_DASH) && bound_mark(vw, res[i], task, nm, cols[k].path) ? QE_BOUND_GE : "", cell);
 			if (cols[k].delta != QE_VD_NONE)
-				delta_cell(res, i, base, comparable, task, nm, &cols[k], tb, r, 3 + nc + j++);
+				delta_cell(res, i, base, comparable, task, nm, vw, &cols[k], tb, r, 3 + nc + j++);
 		}
 	}
+}
+
+/* A note per run and level whose numbers in the task's columns are lower
+ * bounds of their metrics, naming them and the bound; and, where a shown
+ * difference to the baseline rests on one, how to read it. */
+static void bound_notes(const cJSON *const *res, const char *const *labels, size_t n, size_t base,
+			const int *comparable, const char *task, const char *title, const struct qe_view *v,
+			const struct qe_view_metric *cols, size_t nc, struct qe_doc *d)
+{
+	int in_diff = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const cJSON *lv;
+		cJSON_ArrayForEach(lv, qe_results_levels(res[i])) {
+			const char *nm = qe_json_str(lv, "name", NULL), *mark = NULL, *m, *which[MAX_COLS];
+			struct qe_text t = { 0 };
+			size_t nb = 0;
+			for (size_t k = 0; k < nc; k++) {
+				m = bound_mark(v, res[i], task, nm, cols[k].path);
+				if (i != base && comparable[i] && cols[k].delta != QE_VD_NONE &&
+				    (m || bound_mark(v, res[base], task, nm, cols[k].path)))
+					in_diff = 1;
+				if (m) {
+					mark = m;
+					which[nb++] = cols[k].label;
+				}
+			}
+			if (!mark)
+				continue;
+			for (size_t k = 0; k < nb; k++)
+				qe_text_printf(&t, "%s%s", k == 0 ? "" : k + 1 == nb ? " and " : ", ", which[k]);
+			qe_doc_note(d, "%s of %s at %s: %s %s a %s, written %sthe number: the metric is at least that", title,
+				    labels[i], nm ? nm : "?", qe_text_str(&t), nb > 1 ? "are" : "is", mark, QE_BOUND_GE);
+			qe_text_release(&t);
+		}
+	}
+	if (in_diff)
+		qe_doc_note(d, "%s: a difference to %s where one of the two numbers is a lower bound is itself a bound, "
+			       "written %sor %sthe difference; where both are, it bounds nothing and is followed by%s",
+			    title, labels[base], QE_BOUND_GE, QE_BOUND_LE, QE_BOUND_NONE);
 }
 
 static void task_section(const cJSON *const *res, const char *const *labels, size_t n, const char *task,
@@ -368,13 +428,14 @@ static void task_section(const cJSON *const *res, const char *const *labels, siz
 				       "difference to %s is shown for it",
 				    title, labels[i], labels[base], why[i], labels[base]);
 	}
+	bound_notes(res, labels, n, base, comparable, task, title, v, cols, nc, d);
 	for (size_t k = 0; k < nc; k++)
 		nd += cols[k].delta != QE_VD_NONE;
 	tb = qe_doc_table(d, 3 + nc + nd, NULL);
 	task_head(tb, cols, nc, labels[base]);
 	for (size_t i = 0; i < n; i++)
 		if (cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res[i], "tasks"), task))
-			task_rows(res, i, base, comparable[i], task, labels[i], cols, nc, nd, tb);
+			task_rows(res, i, base, comparable[i], task, labels[i], v, cols, nc, nd, tb);
 }
 
 /* compare's chart of one task (t: the baseline's tasks.<name>): its view's
@@ -387,7 +448,7 @@ static void compare_chart(const cJSON *const *res, const char *const *labels, si
 	struct qe_chart_spec sp;
 	struct qe_view_ctx vc;
 	struct qe_view_trend tr;
-	char left_out[400], cap[700];
+	char left_out[400], bounds[400], cap[1100];
 	char *script;
 	size_t ns = 0;
 
@@ -395,7 +456,7 @@ static void compare_chart(const cJSON *const *res, const char *const *labels, si
 	memset(&tr, 0, sizeof(tr));
 	if (!vc.view || !vc.view->trend || !vc.view->trend(&vc, &tr))
 		return;
-	left_out[0] = '\0';
+	left_out[0] = bounds[0] = '\0';
 	for (size_t i = 0; i < n; i++) {
 		const cJSON *lv, *levels = qe_results_levels(res[i]);
 		size_t k = 0;
@@ -418,6 +479,10 @@ static void compare_chart(const cJSON *const *res, const char *const *labels, si
 			pts[ns][k].lo = pts[ns][k].hi = NAN;
 			pts[ns][k].label = i == 0 ? nm : NULL;
 			k++;
+			if (bound_mark(vc.view, res[i], t->string, nm, tr.path)) {
+				size_t len = strlen(bounds);
+				snprintf(bounds + len, sizeof(bounds) - len, "%s%s at %s", len ? ", " : "", labels[i], nm);
+			}
 		}
 		s[ns] = (struct qe_chart_series){ .title = labels[i], .pts = pts[ns], .n = k, .line = 1 };
 		ns++;
@@ -438,6 +503,10 @@ static void compare_chart(const cJSON *const *res, const char *const *labels, si
 						   "and settings as %s: %s.", labels[0], left_out);
 		else
 			snprintf(cap, sizeof(cap), "One line per run.");
+		if (bounds[0]) {
+			size_t len = strlen(cap);
+			snprintf(cap + len, sizeof(cap) - len, " Lower bounds of the metric, not its value: %s.", bounds);
+		}
 		qe_doc_chart(d, cap, script);
 		free(script);
 	}

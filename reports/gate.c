@@ -96,7 +96,6 @@ static int check_rule(const char *path, int i, const cJSON *r, struct qe_err *er
 
 int qe_gate_rules_load(const char *path, cJSON **out, struct qe_err *err)
 {
-	const char *end = NULL;
 	const cJSON *rules, *r, *f, *ver;
 	char *text;
 	size_t len;
@@ -107,16 +106,16 @@ int qe_gate_rules_load(const char *path, cJSON **out, struct qe_err *err)
 	rc = qe_file_read(path, &text, &len, err);
 	if (rc)
 		return rc;
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		size_t line = 1;
-		for (const char *p = text; end && p < end && p < text + len; p++)
-			line += *p == '\n';
-		free(text);
-		return qe_fail(err, QE_EINVAL, "'%s' line %zu: not valid JSON", path, line);
-	}
+	/* qeval's reader: "file:line:col: not valid JSON", and a key given twice
+	 * or a NUL refused (a field given twice would leave the rule to whichever
+	 * value cJSON kept) */
+	rc = qe_json_parse(text, len, path, &root, err);
 	free(text);
-	rc = 0;
+	if (rc) { /* a bad rules file is QE_EINVAL throughout (gate.h) */
+		if (err)
+			err->code = QE_EINVAL;
+		return QE_EINVAL;
+	}
 	if (!cJSON_IsObject(root)) {
 		rc = qe_fail(err, QE_EINVAL, "'%s': wants an object {\"rules\": [...]}", path);
 		goto out;

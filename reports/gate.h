@@ -24,7 +24,8 @@
 
 /* Read and check a rules file. *rules (caller frees with cJSON_Delete) is the
  * parsed file. QE_EINVAL with one line naming the file, the rule index and the
- * field for a bad rule; QE_ENOENT / QE_EIO when it cannot be read. */
+ * field for a bad rule, and for text qe_json_parse refuses (not JSON, a key
+ * given twice, a NUL); QE_ENOENT / QE_EIO when it cannot be read. */
 int qe_gate_rules_load(const char *path, cJSON **rules, struct qe_err *err);
 
 /* Check rules (as qe_gate_rules_load returns them) against res (a results.json

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "harness/base/sys.h"
+#include "reports/bound.h"
 #include "reports/charts.h"
 #include "reports/doc.h"
 #include "reports/fmt.h"
@@ -57,6 +58,42 @@ static void put_level(cJSON *lm, const cJSON *res, const cJSON *gate, const cJSO
 		    !qe_metric_path_check(cm, NULL))
 			put_metric(lm, res, task->string, nm, cm);
 	}
+}
+
+/* o's object named key, added when absent; NULL when out of memory */
+static cJSON *child_obj(cJSON *o, const char *key)
+{
+	cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
+	return c ? c : cJSON_AddObjectToObject(o, key);
+}
+
+/* e.lower_bounds[task][level][path] = the mark of each number of e.metrics
+ * that only bounds its metric from below (the task view's lower_bound), so
+ * the dashboard can say so without the run; absent when none is. 0 or
+ * QE_ENOMEM. */
+static int put_bounds(cJSON *e, const cJSON *res, struct qe_err *err)
+{
+	const cJSON *tm, *lm, *m;
+
+	cJSON_ArrayForEach(tm, cJSON_GetObjectItemCaseSensitive(e, "metrics")) {
+		const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "tasks"), tm->string);
+		const struct qe_view *v = qe_view_find(qe_results_task_type(t));
+		if (!v || !v->lower_bound)
+			continue;
+		cJSON_ArrayForEach(lm, tm) {
+			const cJSON *blk = qe_results_block(res, tm->string, lm->string);
+			cJSON_ArrayForEach(m, lm) {
+				const char *mark = cJSON_IsNumber(m) ? v->lower_bound(blk, m->string) : NULL;
+				cJSON *at;
+				if (!mark)
+					continue;
+				at = child_obj(child_obj(child_obj(e, "lower_bounds"), tm->string), lm->string);
+				if (!at || !cJSON_AddStringToObject(at, m->string, mark))
+					return qe_fail(err, QE_ENOMEM, "out of memory");
+			}
+		}
+	}
+	return 0;
 }
 
 int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, const char *commit, const char *date,
@@ -117,7 +154,7 @@ int qe_history_entry(const cJSON *res, const cJSON *gate, const char *run_dir, c
 				put_level(cJSON_AddObjectToObject(tm, nm), res, gate, task, nm);
 		}
 	}
-	if (!cJSON_GetObjectItemCaseSensitive(e, "metrics")) {
+	if (!cJSON_GetObjectItemCaseSensitive(e, "metrics") || put_bounds(e, res, err)) {
 		cJSON_Delete(e);
 		return qe_fail(err, QE_ENOMEM, "out of memory");
 	}
@@ -180,37 +217,83 @@ struct hist {
 	size_t bad;   /* lines that were not history entries */
 };
 
-/* 1 when e is a history entry the dashboard can draw: schema "qeval-history",
- * metrics an object of tasks, each an object of levels, each an object of
- * metrics whose values are numbers or null; gate, when there, an object or
- * null. Anything else is a bad line, counted and skipped. */
-static int entry_ok(const cJSON *e)
+/* 1 when o is an object of tasks, each an object of levels, each an object
+ * of metrics whose values are numbers or null (strings: strings) */
+static int three_deep(const cJSON *o, int strings)
 {
-	const cJSON *metrics = cJSON_GetObjectItemCaseSensitive(e, "metrics"), *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
 	const cJSON *task, *lv, *m;
 
-	if (!cJSON_IsObject(e) || strcmp(qe_json_str(e, "schema", ""), "qeval-history") != 0 || !cJSON_IsObject(metrics))
+	if (!cJSON_IsObject(o))
 		return 0;
-	if (g && !cJSON_IsObject(g) && !cJSON_IsNull(g))
-		return 0;
-	cJSON_ArrayForEach(task, metrics) {
+	cJSON_ArrayForEach(task, o) {
 		if (!cJSON_IsObject(task))
 			return 0;
 		cJSON_ArrayForEach(lv, task) {
 			if (!cJSON_IsObject(lv))
 				return 0;
 			cJSON_ArrayForEach(m, lv)
-				if (!cJSON_IsNumber(m) && !cJSON_IsNull(m))
+				if (strings ? !cJSON_IsString(m) : !cJSON_IsNumber(m) && !cJSON_IsNull(m))
 					return 0;
 		}
 	}
 	return 1;
 }
 
+/* 1 when e is a history entry the dashboard can draw: schema "qeval-history",
+ * metrics an object of tasks, each an object of levels, each an object of
+ * metrics whose values are numbers or null; lower_bounds, when there, the
+ * same shape with strings (the marks); gate, when there, an object or null.
+ * Anything else is a bad line, counted and skipped. */
+static int entry_ok(const cJSON *e)
+{
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(e, "gate");
+	const cJSON *lb = cJSON_GetObjectItemCaseSensitive(e, "lower_bounds");
+
+	if (!cJSON_IsObject(e) || strcmp(qe_json_str(e, "schema", ""), "qeval-history") != 0 ||
+	    !three_deep(cJSON_GetObjectItemCaseSensitive(e, "metrics"), 0))
+		return 0;
+	if (g && !cJSON_IsObject(g) && !cJSON_IsNull(g))
+		return 0;
+	return !lb || three_deep(lb, 1);
+}
+
+static void hist_free(struct hist *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		cJSON_Delete(h->e[i]);
+	h->n = 0;
+}
+
+/* One line of the history file (p[n] is its end, set to NUL for the call) as
+ * *e, NULL when it is not JSON: a bad line, counted. JSON that qeval's reader
+ * refuses, a key given twice or a NUL in it, is QE_EINPUT naming path:line: no
+ * torn write leaves such a line, and which of the values is meant cannot be
+ * told, so it is not left out in silence. */
+static int hist_line(const char *path, size_t line, char *p, size_t n, cJSON **e, struct qe_err *err)
+{
+	char where[4200], end = p[n];
+	int rc;
+
+	p[n] = '\0';
+	snprintf(where, sizeof(where), "%s:%zu", path, line);
+	rc = qe_json_parse(p, n, where, e, err);
+	if (rc) {
+		cJSON *plain = cJSON_ParseWithLengthOpts(p, n + 1, NULL, 1);
+		if (plain) /* cJSON would take it: refused for what it holds, not a bad line */
+			cJSON_Delete(plain);
+		else
+			rc = 0;
+	}
+	p[n] = end;
+	if (!rc)
+		qe_err_clear(err);
+	return rc;
+}
+
 static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 {
 	char *text, *p, *nl;
-	size_t len;
+	size_t len, line = 0;
 	int rc = qe_file_read(path, &text, &len, err);
 
 	memset(h, 0, sizeof(*h));
@@ -221,9 +304,14 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 		nl = memchr(p, '\n', (size_t)(text + len - p));
 		if (!nl)
 			nl = text + len;
+		line++;
 		if (nl == p)
 			continue;
-		e = cJSON_ParseWithLength(p, (size_t)(nl - p));
+		if ((rc = hist_line(path, line, p, (size_t)(nl - p), &e, err)) != 0) {
+			hist_free(h);
+			free(text);
+			return rc;
+		}
 		if (!entry_ok(e)) {
 			cJSON_Delete(e);
 			h->bad++;
@@ -240,11 +328,12 @@ static int hist_load(const char *path, struct hist *h, struct qe_err *err)
 	return 0;
 }
 
-static void hist_free(struct hist *h)
+/* The mark of run e's number at task/level/metric when it is a lower bound
+ * of the metric (e.lower_bounds), else NULL. */
+static const char *bound_of(const cJSON *e, const char *task, const char *level, const char *metric)
 {
-	for (size_t i = 0; i < h->n; i++)
-		cJSON_Delete(h->e[i]);
-	h->n = 0;
+	const cJSON *lb = cJSON_GetObjectItemCaseSensitive(e, "lower_bounds");
+	return qe_json_str(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(lb, task), level), metric, NULL);
 }
 
 /* Did run i's gate fail on task/level/metric? */
@@ -323,12 +412,36 @@ static void runs_table(const struct hist *h, struct qe_doc *d)
 	}
 }
 
-/* Latest value, the one before and the change, per task x metric x level. */
+/* The note under a task's latest-values table when some of its numbers are
+ * lower bounds: which levels of which run (latest[l] / before[l]: the mark
+ * of level l's bound, NULL when none), and how a change then reads. */
+static void bounds_note(const char *task, const char *const *levels, size_t nl, const char *const *latest,
+			const char *const *before, struct qe_doc *d)
+{
+	struct qe_text t = { 0 };
+
+	for (size_t l = 0; l < nl; l++) {
+		if (latest[l])
+			qe_text_printf(&t, "%s%s in the latest run, a %s", t.len ? "; " : "", levels[l], latest[l]);
+		if (before[l])
+			qe_text_printf(&t, "%s%s in the run before, a %s", t.len ? "; " : "", levels[l], before[l]);
+	}
+	if (t.len)
+		qe_doc_note(d, "%s: the numbers written %sare lower bounds of their metric, not its value: %s. A change "
+			       "where one of the two numbers is a bound is itself a bound, written %sor %sthe change; between "
+			       "two bounds it bounds nothing and is followed by%s",
+			    task, QE_BOUND_GE, qe_text_str(&t), QE_BOUND_GE, QE_BOUND_LE, QE_BOUND_NONE);
+	qe_text_release(&t);
+}
+
+/* Latest value, the one before and the change, per task x metric x level; a
+ * number that is a lower bound of its metric written "≥" (reports/bound.h). */
 static void latest_table(const struct hist *h, const char *task, const char *const *metrics, size_t nm,
 			 const char *const *levels, size_t nl, struct qe_doc *d)
 {
 	const cJSON *last = h->e[h->n - 1], *prev = h->n > 1 ? h->e[h->n - 2] : NULL;
 	struct qe_block *tb = qe_doc_table(d, 6, NULL);
+	const char *latest[64] = { 0 }, *before[64] = { 0 }; /* the bounds' marks per level (nl <= 64) */
 	char a[B];
 
 	qe_doc_th(tb, 0, 0, "Metric");
@@ -344,21 +457,30 @@ static void latest_table(const struct hist *h, const char *task, const char *con
 			const cJSON *pm = cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(prev, "metrics"), task), levels[l]);
 			double v = qe_json_num(lm, metrics[m], NAN), w = qe_json_num(pm, metrics[m], NAN);
+			const char *bv = isnan(v) ? NULL : bound_of(last, task, levels[l], metrics[m]);
+			const char *bw = isnan(w) ? NULL : bound_of(prev, task, levels[l], metrics[m]), *dir;
 			size_t r;
 			if (!cJSON_GetObjectItemCaseSensitive(lm, metrics[m]) || (isnan(v) && isnan(w)))
 				continue;
+			latest[l] = bv ? bv : latest[l];
+			before[l] = bw ? bw : before[l];
+			dir = qe_bound_diff(QE_VD_DIFF4, bv != NULL, bw != NULL, v, w);
 			r = qe_doc_row(tb);
 			qe_doc_td(tb, r, 0, 0, "%s", metrics[m]);
 			qe_doc_td(tb, r, 1, 0, "%s", levels[l]);
-			qe_doc_td(tb, r, 2, 0, "%s", qe_fmt_sig(a, B, v, 4));
-			qe_doc_td(tb, r, 3, 0, "%s", qe_fmt_sig(a, B, w, 4));
-			qe_doc_td(tb, r, 4, 0, "%s", isnan(v) || isnan(w) ? QE_DASH : qe_fmt_sig(a, B, v - w, 3));
+			qe_doc_td(tb, r, 2, 0, "%s%s", bv ? QE_BOUND_GE : "", qe_fmt_sig(a, B, v, 4));
+			qe_doc_td(tb, r, 3, 0, "%s%s", bw ? QE_BOUND_GE : "", qe_fmt_sig(a, B, w, 4));
+			if (isnan(v) || isnan(w))
+				qe_doc_td(tb, r, 4, 0, "%s", QE_DASH);
+			else
+				qe_doc_td(tb, r, 4, 0, "%s%s%s", dir ? dir : "", qe_fmt_sig(a, B, v - w, 3), dir ? "" : QE_BOUND_NONE);
 			if (gate_failed(last, task, levels[l], metrics[m]))
 				qe_doc_td(tb, r, 5, QE_MARK_BAD, "FAILED");
 			else
 				qe_doc_td(tb, r, 5, QE_MARK_MUTED, "%s", QE_DASH);
 		}
 	}
+	bounds_note(task, levels, nl, latest, before, d);
 }
 
 static void task_charts(const struct hist *h, const char *task, const char *const *metrics, size_t nm,
@@ -374,12 +496,13 @@ static void task_charts(const struct hist *h, const char *task, const char *cons
 		struct qe_chart_spec sp;
 		struct qe_chart_point *fail = pts + nl * h->n;
 		size_t nfail = 0, ns = 0;
-		char title[300], cap[400];
+		char title[300], cap[1000];
+		struct qe_text bounds = { 0 }; /* "Q4_K_M at #2, #3; ...": the points that are lower bounds */
 		char *script;
 
 		for (size_t l = 0; l < nl && l < 16; l++) { /* 16 levels drawn at most */
 			struct qe_chart_point *p = pts + l * h->n;
-			size_t k = 0;
+			size_t k = 0, nb = 0;
 			for (size_t i = 0; i < h->n; i++) {
 				const cJSON *lm = cJSON_GetObjectItemCaseSensitive(
 					cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(h->e[i], "metrics"), task),
@@ -392,6 +515,12 @@ static void task_charts(const struct hist *h, const char *task, const char *cons
 				p[k].lo = p[k].hi = NAN;
 				p[k].label = NULL;
 				k++;
+				if (bound_of(h->e[i], task, levels[l], metrics[m])) {
+					if (nb++)
+						qe_text_printf(&bounds, ", #%zu", i + 1);
+					else
+						qe_text_printf(&bounds, "%s%s at #%zu", bounds.len ? "; " : "", levels[l], i + 1);
+				}
 				if (gate_failed(h->e[i], task, levels[l], metrics[m])) {
 					fail[nfail].x = (double)i;
 					fail[nfail].y = v;
@@ -415,11 +544,14 @@ static void task_charts(const struct hist *h, const char *task, const char *cons
 		sp.n_xcats = h->n;
 		script = qe_chart_script(&sp, s, ns);
 		if (script) {
-			snprintf(cap, sizeof(cap), "%s of task %s per level over the runs%s.", metrics[m], task,
-				 nfail ? "; red crosses mark runs whose gate failed on it" : "");
+			snprintf(cap, sizeof(cap), "%s of task %s per level over the runs%s.%s%s%s", metrics[m], task,
+				 nfail ? "; red crosses mark runs whose gate failed on it" : "",
+				 bounds.len ? " Lower bounds of the metric, not its value (runs by #): " : "", qe_text_str(&bounds),
+				 bounds.len ? "." : "");
 			qe_doc_chart(d, cap, script);
 			free(script);
 		}
+		qe_text_release(&bounds);
 	}
 	free(pts);
 }

@@ -9,18 +9,15 @@
 
 int qe_results_parse(const char *text, size_t len, const char *path, cJSON **out, struct qe_err *err)
 {
-	const char *end = NULL;
 	const cJSON *schema, *version;
 	cJSON *root;
+	int rc;
 
 	*out = NULL;
-	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-	if (!root) {
-		size_t off = end && end >= text ? (size_t)(end - text) : 0, line = 1;
-		for (size_t i = 0; i < off && i < len; i++)
-			line += text[i] == '\n';
-		return qe_fail(err, QE_EINPUT, "'%s' line %zu: not valid JSON", path, line);
-	}
+	/* "file:line:col: not valid JSON"; a key given twice or a NUL refused:
+	 * reports, gates and history would each read whichever value cJSON kept */
+	if ((rc = qe_json_parse(text, len, path, &root, err)) != 0)
+		return rc;
 	schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
 	version = cJSON_GetObjectItemCaseSensitive(root, "version");
 	if (!cJSON_IsObject(root) || !cJSON_IsString(schema) || strcmp(schema->valuestring, "qeval-results") != 0) {

@@ -24,10 +24,13 @@
 /* Read run_dir/results.json into *out (caller frees with cJSON_Delete) and
  * check its schema name, version, and that "levels" is an array and "tasks"
  * an object. QE_ENOENT when the file is missing, QE_EINPUT when it is not a
- * qeval results file (the message names the file and what is wrong). */
+ * qeval results file (the message names the file and what is wrong), or
+ * when qe_json_parse refuses its text (not JSON, text after the value, a key
+ * given twice, a NUL). */
 int qe_results_load(const char *run_dir, cJSON **out, struct qe_err *err);
 
-/* The same from a string (path is only named in messages). */
+/* The same from len bytes of text, text[len] its NUL (path is only named in
+ * messages). */
 int qe_results_parse(const char *text, size_t len, const char *path, cJSON **out, struct qe_err *err);
 
 /* The run's "levels" array. */

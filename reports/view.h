@@ -139,6 +139,12 @@ struct qe_view {
 	/* ... and those a level's block names itself (one per speed test): fills
 	 * at most cap of out for uses `use` (one QE_VIEW_* bit); blk may be NULL */
 	size_t (*block_metrics)(const cJSON *blk, unsigned use, struct qe_view_metric *out, size_t cap);
+	/* whether the number at metric path `path` of a level's block blk (may be
+	 * NULL) only bounds its metric from below: its mark, borrowed from blk
+	 * ("top-k lower bound (K=100)": a server's top-K KL), else NULL. compare
+	 * and history write such a number "≥" (reports/bound.h). NULL member =
+	 * every number is its metric's value */
+	const char *(*lower_bound)(const cJSON *blk, const char *path);
 	/* derived metrics (reports/results.h: "flip_rate", ...) that apply, NULL-terminated;
 	 * summary.csv adds a row of each after the block's own. NULL = none */
 	const char *const *derived;

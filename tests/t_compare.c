@@ -42,7 +42,7 @@ static void test_different_items_refused(void)
 			    "--limit 20 vs 0): no difference to run1 is shown for it") != NULL);
 	TQ_CHECK(strstr(md, "lcqmc of run2 was not measured on the same items") != NULL);
 	/* and no number in the difference column */
-	row_of(md, "## MMLU", "run2", "Q4\\_K\\_M", row, sizeof(row));
+	row_of(md, "## MMLU", "run2", "Q4_K_M", row, sizeof(row));
 	if (!row[0])
 		row_of(md, "## MMLU", "run2", "Q4_K_M", row, sizeof(row));
 	TQ_CHECK(row[0] && strstr(row, "| not comparable |"));
@@ -121,6 +121,88 @@ static void test_charts_leave_out_incomparable(void)
 	free(html);
 }
 
+/* Add a kld task whose per-level blocks are levels_json to the results.json
+ * of the run copy at run. */
+static void add_kld(const char *run, const char *levels_json)
+{
+	struct qe_err err = { 0 };
+	char path[600];
+	cJSON *res = NULL, *t;
+
+	snprintf(path, sizeof(path), "%s/results.json", run);
+	if (qe_json_read_file(path, &res, &err) != 0) {
+		TQ_FAILF("%s", err.msg);
+		return;
+	}
+	t = cJSON_AddObjectToObject(cJSON_GetObjectItem(res, "tasks"), "kld");
+	cJSON_AddStringToObject(t, "task", "kld");
+	cJSON_AddNumberToObject(t, "n_items", 8);
+	cJSON_AddItemToObject(t, "settings", cJSON_Parse("{\"ctx\": 512, \"topk\": 100}"));
+	cJSON_AddItemToObject(t, "levels", cJSON_Parse(levels_json));
+	TQ_EQ_INT(qe_json_write_file(path, res, &err), 0);
+	cJSON_Delete(res);
+}
+
+#define KLD_EXACT(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"same_top_ci\": [0.8, 1], \"ppl_ratio\": 1.01}"
+#define KLD_BOUND(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"same_top_ci\": [0.8, 1], " \
+			"\"ppl_ratio\": 1.01, \"kld_estimate\": \"top-k lower bound (K=100)\", \"top_k\": 100}"
+
+/* A level measured over a server holds a top-K lower bound of KL: its KLD
+ * figures read "≥", a difference to the baseline is "≥"/"≤" where one side is
+ * a bound and "(bounds)" where both are, and a note names the level and the
+ * bound. Exact figures stay as they were. */
+static void test_kld_lower_bound_marked(void)
+{
+	char args[1600], a[400], b[400], path[500], row[1000], *md;
+
+	run_copy("run1", a, sizeof(a));
+	snprintf(b, sizeof(b), "%s/served", g_tmp);
+	snprintf(args, sizeof(args), "rm -rf '%s' && cp -r tests/data/run1 '%s'", b, b);
+	TQ_EQ_INT(system(args), 0);
+	add_kld(a, "{\"F16\": {\"ppl\": 10}, \"Q8_0\": " KLD_EXACT("0.002") ", \"Q6_K\": " KLD_BOUND("0.01")
+		   ", \"Q4_K_M\": " KLD_EXACT("0.03") ", \"Q2_K\": " KLD_BOUND("0.2") "}");
+	add_kld(b, "{\"F16\": {\"ppl\": 10}, \"Q8_0\": " KLD_EXACT("0.002") ", \"Q6_K\": " KLD_EXACT("0.015")
+		   ", \"Q4_K_M\": " KLD_BOUND("0.036") ", \"Q2_K\": " KLD_BOUND("0.25") "}");
+	snprintf(args, sizeof(args), "compare %s %s --out %s/ck --no-charts", a, b, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/ck/compare.md", g_tmp);
+	md = slurp(path);
+	if (!md) {
+		TQ_FAILF("no %s", path);
+		return;
+	}
+	/* exact against exact: unmarked */
+	row_of(md, "## KL divergence", "served", "Q8_0", row, sizeof(row));
+	TQ_CHECK(row[0] && strstr(row, "| 0.00200 | 0.500 |") && strstr(row, "| 1.00× | 1.00× |") && !strstr(row, "\xe2\x89"));
+	/* a bound against an exact baseline: the ratio is a lower bound too */
+	row_of(md, "## KL divergence", "served", "Q4_K_M", row, sizeof(row));
+	TQ_CHECK(row[0] && strstr(row, "| \xe2\x89\xa5 0.0360 | \xe2\x89\xa5 0.500 |") && strstr(row, "| \xe2\x89\xa5 1.20× |"));
+	TQ_CHECK(row[0] && strstr(row, "| 90.00 [80.00, 100.00] |")); /* same top is exact */
+	/* exact against a bound in the baseline: an upper bound */
+	row_of(md, "## KL divergence", "served", "Q6_K", row, sizeof(row));
+	TQ_CHECK(row[0] && strstr(row, "| 0.0150 |") && strstr(row, "| \xe2\x89\xa4 1.50× |"));
+	/* two bounds: the ratio bounds nothing */
+	row_of(md, "## KL divergence", "served", "Q2_K", row, sizeof(row));
+	TQ_CHECK(row[0] && strstr(row, "| \xe2\x89\xa5 0.250 |") && strstr(row, "| 1.25× (bounds) |"));
+	row_of(md, "## KL divergence", "run1", "Q2_K", row, sizeof(row));
+	TQ_CHECK(row[0] && strstr(row, "| \xe2\x89\xa5 0.200 |") && strstr(row, "| baseline |"));
+	/* the note names run, level and the bound */
+	TQ_CHECK(strstr(md, "KL divergence of served at Q4_K_M: Mean KLD and KLD p99 are a top-k lower bound (K=100)") != NULL);
+	TQ_CHECK(strstr(md, "KL divergence of run1 at Q6_K: Mean KLD and KLD p99 are a top-k lower bound (K=100)") != NULL);
+	TQ_CHECK(strstr(md, "a difference to run1 where one of the two numbers is a lower bound is itself a bound") != NULL);
+	free(md);
+	/* the chart of mean KLD says which points are bounds */
+	if (system("gnuplot --version >/dev/null 2>&1") != 0)
+		return;
+	snprintf(args, sizeof(args), "compare %s %s --out %s/ckc", a, b, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/ckc/compare.html", g_tmp);
+	md = slurp(path);
+	TQ_CHECK(md && strstr(md, "Lower bounds of the metric, not its value: run1 at Q6_K, run1 at Q2_K, served at Q4_K_M, "
+				  "served at Q2_K."));
+	free(md);
+}
+
 static void test_usage(void)
 {
 	TQ_EQ_INT(qeval("compare tests/data/run1"), 2);
@@ -138,6 +220,7 @@ int main(void)
 	TQ_RUN(test_same_items_deltas);
 	TQ_RUN(test_compare_task_reasons);
 	TQ_RUN(test_charts_leave_out_incomparable);
+	TQ_RUN(test_kld_lower_bound_marked);
 	TQ_RUN(test_usage);
 	tmp_remove();
 	return tq_done("t_compare");

@@ -55,7 +55,7 @@ static void test_bad_rules(void)
 	static const struct {
 		const char *json, *expect;
 	} bad[] = {
-		{ "{\"rules\": [", "line 1: not valid JSON" },
+		{ "{\"rules\": [", "bad-rules.json:1:12: not valid JSON" },
 		{ "[]", "wants an object" },
 		{ "{\"rules\": []}", "field 'rules'" },
 		{ "{\"rulez\": []}", "unknown top-level field 'rulez'" },
@@ -87,6 +87,43 @@ static void test_bad_rules(void)
 		if (!strstr(g_errtxt, bad[i].expect) || !strstr(g_errtxt, "bad-rules.json"))
 			TQ_FAILF("case %zu: '%s' lacks '%s'", i, g_errtxt, bad[i].expect);
 	}
+}
+
+/* A key given twice in a rules file (anywhere) or in gate.json: refused with
+ * one line naming the file, never one of the two values picked in silence. */
+static void test_duplicate_keys(void)
+{
+	static const struct {
+		const char *json, *key;
+	} dup[] = {
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.9,\n"
+		  "             \"value\": 0.1}]}", "key 'value' given twice in one object" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.9}],\n"
+		  " \"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.1}]}",
+		  "key 'rules' given twice in one object" },
+		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.1, "
+		  "\"note\": \"a\\u0000b\"}]}", "a NUL character" },
+	};
+	char args[1200], run[400], rules[400], path[500];
+
+	run_copy("run1", run, sizeof(run));
+	snprintf(rules, sizeof(rules), "%s/dup-rules.json", g_tmp);
+	for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
+		TQ_EQ_INT(spit(rules, dup[i].json), 0);
+		snprintf(args, sizeof(args), "gate %s --rules %s", run, rules);
+		TQ_EQ_INT(qeval(args), 2);
+		TQ_EQ_INT(count_lines(g_errtxt), 1);
+		if (!strstr(g_errtxt, dup[i].key) || !strstr(g_errtxt, "dup-rules.json"))
+			TQ_FAILF("case %zu: '%s' lacks '%s' or the file", i, g_errtxt, dup[i].key);
+	}
+	/* gate.json: "passed" twice is a damaged outcome, not a pass */
+	snprintf(path, sizeof(path), "%s/gate.json", run);
+	TQ_EQ_INT(spit(path, "{\"schema\": \"qeval-gate\", \"passed\": false, \"n_failed\": 0, \"checks\": [],\n"
+			     " \"passed\": true}\n"), 0);
+	snprintf(args, sizeof(args), "report %s --format junit --out %s/dupj", run, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "gate.json' is damaged") != NULL);
 }
 
 static int check_status(const cJSON *out, int i, const char *level, const char *status)
@@ -291,6 +328,7 @@ int main(void)
 		return 1;
 	TQ_RUN(test_exit_codes);
 	TQ_RUN(test_bad_rules);
+	TQ_RUN(test_duplicate_keys);
 	TQ_RUN(test_eval);
 	TQ_RUN(test_eval_typos);
 	TQ_RUN(test_min_n);

@@ -76,6 +76,127 @@ static void test_add_and_render(void)
 	free(html);
 }
 
+/* A history line with a key given twice is refused, naming the file and the
+ * line: no torn write leaves one, and which value is meant cannot be told. A
+ * line that is not JSON at all stays a bad line, counted and left out. */
+static void test_duplicate_key_line(void)
+{
+	char args[1200], path[400], *html;
+
+	snprintf(path, sizeof(path), "%s/dup.jsonl", g_tmp);
+	TQ_EQ_INT(spit(path, "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":{\"acc\":0.4}}}}\n"
+			     "not json\n"
+			     "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":{\"acc\":0.4,"
+			     "\"acc\":0.9}}}}\n"), 0);
+	snprintf(args, sizeof(args), "history render %s %s/dupd --no-charts", path, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "dup.jsonl:3: key 'acc' given twice in one object") != NULL);
+	/* without that line it renders, the bad line and a tail of NUL bytes (what
+	 * a crash can leave at the end of a file) counted and left out */
+	{
+		static const char ok[] = "{\"schema\":\"qeval-history\",\"version\":1,\"metrics\":{\"mmlu\":{\"Q8_0\":"
+					 "{\"acc\":0.4}}}}\nnot json\n\0\0\0\0";
+		FILE *f = fopen(path, "wb");
+		if (f) {
+			fwrite(ok, 1, sizeof(ok) - 1, f);
+			fclose(f);
+		}
+	}
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/dupd/index.html", g_tmp);
+	html = slurp(path);
+	TQ_CHECK(html && strstr(html, "2 lines of the history file are not history entries"));
+	free(html);
+}
+
+/* Add a kld task whose per-level blocks are levels_json to the results.json
+ * of the run copy at run. */
+static void add_kld(const char *run, const char *levels_json)
+{
+	struct qe_err err = { 0 };
+	char path[600];
+	cJSON *res = NULL, *t;
+
+	snprintf(path, sizeof(path), "%s/results.json", run);
+	if (qe_json_read_file(path, &res, &err) != 0) {
+		TQ_FAILF("%s", err.msg);
+		return;
+	}
+	t = cJSON_AddObjectToObject(cJSON_GetObjectItem(res, "tasks"), "kld");
+	cJSON_AddStringToObject(t, "task", "kld");
+	cJSON_AddNumberToObject(t, "n_items", 8);
+	cJSON_AddItemToObject(t, "settings", cJSON_Parse("{\"ctx\": 512, \"topk\": 100}"));
+	cJSON_AddItemToObject(t, "levels", cJSON_Parse(levels_json));
+	TQ_EQ_INT(qe_json_write_file(path, res, &err), 0);
+	cJSON_Delete(res);
+}
+
+#define KLD_EXACT(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"ppl_ratio\": 1.01}"
+#define KLD_BOUND(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"ppl_ratio\": 1.01, " \
+			"\"kld_estimate\": \"top-k lower bound (K=100)\", \"top_k\": 100}"
+
+/* A level whose KLD is a server's top-K lower bound: its history line says
+ * so for those metrics, and the dashboard writes them "≥" (and the change
+ * "≥"/"≤"/"(bounds)"), with a note naming the bound. */
+static void test_kld_lower_bound_marked(void)
+{
+	char args[1600], hist[400], r1[400], r2[400], path[500], *text, *html;
+	cJSON *e;
+
+	snprintf(hist, sizeof(hist), "%s/kld.jsonl", g_tmp);
+	run_copy("run1", r1, sizeof(r1));
+	snprintf(r2, sizeof(r2), "%s/served", g_tmp);
+	snprintf(args, sizeof(args), "rm -rf '%s' && cp -r tests/data/run1 '%s'", r2, r2);
+	TQ_EQ_INT(system(args), 0);
+	add_kld(r1, "{\"F16\": {}, \"Q8_0\": " KLD_EXACT("0.002") ", \"Q6_K\": " KLD_BOUND("0.01") ", \"Q4_K_M\": "
+		    KLD_EXACT("0.03") ", \"Q2_K\": " KLD_BOUND("0.2") "}");
+	add_kld(r2, "{\"F16\": {}, \"Q8_0\": " KLD_EXACT("0.002") ", \"Q6_K\": " KLD_EXACT("0.015") ", \"Q4_K_M\": "
+		    KLD_BOUND("0.036") ", \"Q2_K\": " KLD_BOUND("0.25") "}");
+	snprintf(args, sizeof(args), "history add %s %s --date 2026-11-20T03:00:00Z", hist, r1);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(args, sizeof(args), "history add %s %s --date 2026-11-21T03:00:00Z", hist, r2);
+	TQ_EQ_INT(qeval(args), 0);
+	text = slurp(hist);
+	e = text ? cJSON_Parse(strchr(text, '\n') + 1) : NULL; /* the second line */
+	{
+		const cJSON *lb = cJSON_GetObjectItem(cJSON_GetObjectItem(e, "lower_bounds"), "kld");
+		TQ_EQ_STR(qe_json_str(cJSON_GetObjectItem(lb, "Q4_K_M"), "kld_mean", NULL), "top-k lower bound (K=100)");
+		TQ_EQ_STR(qe_json_str(cJSON_GetObjectItem(lb, "Q4_K_M"), "kld_p99", NULL), "top-k lower bound (K=100)");
+		TQ_CHECK(qe_json_str(cJSON_GetObjectItem(lb, "Q4_K_M"), "same_top", NULL) == NULL); /* exact */
+		TQ_CHECK(cJSON_GetObjectItem(lb, "Q8_0") == NULL && cJSON_GetObjectItem(lb, "Q6_K") == NULL);
+	}
+	cJSON_Delete(e);
+	free(text);
+	snprintf(args, sizeof(args), "history render %s %s/kdash", hist, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/kdash/index.html", g_tmp);
+	html = slurp(path);
+	/* Metric | Level | Latest | Run before | Change */
+	TQ_CHECK(html && strstr(html, "<td>kld_mean</td><td>Q8_0</td><td class=\"n\">0.002000</td>"));
+	TQ_CHECK(html && strstr(html, "<td>kld_mean</td><td>Q4_K_M</td><td class=\"n\">\xe2\x89\xa5 0.03600</td>"
+				    "<td class=\"n\">0.03000</td><td class=\"n\">\xe2\x89\xa5 "));
+	TQ_CHECK(html && strstr(html, "<td>kld_mean</td><td>Q6_K</td><td class=\"n\">0.01500</td>"
+				    "<td class=\"n\">\xe2\x89\xa5 0.01000</td><td class=\"n\">\xe2\x89\xa4 "));
+	TQ_CHECK(html && strstr(html, "<td>kld_mean</td><td>Q2_K</td><td class=\"n\">\xe2\x89\xa5 0.2500</td>"
+				    "<td class=\"n\">\xe2\x89\xa5 0.2000</td>"));
+	TQ_CHECK(html && strstr(html, " (bounds)</td>"));
+	TQ_CHECK(html && strstr(html, "kld: the numbers written \xe2\x89\xa5 are lower bounds of their metric, not its value: "
+				    "Q6_K in the run before, a top-k lower bound (K=100); Q4_K_M in the latest run"));
+	if (system("gnuplot --version >/dev/null 2>&1") == 0)
+		TQ_CHECK(html && strstr(html, "Lower bounds of the metric, not its value (runs by #): Q6_K at #1; Q4_K_M at #2; "
+					    "Q2_K at #1, #2."));
+	free(html);
+	/* marks that are not strings: not a history entry */
+	snprintf(path, sizeof(path), "%s/kbad.jsonl", g_tmp);
+	TQ_EQ_INT(spit(path, "{\"schema\":\"qeval-history\",\"metrics\":{\"kld\":{\"Q8_0\":{\"kld_mean\":0.1}}}}\n"
+			     "{\"schema\":\"qeval-history\",\"metrics\":{\"kld\":{\"Q8_0\":{\"kld_mean\":0.1}}},"
+			     "\"lower_bounds\":{\"kld\":{\"Q8_0\":{\"kld_mean\":1}}}}\n"), 0);
+	snprintf(args, sizeof(args), "history render %s %s/kbad --no-charts", path, g_tmp);
+	TQ_EQ_INT(qeval(args), 0);
+	TQ_CHECK(strstr(g_out, "(1 runs)") != NULL);
+}
+
 static void test_errors(void)
 {
 	char args[1200], path[400];
@@ -101,6 +222,8 @@ int main(void)
 		return 1;
 	TQ_RUN(test_add_and_render);
 	TQ_RUN(test_errors);
+	TQ_RUN(test_duplicate_key_line);
+	TQ_RUN(test_kld_lower_bound_marked);
 	tmp_remove();
 	return tq_done("t_history");
 }

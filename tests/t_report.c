@@ -413,6 +413,53 @@ static void test_report_command(void)
 	TQ_CHECK(strstr(g_out, "--format") != NULL);
 }
 
+/* results.json with a key given twice (or a NUL that could make two keys one):
+ * refused with one line naming the file, never one of the values picked. */
+static void test_results_duplicate_key(void)
+{
+	static const char *const bad[] = {
+		"{\"schema\":\"qeval-results\",\"version\":1,\"levels\":[],\"tasks\":{},\"created\":\"a\",\"created\":\"b\"}",
+		"{\"schema\":\"qeval-results\",\"version\":1,\"levels\":[{\"name\":\"F16\",\"name\":\"Q8_0\"}],\"tasks\":{}}",
+		"{\"schema\":\"qeval-results\",\"version\":1,\"levels\":[],\"tasks\":{},\"x\\u0000y\":1}",
+	};
+	struct qe_err err = { 0 };
+	char args[1200], run[400], path[500], *text, *brace;
+	cJSON *res = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (qe_results_parse(bad[i], strlen(bad[i]), "dup.json", &res, &err) != QE_EINPUT || res ||
+		    !strstr(err.msg, "dup.json"))
+			TQ_FAILF("case %zu: not refused naming the file (%s)", i, err.msg);
+		cJSON_Delete(res);
+		res = NULL;
+	}
+	/* through the command: run1's results.json with "created" twice */
+	run_copy("run1", run, sizeof(run));
+	snprintf(path, sizeof(path), "%s/results.json", run);
+	text = slurp(path);
+	brace = text ? strchr(text, '{') : NULL;
+	if (!brace) {
+		TQ_FAILF("cannot read %s", path);
+		free(text);
+		return;
+	}
+	{
+		FILE *f = fopen(path, "wb");
+		if (f) {
+			fprintf(f, "{\"created\": \"2000-01-01T00:00:00Z\",%s", brace + 1);
+			fclose(f);
+		}
+	}
+	free(text);
+	snprintf(args, sizeof(args), "report %s --format md --out %s/dupr", run, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	TQ_CHECK(strstr(g_errtxt, "results.json: key 'created' given twice in one object") != NULL);
+	snprintf(args, sizeof(args), "compare tests/data/run1 %s --out %s/dupc", run, g_tmp);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_CHECK(strstr(g_errtxt, "results.json: key 'created' given twice") != NULL);
+}
+
 /* Charts are scripts of numbers and escaped single-quoted labels only. */
 static void test_chart_script(void)
 {
@@ -594,6 +641,7 @@ int main(void)
 	TQ_RUN(test_chromium_screenshots);
 	TQ_RUN(test_items_csv);
 	TQ_RUN(test_report_command);
+	TQ_RUN(test_results_duplicate_key);
 	TQ_RUN(test_chart_script);
 	TQ_RUN(test_fallback);
 	TQ_RUN(test_lmeval_mteb_layout);

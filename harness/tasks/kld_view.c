@@ -47,6 +47,23 @@ static int kld_trend(const struct qe_view_ctx *c, struct qe_view_trend *t)
 	return 1;
 }
 
+/* At a level that gave top-K log-probabilities only, every statistic of the
+ * per-position KL is of its lower bound (docs/metrics.md, "Top-K levels"):
+ * the mean, its interval, the median, the quantiles and the maximum. */
+static const char *kld_lower_bound(const cJSON *blk, const char *path)
+{
+	static const char *const keys[] = { QE_KLD_MEAN, QE_KLD_CI, QE_KLD_MEDIAN, QE_KLD_P90, QE_KLD_P95,
+					    QE_KLD_P99, QE_KLD_P999, QE_KLD_MAX };
+	const char *mark = qe_json_str(blk, QE_KLD_ESTIMATE, NULL);
+
+	for (size_t k = 0; mark && k < sizeof(keys) / sizeof(keys[0]); k++) {
+		size_t n = strlen(keys[k]);
+		if (!strncmp(path, keys[k], n) && (path[n] == '\0' || path[n] == '['))
+			return mark;
+	}
+	return NULL;
+}
+
 static void kld_comparable(struct qe_compare_ctx *c)
 {
 	qe_compare_limit(c);
@@ -210,6 +227,7 @@ static void kld_summary(const cJSON *t, FILE *out)
 const struct qe_view qe_view_kld = {
 	.title = "KL divergence",
 	.metrics = kld_metrics,
+	.lower_bound = kld_lower_bound,
 	.amount = kld_amount,
 	.notes = kld_notes,
 	.verdict = kld_verdict,
