@@ -191,6 +191,26 @@ static void test_kld_lower_bound_marked(void)
 	TQ_CHECK(strstr(md, "KL divergence of run1 at Q6_K: Mean KLD and KLD p99 are a top-k lower bound (K=100)") != NULL);
 	TQ_CHECK(strstr(md, "a difference to run1 where one of the two numbers is a lower bound is itself a bound") != NULL);
 	free(md);
+	/* the run's own report.md: a bound level's KLD quantiles are marked as its mean */
+	snprintf(args, sizeof(args), "report %s --no-charts", a);
+	TQ_EQ_INT(qeval(args), 0);
+	snprintf(path, sizeof(path), "%s/report.md", a);
+	md = slurp(path);
+	{
+		const char *sec = md ? strstr(md, "# KL divergence") : NULL, *r6, *r8;
+		r6 = sec ? strstr(sec, "\n| Q6_K |") : NULL;
+		r8 = sec ? strstr(sec, "\n| Q8_0 |") : NULL;
+		TQ_CHECK(r6 && r8);
+		if (r6 && r8) {
+			const char *e6 = strchr(r6 + 1, '\n'), *e8 = strchr(r8 + 1, '\n');
+			char l6[1000], l8[1000];
+			snprintf(l6, sizeof(l6), "%.*s", (int)(e6 ? e6 - r6 : 999), r6);
+			snprintf(l8, sizeof(l8), "%.*s", (int)(e8 ? e8 - r8 : 999), r8);
+			TQ_CHECK(strstr(l6, "| \xe2\x89\xa5 0.500 |") != NULL); /* p99 */
+			TQ_CHECK(strstr(l8, "\xe2\x89") == NULL);
+		}
+	}
+	free(md);
 	/* the chart of mean KLD says which points are bounds */
 	if (system("gnuplot --version >/dev/null 2>&1") != 0)
 		return;

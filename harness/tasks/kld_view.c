@@ -174,8 +174,9 @@ static void drift_table(const struct qe_view_ctx *c, struct qe_doc *d)
 			qe_doc_td(tb, r, 5, 0, "\xe2\x89\xa5 %s \xc2\xb1 %s (%s)", qe_fmt_sig(a, B, qe_json_num(blk, QE_KLD_MEAN, NAN), 3),
 				  qe_fmt_sig((char[B]){ 0 }, B, qe_json_num(blk, QE_KLD_SE, NAN), 2),
 				  qe_json_str(blk, QE_KLD_ESTIMATE, ""));
-		for (size_t k = 0; k < 5; k++)
-			qe_doc_td(tb, r, 6 + k, 0, "%s", qe_fmt_sig(a, B, qe_json_num(blk, keys[k], NAN), 3));
+		for (size_t k = 0; k < 5; k++) /* a lower bound's quantiles are the bound's: marked as its mean */
+			qe_doc_td(tb, r, 6 + k, 0, "%s%s", kld_lower_bound(blk, keys[k]) ? "\xe2\x89\xa5 " : "",
+				  qe_fmt_sig(a, B, qe_json_num(blk, keys[k], NAN), 3));
 		qe_doc_td(tb, r, 11, 0, "%s \xc2\xb1 %s", qe_fmt_pct(a, B, qe_json_num(blk, QE_KLD_SAME_TOP, NAN), 2),
 			  qe_fmt_pct((char[B]){ 0 }, B, qe_json_num(blk, QE_KLD_SAME_TOP_SE, NAN), 2));
 		qe_doc_td(tb, r, 12, 0, "%s", qe_fmt_pct(a, B, qe_json_num(blk, QE_KLD_DP_RMS, NAN), 3));
