@@ -653,8 +653,10 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 
 	if (qe_stop_signal())
 		return 1;
-	if (!in_shard(r, L->i, t))
-		return 0; /* another shard's */
+	if (!in_shard(r, L->i, t)) { /* another shard's: its items count as done here, so the display ends full */
+		qe_progress_skip(L->prog, ti->n_items);
+		return 0;
+	}
 	if ((ti->task->needs & qe_runtime_caps(L->rt)) != ti->task->needs ||
 	    (ti->task->needs_any && !(ti->task->needs_any & qe_runtime_caps(L->rt)))) {
 		fprintf(stderr, "qeval run: level %s: runtime '%s' cannot run task '%s': skipped\n", r->names[L->i],
@@ -662,6 +664,7 @@ static int run_task(struct level_run *L, int t, struct qe_err *err)
 		/* done as far as this level goes: a mixed plan's GGUF levels skip
 		 * what only servers do, and are still complete */
 		cJSON_AddItemToArray(L->done, cJSON_CreateString(ti->name));
+		qe_progress_skip(L->prog, ti->n_items);
 		return 0;
 	}
 	snprintf(jp, sizeof(jp), "%s/records-%s.jsonl", r->dirs[L->i], ti->name);

@@ -5,6 +5,7 @@
 #include "harness/base/json.h"
 #include "reports/decision.h"
 #include "reports/fallback.h"
+#include "reports/gate.h"
 #include "reports/results.h"
 #include "reports/view.h"
 
@@ -30,13 +31,16 @@ const char *qe_summary_num(char *b, size_t cap, const cJSON *o, const char *k, i
  * run_dir/gate.json when there is one. */
 static void decisions(const cJSON *res, const char *run_dir, FILE *out)
 {
-	char path[4200];
 	cJSON *gate = NULL;
 	const cJSON *l;
 	struct qe_text t = { 0 };
+	struct qe_err err = { 0 };
 
-	snprintf(path, sizeof(path), "%s/gate.json", run_dir);
-	if (qe_json_read_file(path, &gate, NULL) != 0) {
+	if (qe_gate_outcome_load(run_dir, &gate, &err) != 0) { /* damaged: say so, never "not gated" */
+		fprintf(out, "decision: unknown: %s\n\n", err.msg);
+		return;
+	}
+	if (!gate) {
 		fprintf(out, "decision: not gated (no release rules checked: qeval gate %s --rules RULES.json)\n\n",
 			run_dir);
 		return;

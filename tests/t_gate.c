@@ -320,6 +320,15 @@ static void test_summary_decision(void)
 	TQ_CHECK(s && strstr(s, "Q8_0       FAIL      MMLU \xce\x94 lower 95% bound \xe2\x88\x92" "2.44 pts") &&
 		 strstr(s, "decision") < strstr(s, "level      status"));
 	free(s);
+	/* a gate.json cut short: the decision is unknown, named, never "not gated" */
+	snprintf(args, sizeof(args), "printf '{\"schema\": \"qeval-gate\", \"checks\": [' > %s/gate.json", run);
+	TQ_EQ_INT(system(args), 0);
+	f = fopen(path, "w");
+	qe_summary_print(run, f);
+	fclose(f);
+	s = slurp(path);
+	TQ_CHECK(s && strstr(s, "decision: unknown: ") && strstr(s, "gate.json' is damaged") && !strstr(s, "not gated"));
+	free(s);
 }
 
 int main(void)
