@@ -121,28 +121,6 @@ static void test_charts_leave_out_incomparable(void)
 	free(html);
 }
 
-/* Add a kld task whose per-level blocks are levels_json to the results.json
- * of the run copy at run. */
-static void add_kld(const char *run, const char *levels_json)
-{
-	struct qe_err err = { 0 };
-	char path[600];
-	cJSON *res = NULL, *t;
-
-	snprintf(path, sizeof(path), "%s/results.json", run);
-	if (qe_json_read_file(path, &res, &err) != 0) {
-		TQ_FAILF("%s", err.msg);
-		return;
-	}
-	t = cJSON_AddObjectToObject(cJSON_GetObjectItem(res, "tasks"), "kld");
-	cJSON_AddStringToObject(t, "task", "kld");
-	cJSON_AddNumberToObject(t, "n_items", 8);
-	cJSON_AddItemToObject(t, "settings", cJSON_Parse("{\"ctx\": 512, \"topk\": 100}"));
-	cJSON_AddItemToObject(t, "levels", cJSON_Parse(levels_json));
-	TQ_EQ_INT(qe_json_write_file(path, res, &err), 0);
-	cJSON_Delete(res);
-}
-
 #define KLD_EXACT(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"same_top_ci\": [0.8, 1], \"ppl_ratio\": 1.01}"
 #define KLD_BOUND(mean) "{\"kld_mean\": " mean ", \"kld_p99\": 0.5, \"same_top\": 0.9, \"same_top_ci\": [0.8, 1], " \
 			"\"ppl_ratio\": 1.01, \"kld_estimate\": \"top-k lower bound (K=100)\", \"top_k\": 100}"

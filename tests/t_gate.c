@@ -49,6 +49,21 @@ static void test_exit_codes(void)
 	TQ_CHECK(strstr(g_errtxt, "/no/such/rules.json") != NULL);
 }
 
+/* `qeval gate RUN --rules T/NAME` with json in that file: exit 2, one line
+ * naming the file and saying expect (case i of a table) */
+static void rules_refused(const char *run, const char *name, const char *json, const char *expect, size_t i)
+{
+	char args[1200], rules[400];
+
+	snprintf(rules, sizeof(rules), "%s/%s", g_tmp, name);
+	TQ_EQ_INT(spit(rules, json), 0);
+	snprintf(args, sizeof(args), "gate %s --rules %s", run, rules);
+	TQ_EQ_INT(qeval(args), 2);
+	TQ_EQ_INT(count_lines(g_errtxt), 1);
+	if (!strstr(g_errtxt, expect) || !strstr(g_errtxt, name))
+		TQ_FAILF("case %zu: '%s' lacks '%s' or the file", i, g_errtxt, expect);
+}
+
 /* Each bad rules file: exit 2, one line naming the rule index and the field. */
 static void test_bad_rules(void)
 {
@@ -75,18 +90,11 @@ static void test_bad_rules(void)
 		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.3, \"missing\": \"ok\"}]}",
 		  "rule 0: field 'missing'" },
 	};
-	char args[1200], run[400], rules[400];
+	char run[400];
 
 	run_copy("run1", run, sizeof(run));
-	snprintf(rules, sizeof(rules), "%s/bad-rules.json", g_tmp);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		TQ_EQ_INT(spit(rules, bad[i].json), 0);
-		snprintf(args, sizeof(args), "gate %s --rules %s", run, rules);
-		TQ_EQ_INT(qeval(args), 2);
-		TQ_EQ_INT(count_lines(g_errtxt), 1);
-		if (!strstr(g_errtxt, bad[i].expect) || !strstr(g_errtxt, "bad-rules.json"))
-			TQ_FAILF("case %zu: '%s' lacks '%s'", i, g_errtxt, bad[i].expect);
-	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		rules_refused(run, "bad-rules.json", bad[i].json, bad[i].expect, i);
 }
 
 /* A key given twice in a rules file (anywhere) or in gate.json: refused with
@@ -104,18 +112,11 @@ static void test_duplicate_keys(void)
 		{ "{\"rules\": [{\"task\": \"mmlu\", \"metric\": \"acc\", \"op\": \">=\", \"value\": 0.1, "
 		  "\"note\": \"a\\u0000b\"}]}", "a NUL character" },
 	};
-	char args[1200], run[400], rules[400], path[500];
+	char args[1200], run[400], path[500];
 
 	run_copy("run1", run, sizeof(run));
-	snprintf(rules, sizeof(rules), "%s/dup-rules.json", g_tmp);
-	for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++) {
-		TQ_EQ_INT(spit(rules, dup[i].json), 0);
-		snprintf(args, sizeof(args), "gate %s --rules %s", run, rules);
-		TQ_EQ_INT(qeval(args), 2);
-		TQ_EQ_INT(count_lines(g_errtxt), 1);
-		if (!strstr(g_errtxt, dup[i].key) || !strstr(g_errtxt, "dup-rules.json"))
-			TQ_FAILF("case %zu: '%s' lacks '%s' or the file", i, g_errtxt, dup[i].key);
-	}
+	for (size_t i = 0; i < sizeof(dup) / sizeof(dup[0]); i++)
+		rules_refused(run, "dup-rules.json", dup[i].json, dup[i].key, i);
 	/* gate.json: "passed" twice is a damaged outcome, not a pass */
 	snprintf(path, sizeof(path), "%s/gate.json", run);
 	TQ_EQ_INT(spit(path, "{\"schema\": \"qeval-gate\", \"passed\": false, \"n_failed\": 0, \"checks\": [],\n"
@@ -294,27 +295,33 @@ static void test_report_junit_uses_gate(void)
 	free(s);
 }
 
+/* the summary qe_summary_print writes for run (caller frees) */
+static char *summary_of(const char *run)
+{
+	char path[500];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/summary.txt", g_tmp);
+	if (!(f = fopen(path, "w")))
+		return NULL;
+	qe_summary_print(run, f);
+	fclose(f);
+	return slurp(path);
+}
+
 /* The summary `qeval run` prints opens with the decision, one line per level. */
 static void test_summary_decision(void)
 {
-	char run[400], args[1200], path[500], *s;
-	FILE *f;
+	char run[400], args[1200], *s;
 
 	run_copy("run2", run, sizeof(run));
-	snprintf(path, sizeof(path), "%s/summary.txt", g_tmp);
-	f = fopen(path, "w");
-	qe_summary_print(run, f);
-	fclose(f);
-	s = slurp(path);
+	s = summary_of(run);
 	TQ_CHECK(s && strstr(s, "decision: not gated (no release rules checked"));
 	TQ_CHECK(s && !strstr(s, "nan")); /* Q2_K failed: its size ratio is "-", not "nanx" */
 	free(s);
 	snprintf(args, sizeof(args), "gate %s --rules tests/data/gates.json -q --no-report", run);
 	TQ_EQ_INT(qeval(args), 1);
-	f = fopen(path, "w");
-	qe_summary_print(run, f);
-	fclose(f);
-	s = slurp(path);
+	s = summary_of(run);
 	TQ_CHECK(s && strstr(s, "decision on a subset (partial run, --limit 20)"));
 	TQ_CHECK(s && strstr(s, "Q2_K       FAIL      the level failed: engine aborted (signal 6) (3 checks)"));
 	TQ_CHECK(s && strstr(s, "Q8_0       FAIL      MMLU \xce\x94 lower 95% bound \xe2\x88\x92" "2.44 pts") &&
@@ -323,10 +330,7 @@ static void test_summary_decision(void)
 	/* a gate.json cut short: the decision is unknown, named, never "not gated" */
 	snprintf(args, sizeof(args), "printf '{\"schema\": \"qeval-gate\", \"checks\": [' > %s/gate.json", run);
 	TQ_EQ_INT(system(args), 0);
-	f = fopen(path, "w");
-	qe_summary_print(run, f);
-	fclose(f);
-	s = slurp(path);
+	s = summary_of(run);
 	TQ_CHECK(s && strstr(s, "decision: unknown: ") && strstr(s, "gate.json' is damaged") && !strstr(s, "not gated"));
 	free(s);
 }

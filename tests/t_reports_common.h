@@ -14,6 +14,8 @@
 #include "tests/tq.h"
 #include "tests/tq_exec.h"
 
+#include "harness/base/json.h"
+
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -145,6 +147,28 @@ static inline void golden_check_(const char *got_path, const char *golden, const
 	}
 	free(got);
 	free(want);
+}
+
+/* Add a kld task whose per-level blocks are levels_json to the results.json
+ * of the run copy at run. */
+static inline void add_kld(const char *run, const char *levels_json)
+{
+	struct qe_err err = { 0 };
+	char path[600];
+	cJSON *res = NULL, *t;
+
+	snprintf(path, sizeof(path), "%s/results.json", run);
+	if (qe_json_read_file(path, &res, &err) != 0) {
+		TQ_FAILF("%s", err.msg);
+		return;
+	}
+	t = cJSON_AddObjectToObject(cJSON_GetObjectItem(res, "tasks"), "kld");
+	cJSON_AddStringToObject(t, "task", "kld");
+	cJSON_AddNumberToObject(t, "n_items", 8);
+	cJSON_AddItemToObject(t, "settings", cJSON_Parse("{\"ctx\": 512, \"topk\": 100}"));
+	cJSON_AddItemToObject(t, "levels", cJSON_Parse(levels_json));
+	TQ_EQ_INT(qe_json_write_file(path, res, &err), 0);
+	cJSON_Delete(res);
 }
 
 #endif

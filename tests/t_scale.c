@@ -169,17 +169,7 @@ static const char *bin(void)
 }
 
 /* `qeval ARGS` (printf-style) with this test's cache; the exit status */
-static int qeval(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int qeval(const char *fmt, ...)
-{
-	char args[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	return tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_err, sizeof(g_err));
-}
+#define qeval(...) tq_qevalf(g_tmp, g_out, sizeof(g_out), g_err, sizeof(g_err), __VA_ARGS__)
 
 /* `mpirun -np 2 --oversubscribe qeval ARGS`, output into T/mpi.log; the
  * exit status */

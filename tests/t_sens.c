@@ -11,22 +11,11 @@
 #include "harness/base/json.h"
 #include "harness/base/text.h"
 
-#include <stdarg.h>
 
 static char g_tmp[256];
 static char g_out[65536], g_err[65536];
 
-static int qeval(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int qeval(const char *fmt, ...)
-{
-	char args[4096];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof(args), fmt, ap);
-	va_end(ap);
-	return tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_err, sizeof(g_err));
-}
+#define qeval(...) tq_qevalf(g_tmp, g_out, sizeof(g_out), g_err, sizeof(g_err), __VA_ARGS__)
 
 /* T/NAME's content (caller frees), NULL when unreadable */
 static char *slurp(const char *name)

@@ -3,6 +3,7 @@
 #ifndef QE_TQ_EXEC_H
 #define QE_TQ_EXEC_H
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,20 @@ static inline int tq_qeval(const char *tmp, const char *args, char *out, size_t 
 			fclose(f);
 	}
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* tq_qeval with the arguments made by printf from fmt. */
+static inline int tq_qevalf(const char *tmp, char *out, size_t out_cap, char *err, size_t err_cap, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static inline int tq_qevalf(const char *tmp, char *out, size_t out_cap, char *err, size_t err_cap, const char *fmt, ...)
+{
+	char args[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return tq_qeval(tmp, args, out, out_cap, err, err_cap);
 }
 
 /* Run `mpirun -np 2 --oversubscribe qeval ARGS` with the cache in tmp/cache,
