@@ -62,8 +62,7 @@ static const struct gflag {
 	{ "shard", 0, F_CLI, NULL, C_SHARD, NULL, NULL,
 	  "run shard I of N of the plan's units only (then: qeval merge; docs/scale-out.md)", "I/N" },
 	{ "jobs", 'j', F_CLI, NULL, C_JOBS, NULL, NULL,
-	  "run N shards of the plan at once on this machine, each on its share of the CPUs (its own GPU where several "
-	  "are visible), merged at the end (docs/scale-out.md)", "N" },
+	  "N shards at once on this machine, merged: CPUs shared out, a GPU each where several", "N" },
 	{ "balance-from", 0, F_CLI, NULL, C_BALANCE, NULL, NULL,
 	  "shards, ranks: weigh each level by its measured time in this finished run", "DIR" },
 	{ "limit", 0, F_PLAN, "limit", 0, NULL, NULL, NULL, NULL },
