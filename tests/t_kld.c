@@ -5,6 +5,7 @@
  * vocabulary), resume at chunk
  * granularity, bad input, and the runtime call's checks. */
 #include "tests/tq.h"
+#include "tests/tq_kld.h"
 #include "tests/tq_exec.h"
 
 #include "harness/base/json.h"
@@ -31,13 +32,6 @@ static int qeval(const char *args)
 	return tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_err, sizeof(g_err));
 }
 
-static const char *model(void)
-{
-	static char p[512];
-	snprintf(p, sizeof(p), "%s/tiny-llama-f16.gguf", tq_fixtures());
-	return p;
-}
-
 static cJSON *results(const char *dir)
 {
 	char path[600];
@@ -48,50 +42,12 @@ static cJSON *results(const char *dir)
 	return r;
 }
 
-static const cJSON *block(const cJSON *r, const char *level)
-{
-	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld"),
-						 "levels"),
-		level);
-}
-
-/* a text of seeded pseudo-words, a few thousand tokens */
-static void write_text(const char *path)
-{
-	static const char *const syl[] = { "ka", "lo", "mi", "the", "an", "ru", "so", "ne", "ti", "qu", "ba", "el" };
-	uint32_t s = 12345;
-	FILE *f = fopen(path, "w");
-
-	for (int w = 0; w < 1500; w++) {
-		int n = 1 + (int)((s >> 16) % 3);
-		for (int k = 0; k < n; k++) {
-			s = s * 1103515245u + 12345u;
-			fputs(syl[(s >> 16) % 12], f);
-		}
-		fputs(w % 17 == 16 ? ".\n" : " ", f);
-	}
-	fclose(f);
-}
-
 /* ---- the independent computation --------------------------------------- */
 
 struct direct {
 	double nll_ref, nll, kl; /* sums over the scored positions */
 	size_t n, same_top;
 };
-
-static void log_softmax(const float *x, int n, double *l)
-{
-	double mx = -DBL_MAX, s = 0;
-
-	for (int i = 0; i < n; i++)
-		mx = x[i] > mx ? x[i] : mx;
-	for (int i = 0; i < n; i++)
-		s += exp((double)x[i] - mx);
-	for (int i = 0; i < n; i++)
-		l[i] = (double)x[i] - mx - log(s);
-}
 
 static int argmax(const double *l, int n)
 {
@@ -137,7 +93,7 @@ static double *direct_logprobs(const char *path, int *nv_out)
 		b.n_tokens = CTX;
 		llama_decode(c, b);
 		for (int p = CTX / 2; p < CTX - 1; p++)
-			log_softmax(llama_get_logits_ith(c, p), nv, out + ((size_t)ch * rows + (p - CTX / 2)) * nv);
+			tq_log_softmax(llama_get_logits_ith(c, p), nv, out + ((size_t)ch * rows + (p - CTX / 2)) * nv);
 		llama_batch_free(b);
 	}
 	free(text);
@@ -187,10 +143,10 @@ static void test_run_against_direct(void)
 
 	snprintf(g_run, sizeof(g_run), "%s/run", g_tmp);
 	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0,Q2_K --tasks kld --text %s --kld-ctx %d --limit %d "
-		 "--threads 2 --out %s", model(), g_text, CTX, CHUNKS, g_run);
+		 "--threads 2 --out %s", tq_kld_model(), g_text, CTX, CHUNKS, g_run);
 	TQ_EQ_INT(qeval(args), 0);
 	r = results(g_run);
-	ref = block(r, "F16");
+	ref = tq_kld_block(r, "F16");
 	TQ_CHECK(r && ref);
 	if (!r || !ref)
 		return;
@@ -198,10 +154,10 @@ static void test_run_against_direct(void)
 	TQ_EQ_INT(qe_json_num(ref, "n_tokens", 0), CHUNKS * (CTX - 1 - CTX / 2));
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "Q2_K" : "Q8_0";
-		lv = block(r, name);
+		lv = tq_kld_block(r, name);
 		snprintf(path, sizeof(path), "%s/levels/%02d-%s/level.json", g_run, k + 1, name);
 		TQ_EQ_INT(qe_json_read_file(path, &lj, NULL), 0);
-		direct(model(), qe_json_str(lj, "path", ""), &d);
+		direct(tq_kld_model(), qe_json_str(lj, "path", ""), &d);
 		cJSON_Delete(lj);
 		TQ_EQ_INT(d.n, CHUNKS * (CTX - 1 - CTX / 2));
 		TQ_NEAR(qe_json_num(ref, "ppl", 0), exp(d.nll_ref / d.n), PPL_REL_TOL * exp(d.nll_ref / d.n));
@@ -212,7 +168,7 @@ static void test_run_against_direct(void)
 		TQ_NEAR(qe_json_num(lv, "same_top", 0), (double)d.same_top / d.n, 1e-12);
 		TQ_CHECK(qe_json_num(lv, "kld_p99", 0) >= qe_json_num(lv, "kld_median", 1));
 	}
-	TQ_CHECK(qe_json_num(block(r, "Q2_K"), "kld_mean", 0) > qe_json_num(block(r, "Q8_0"), "kld_mean", 1));
+	TQ_CHECK(qe_json_num(tq_kld_block(r, "Q2_K"), "kld_mean", 0) > qe_json_num(tq_kld_block(r, "Q8_0"), "kld_mean", 1));
 	cJSON_Delete(r);
 }
 
@@ -230,15 +186,15 @@ static void test_items_are_chunks(void)
 
 	snprintf(run, sizeof(run), "%s/count", g_tmp);
 	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --tasks kld --text %s --kld-ctx %d --threads 2 "
-		 "--out %s", model(), g_text, CTX, run);
+		 "--out %s", tq_kld_model(), g_text, CTX, run);
 	TQ_EQ_INT(qeval(args), 0);
 	r = results(run);
 	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld");
 	est = (long)(qe_json_num(cJSON_GetObjectItemCaseSensitive(t, "settings"), "text_bytes", 0) / 4 / CTX + 1);
-	TQ_CHECK(qe_json_num(block(r, "F16"), "n_chunks", 0) > 0);
-	TQ_CHECK(qe_json_num(block(r, "F16"), "n_chunks", 0) != (double)est); /* else this test shows nothing */
-	TQ_EQ_INT(qe_json_num(t, "n_items", 0), qe_json_num(block(r, "F16"), "n_chunks", -1));
-	TQ_EQ_INT(qe_json_num(block(r, "Q8_0"), "n_chunks", 0), qe_json_num(block(r, "F16"), "n_chunks", -1));
+	TQ_CHECK(qe_json_num(tq_kld_block(r, "F16"), "n_chunks", 0) > 0);
+	TQ_CHECK(qe_json_num(tq_kld_block(r, "F16"), "n_chunks", 0) != (double)est); /* else this test shows nothing */
+	TQ_EQ_INT(qe_json_num(t, "n_items", 0), qe_json_num(tq_kld_block(r, "F16"), "n_chunks", -1));
+	TQ_EQ_INT(qe_json_num(tq_kld_block(r, "Q8_0"), "n_chunks", 0), qe_json_num(tq_kld_block(r, "F16"), "n_chunks", -1));
 	cJSON_Delete(r);
 	snprintf(lj, sizeof(lj), "%s/levels/01-Q8_0/level.json", run);
 	TQ_EQ_INT(qe_file_read(lj, &before, &n_before, NULL), 0);
@@ -327,25 +283,25 @@ static void test_bad_input(void)
 	f = fopen(path, "w");
 	fputs("only a few words", f);
 	fclose(f);
-	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --tasks kld --text %s --out %s/short", model(), path,
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --tasks kld --text %s --out %s/short", tq_kld_model(), path,
 		 g_tmp);
 	TQ_EQ_INT(qeval(args), 3);
 	TQ_CHECK(strstr(g_err, "short.txt") && strstr(g_err, "fewer than one chunk"));
 	/* a missing text: usage error, before any level */
-	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --tasks kld --text %s/none.txt --out %s/none", model(),
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --tasks kld --text %s/none.txt --out %s/none", tq_kld_model(),
 		 g_tmp, g_tmp);
 	TQ_EQ_INT(qeval(args), 2);
 	TQ_CHECK(strstr(g_err, "none.txt") != NULL);
 	/* an empty text */
 	snprintf(path, sizeof(path), "%s/empty.txt", g_tmp);
 	fclose(fopen(path, "w"));
-	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --tasks kld --text %s --out %s/empty", model(), path,
+	snprintf(args, sizeof(args), "run -q --model %s --levels F16 --tasks kld --text %s --out %s/empty", tq_kld_model(), path,
 		 g_tmp);
 	TQ_EQ_INT(qeval(args), 2);
 	TQ_CHECK(strstr(g_err, "empty.txt") && strstr(g_err, "empty"));
 	/* the reference file's limit */
 	snprintf(args, sizeof(args), "run -q --model %s --levels F16,Q8_0 --tasks kld --text %s --kld-ctx %d --kld-max-gib 0.0001 "
-		 "--out %s/big", model(), g_text, CTX, g_tmp);
+		 "--out %s/big", tq_kld_model(), g_text, CTX, g_tmp);
 	TQ_EQ_INT(qeval(args), 3);
 	TQ_CHECK(strstr(g_err, "max_gib") != NULL);
 }
@@ -410,7 +366,7 @@ static void test_runtime_call(void)
 	size_t n = 0;
 	struct qe_chunk_req rq = { .tokens = tok, .n_chunks = 2, .n_tok = 16, .first = 8, .row = on_row_count, .arg = &n };
 
-	p.model = model();
+	p.model = tq_kld_model();
 	p.n_threads = 2;
 	TQ_EQ_INT(qe_runtime_open(&p, &rt, &err), 0);
 	if (!rt)
@@ -433,9 +389,9 @@ int main(void)
 	if (!mkdtemp(g_tmp))
 		return 1;
 	snprintf(g_text, sizeof(g_text), "%s/text.txt", g_tmp);
-	write_text(g_text);
-	if (access(model(), R_OK) != 0) {
-		fprintf(stderr, "  SKIP: %s is absent (make fixtures)\n", model());
+	tq_kld_write_text(g_text);
+	if (access(tq_kld_model(), R_OK) != 0) {
+		fprintf(stderr, "  SKIP: %s is absent (make fixtures)\n", tq_kld_model());
 		printf("t_kld: 0 passed, 0 failed, 1 skipped\n");
 		return 0;
 	}

@@ -18,6 +18,7 @@
  * Skips the llama-server part with one line when the binary is absent
  * (`make llama-server`) or QE_NO_SERVER=1. Small: ctx 64, 3 chunks, -t 1. */
 #include "tests/tq.h"
+#include "tests/tq_kld.h"
 #include "tests/tq_exec.h"
 #include "tests/tq_httpd.h"
 #include "tests/tq_server.h"
@@ -63,31 +64,6 @@ static char g_q2[4096];   /* the fixture's Q2_K file, made once */
 static int g_n_vocab;
 static double g_dnll[CHUNKS * (CTX - 1 - CTX / 2)], g_dkl[CHUNKS * (CTX - 1 - CTX / 2)];
 
-static const char *model(void)
-{
-	static char p[512];
-	snprintf(p, sizeof(p), "%s/tiny-llama-f16.gguf", tq_fixtures());
-	return p;
-}
-
-/* a text of seeded pseudo-words (as t_kld's) */
-static void write_text(const char *path)
-{
-	static const char *const syl[] = { "ka", "lo", "mi", "the", "an", "ru", "so", "ne", "ti", "qu", "ba", "el" };
-	uint32_t s = 12345;
-	FILE *f = fopen(path, "w");
-
-	for (int w = 0; w < 1500; w++) {
-		int n = 1 + (int)((s >> 16) % 3);
-		for (int k = 0; k < n; k++) {
-			s = s * 1103515245u + 12345u;
-			fputs(syl[(s >> 16) % 12], f);
-		}
-		fputs(w % 17 == 16 ? ".\n" : " ", f);
-	}
-	fclose(f);
-}
-
 /* the Q2_K level file (in the cache qeval uses) and the vocabulary size */
 static int setup(void)
 {
@@ -98,13 +74,13 @@ static int setup(void)
 
 	if (g_q2[0])
 		return 0;
-	if (qe_level_prepare(NULL, model(), "Q2_K", g_cache, 2, &lv, &err) != 0) {
+	if (qe_level_prepare(NULL, tq_kld_model(), "Q2_K", g_cache, 2, &lv, &err) != 0) {
 		TQ_FAILF("Q2_K: %s", err.msg);
 		return -1;
 	}
 	snprintf(g_q2, sizeof(g_q2), "%s", lv.path);
 	mp.vocab_only = true;
-	if (!(m = llama_model_load_from_file(model(), mp)))
+	if (!(m = llama_model_load_from_file(tq_kld_model(), mp)))
 		return -1;
 	g_n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(m));
 	llama_model_free(m);
@@ -127,7 +103,7 @@ static cJSON *run(const char *name, const char *url, const char *model_name, int
 		" \"levels\": [\"F16\", \"Q2_K\", {\"name\": \"srv\", \"runtime\": \"openai\", \"url\": \"%s\", \"model\": \"%s\",\n"
 		"   \"concurrency\": %d, \"retries\": 1, \"timeout_s\": 60}],\n"
 		" \"tasks\": [{\"task\": \"kld\", \"text\": \"%s\", \"ctx\": %d, \"topk\": %d}]}\n",
-		model(), dir, CHUNKS, url, model_name, inflight, g_text, CTX, topk);
+		tq_kld_model(), dir, CHUNKS, url, model_name, inflight, g_text, CTX, topk);
 	fclose(f);
 	snprintf(args, sizeof(args), "run -q --plan %s", plan);
 	rc = tq_qeval(g_tmp, args, g_out, sizeof(g_out), g_err, sizeof(g_err));
@@ -137,14 +113,6 @@ static cJSON *run(const char *name, const char *url, const char *model_name, int
 	snprintf(path, sizeof(path), "%s/results.json", dir);
 	qe_json_read_file(path, &r, NULL);
 	return r;
-}
-
-static const cJSON *block(const cJSON *r, const char *level)
-{
-	return cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld"),
-						 "levels"),
-		level);
 }
 
 /* per-position arrays `key` of a level's records, concatenated in chunk order */
@@ -189,18 +157,6 @@ static int ref_tokens(const char *run_name, int32_t *tok)
 	return n == (size_t)CHUNKS * CTX ? 0 : -1;
 }
 
-static void log_softmax(const float *x, int n, double *l)
-{
-	double mx = -DBL_MAX, s = 0;
-
-	for (int i = 0; i < n; i++)
-		mx = fmax(mx, x[i]);
-	for (int i = 0; i < n; i++)
-		s += exp((double)x[i] - mx);
-	for (int i = 0; i < n; i++)
-		l[i] = (double)x[i] - mx - log(s);
-}
-
 /* log-probabilities [NPOS][nv] of path: whole = each chunk in one decode
  * (the llamacpp runtime's shape), else its first half in one decode and then
  * one token a decode (llama-server's, prompt cache) */
@@ -236,7 +192,7 @@ static double *direct_lp(const char *path, const int32_t *tok, int whole)
 			llama_decode(c, b);
 			for (int i = 0; i < n; i++)
 				if (p + i >= CTX / 2 && p + i < CTX - 1)
-					log_softmax(llama_get_logits_ith(c, i), g_n_vocab,
+					tq_log_softmax(llama_get_logits_ith(c, i), g_n_vocab,
 						    out + ((size_t)ch * ROWS + (p + i - CTX / 2)) * g_n_vocab);
 			p += n;
 		}
@@ -255,7 +211,7 @@ static int direct(const char *run_name, double *nll, double *kl)
 
 	if (ref_tokens(run_name, tok) != 0)
 		return -1;
-	lr = direct_lp(model(), tok, 1);
+	lr = direct_lp(tq_kld_model(), tok, 1);
 	lq = direct_lp(g_q2, tok, 0);
 	for (int ch = 0; lr && lq && ch < CHUNKS; ch++)
 		for (int r = 0; r < ROWS; r++) {
@@ -280,7 +236,7 @@ static int direct(const char *run_name, double *nll, double *kl)
 static void compare(const char *run_name, const cJSON *r, int topk, const double *dnll, const double *dkl, double tol,
 		    int exact_kl)
 {
-	const cJSON *q = block(r, "Q2_K"), *s = block(r, "srv");
+	const cJSON *q = tq_kld_block(r, "Q2_K"), *s = tq_kld_block(r, "srv");
 	static double nq[512], ns[512], kq[512], ks[512];
 	size_t n = positions(run_name, "01-Q2_K", "nll", nq, 512), k;
 	double d_nll = 0, d_over = -INFINITY, d_diff = 0, g_nll = 0, g_over = -INFINITY, min_kl = INFINITY;
@@ -544,9 +500,9 @@ int main(void)
 	snprintf(g_tmp, sizeof(g_tmp), "%s", tmpl);
 	snprintf(g_text, sizeof(g_text), "%s/text.txt", g_tmp);
 	snprintf(g_cache, sizeof(g_cache), "%s/cache", g_tmp);
-	write_text(g_text);
-	if (access(model(), R_OK) != 0) {
-		fprintf(stderr, "  SKIP: %s is absent (make fixtures)\n", model());
+	tq_kld_write_text(g_text);
+	if (access(tq_kld_model(), R_OK) != 0) {
+		fprintf(stderr, "  SKIP: %s is absent (make fixtures)\n", tq_kld_model());
 		printf("t_kld_http: 0 passed, 0 failed, 1 skipped\n");
 		return 0;
 	}
