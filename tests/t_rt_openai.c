@@ -97,6 +97,25 @@ static void test_vllm_next(void)
 	tq_httpd_stop(&d);
 }
 
+/* the three prompts' scores from character log-probabilities (the fake
+ * server's echo, two per continuation; offsets in code points: the third
+ * prompt is Chinese); ctx = 1: also the context's token count, cp + 1 */
+static void check_echo_scores(const struct qe_score_res *res, int ctx)
+{
+	for (int i = 0; i < 3; i++) {
+		size_t cp = 0;
+		for (const char *p = prompts[i]; *p; p++)
+			cp += ((unsigned char)*p & 0xC0) != 0x80;
+		for (int c = 0; c < 4; c++) {
+			TQ_NEAR(res[i].ll[c], tq_fake_echo(cp) + tq_fake_echo(cp + 1), LL_TOL);
+			TQ_EQ_INT(res[i].n_cont_tok[c], 2);
+			TQ_EQ_INT(res[i].greedy[c], cp % 3 != 0 && (cp + 1) % 3 != 0);
+			if (ctx)
+				TQ_EQ_INT(res[i].n_ctx_tok, (int)cp + 1);
+		}
+	}
+}
+
 /* the echo route: the continuation's characters' log-probabilities, offsets
  * in code points (the third prompt is Chinese) */
 static void test_vllm_echo(void)
@@ -110,16 +129,7 @@ static void test_vllm_echo(void)
 	TQ_CHECK(start(&d, TQ_VLLM, TQ_OK) == 0);
 	TQ_EQ_INT(open_level(&d, "\"route\":\"echo\"", &rt, &err), 0);
 	if (rt && score(rt, prompts, 3, res, st, &err) == 0) {
-		for (int i = 0; i < 3; i++) {
-			size_t cp = 0;
-			for (const char *p = prompts[i]; *p; p++)
-				cp += ((unsigned char)*p & 0xC0) != 0x80;
-			for (int c = 0; c < 4; c++) {
-				TQ_NEAR(res[i].ll[c], tq_fake_echo(cp) + tq_fake_echo(cp + 1), LL_TOL);
-				TQ_EQ_INT(res[i].n_cont_tok[c], 2);
-				TQ_EQ_INT(res[i].greedy[c], cp % 3 != 0 && (cp + 1) % 3 != 0);
-			}
-		}
+		check_echo_scores(res, 0);
 	} else {
 		TQ_FAILF("%s", err.msg);
 	}
@@ -145,17 +155,7 @@ static void test_sglang_generate(void)
 		qe_runtime_describe(rt, &info);
 		TQ_CHECK(strstr(info.desc, "prompt log-probabilities from /generate") != NULL);
 		TQ_EQ_INT(score(rt, prompts, 3, res, st, &err), 0);
-		for (int i = 0; i < 3; i++) {
-			size_t cp = 0;
-			for (const char *p = prompts[i]; *p; p++)
-				cp += ((unsigned char)*p & 0xC0) != 0x80;
-			for (int c = 0; c < 4; c++) {
-				TQ_NEAR(res[i].ll[c], tq_fake_echo(cp) + tq_fake_echo(cp + 1), LL_TOL);
-				TQ_EQ_INT(res[i].n_cont_tok[c], 2);
-				TQ_EQ_INT(res[i].greedy[c], cp % 3 != 0 && (cp + 1) % 3 != 0);
-				TQ_EQ_INT(res[i].n_ctx_tok, (int)cp + 1);
-			}
-		}
+		check_echo_scores(res, 1);
 	}
 	qe_runtime_close(rt);
 	tq_httpd_stop(&d);
