@@ -155,21 +155,8 @@ static int unit_records(const struct merge *m, const struct qe_unit *u, const ch
 /* copy src to dst (a hard link where the file system allows) */
 static int copy_file(const char *src, const char *dst, struct qe_err *err)
 {
-	char *text = NULL;
-	size_t len = 0;
-	struct qe_text t = { 0 };
-	int rc;
-
 	unlink(dst);
-	if (link(src, dst) == 0)
-		return 0;
-	if ((rc = qe_file_read(src, &text, &len, err)) != 0)
-		return rc;
-	qe_text_putn(&t, text, len);
-	free(text);
-	rc = qe_text_save(&t, dst, err);
-	qe_text_release(&t);
-	return rc;
+	return link(src, dst) == 0 ? 0 : qe_file_copy(src, dst, err);
 }
 
 /* a task run whole: its other files (embeddings-T.*, kld-T.ref) too */

@@ -14,23 +14,13 @@ static int same_file(const char *a, const char *b)
 
 static int json_write(const struct qe_report_ctx *ctx, struct qe_err *err)
 {
-	char src[4096], dst[4096], *text;
-	struct qe_text t = { 0 };
-	size_t len;
-	int rc;
+	char src[4096], dst[4096];
 
 	qe_path_join(src, sizeof(src), ctx->run_dir, "results.json");
 	qe_path_join(dst, sizeof(dst), ctx->out_dir, "results.json");
 	if (same_file(src, dst))
 		return 0;
-	rc = qe_file_read(src, &text, &len, err);
-	if (rc)
-		return rc;
-	qe_text_putn(&t, text, len);
-	free(text);
-	rc = qe_text_save(&t, dst, err);
-	qe_text_release(&t);
-	return rc;
+	return qe_file_copy(src, dst, err);
 }
 
 const struct qe_report_writer qe_writer_json = {

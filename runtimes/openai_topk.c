@@ -88,16 +88,24 @@ static cJSON *ids_array(const int32_t *tok, size_t n)
 	return a;
 }
 
-/* a whole chunk with its prompt log-probabilities */
-static char *body_prompt(const struct oa_ctx *c, const int32_t *tok, size_t n, size_t k)
+/* a request for one greedy token after the tokens [0, n) */
+static cJSON *body_one_token(const struct oa_ctx *c, const int32_t *tok, size_t n)
 {
 	cJSON *b = cJSON_CreateObject();
-	char *s;
 
 	cJSON_AddStringToObject(b, "model", c->model);
 	cJSON_AddItemToObject(b, "prompt", ids_array(tok, n));
 	cJSON_AddNumberToObject(b, "max_tokens", 1);
 	cJSON_AddNumberToObject(b, "temperature", 0);
+	return b;
+}
+
+/* a whole chunk with its prompt log-probabilities */
+static char *body_prompt(const struct oa_ctx *c, const int32_t *tok, size_t n, size_t k)
+{
+	cJSON *b = body_one_token(c, tok, n);
+	char *s;
+
 	cJSON_AddNumberToObject(b, "prompt_logprobs", (double)k);
 	s = cJSON_PrintUnformatted(b);
 	cJSON_Delete(b);
@@ -107,13 +115,9 @@ static char *body_prompt(const struct oa_ctx *c, const int32_t *tok, size_t n, s
 /* tokens [0, n) and the next-token top entries, the true next token forced */
 static char *body_next(const struct oa_ctx *c, const int32_t *tok, size_t n, int32_t next, size_t k)
 {
-	cJSON *b = cJSON_CreateObject(), *bias, *e;
+	cJSON *b = body_one_token(c, tok, n), *bias, *e;
 	char *s;
 
-	cJSON_AddStringToObject(b, "model", c->model);
-	cJSON_AddItemToObject(b, "prompt", ids_array(tok, n));
-	cJSON_AddNumberToObject(b, "max_tokens", 1);
-	cJSON_AddNumberToObject(b, "temperature", 0);
 	cJSON_AddNumberToObject(b, "n_probs", (double)k);
 	cJSON_AddFalseToObject(b, "post_sampling_probs");
 	cJSON_AddTrueToObject(b, "cache_prompt");

@@ -185,6 +185,18 @@ static const struct bad table[] = {
 	{ "merge-into-run", "merging into a run directory", NULL, "merge @R @T/sh0", 2, "already holds a run" },
 	{ "resume-other-shard", "--resume of a shard as another shard", NULL, "run -q --resume @T/sh0 --shard 1/2", 2,
 	  "holds shard 0/2, not 1/2" },
+	{ "jobs-bad", "a job count that is not 1 to 4096", NULL, RUN "--mmlu @S/mmlu --jobs 0 --out @T/o", 2, "--jobs '0'" },
+	{ "jobs-and-shard", "--jobs with --shard", NULL, RUN "--mmlu @S/mmlu --jobs 2 --shard 0/2 --out @T/o", 2,
+	  "--jobs and --shard" },
+	/* ---- sensitivity and recommend ---- */
+	{ "sensitivity-no-model", "a scan without a model", NULL, "sensitivity --types q4_K --mmlu @S/mmlu --out @T/s", 2,
+	  "--model is required" },
+	{ "sensitivity-groups-bad", "a grouping that is not kind, layer or layers:K", NULL,
+	  "sensitivity --model @M --groups layers:0 --mmlu @S/mmlu --out @T/s", 2, "--groups 'layers:0'" },
+	{ "sensitivity-no-value", "an option of the scan without its value", NULL, "sensitivity --model @M --types", 2,
+	  "option '--types' needs a value" },
+	{ "recommend-no-rules", "a recommendation without a gate", NULL, "recommend --model @M --mmlu @S/mmlu --out @T/r", 2,
+	  "--rules is required" },
 	/* ---- gates ---- */
 	{ "gate-rules-missing", "a rules file that does not exist", NULL, "gate @R --rules @T/norules.json", 2, "norules.json" },
 	{ "gate-rules-not-json", "rules that are not JSON", "printf '{\"rules\": [\\n' > @T/g1.json", "gate @R --rules @T/g1.json", 2,

@@ -146,7 +146,7 @@ static void test_run_against_direct(void)
 		 "--threads 2 --out %s", tq_kld_model(), g_text, CTX, CHUNKS, g_run);
 	TQ_EQ_INT(qeval(args), 0);
 	r = results(g_run);
-	ref = tq_kld_block(r, "F16");
+	ref = tq_block(r, "kld", "F16");
 	TQ_CHECK(r && ref);
 	if (!r || !ref)
 		return;
@@ -154,7 +154,7 @@ static void test_run_against_direct(void)
 	TQ_EQ_INT(qe_json_num(ref, "n_tokens", 0), CHUNKS * (CTX - 1 - CTX / 2));
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "Q2_K" : "Q8_0";
-		lv = tq_kld_block(r, name);
+		lv = tq_block(r, "kld", name);
 		snprintf(path, sizeof(path), "%s/levels/%02d-%s/level.json", g_run, k + 1, name);
 		TQ_EQ_INT(qe_json_read_file(path, &lj, NULL), 0);
 		direct(tq_kld_model(), qe_json_str(lj, "path", ""), &d);
@@ -168,7 +168,7 @@ static void test_run_against_direct(void)
 		TQ_NEAR(qe_json_num(lv, "same_top", 0), (double)d.same_top / d.n, 1e-12);
 		TQ_CHECK(qe_json_num(lv, "kld_p99", 0) >= qe_json_num(lv, "kld_median", 1));
 	}
-	TQ_CHECK(qe_json_num(tq_kld_block(r, "Q2_K"), "kld_mean", 0) > qe_json_num(tq_kld_block(r, "Q8_0"), "kld_mean", 1));
+	TQ_CHECK(qe_json_num(tq_block(r, "kld", "Q2_K"), "kld_mean", 0) > qe_json_num(tq_block(r, "kld", "Q8_0"), "kld_mean", 1));
 	cJSON_Delete(r);
 }
 
@@ -191,10 +191,10 @@ static void test_items_are_chunks(void)
 	r = results(run);
 	t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld");
 	est = (long)(qe_json_num(cJSON_GetObjectItemCaseSensitive(t, "settings"), "text_bytes", 0) / 4 / CTX + 1);
-	TQ_CHECK(qe_json_num(tq_kld_block(r, "F16"), "n_chunks", 0) > 0);
-	TQ_CHECK(qe_json_num(tq_kld_block(r, "F16"), "n_chunks", 0) != (double)est); /* else this test shows nothing */
-	TQ_EQ_INT(qe_json_num(t, "n_items", 0), qe_json_num(tq_kld_block(r, "F16"), "n_chunks", -1));
-	TQ_EQ_INT(qe_json_num(tq_kld_block(r, "Q8_0"), "n_chunks", 0), qe_json_num(tq_kld_block(r, "F16"), "n_chunks", -1));
+	TQ_CHECK(qe_json_num(tq_block(r, "kld", "F16"), "n_chunks", 0) > 0);
+	TQ_CHECK(qe_json_num(tq_block(r, "kld", "F16"), "n_chunks", 0) != (double)est); /* else this test shows nothing */
+	TQ_EQ_INT(qe_json_num(t, "n_items", 0), qe_json_num(tq_block(r, "kld", "F16"), "n_chunks", -1));
+	TQ_EQ_INT(qe_json_num(tq_block(r, "kld", "Q8_0"), "n_chunks", 0), qe_json_num(tq_block(r, "kld", "F16"), "n_chunks", -1));
 	cJSON_Delete(r);
 	snprintf(lj, sizeof(lj), "%s/levels/01-Q8_0/level.json", run);
 	TQ_EQ_INT(qe_file_read(lj, &before, &n_before, NULL), 0);

@@ -236,7 +236,7 @@ static int direct(const char *run_name, double *nll, double *kl)
 static void compare(const char *run_name, const cJSON *r, int topk, const double *dnll, const double *dkl, double tol,
 		    int exact_kl)
 {
-	const cJSON *q = tq_kld_block(r, "Q2_K"), *s = tq_kld_block(r, "srv");
+	const cJSON *q = tq_block(r, "kld", "Q2_K"), *s = tq_block(r, "kld", "srv");
 	static double nq[512], ns[512], kq[512], ks[512];
 	size_t n = positions(run_name, "01-Q2_K", "nll", nq, 512), k;
 	double d_nll = 0, d_over = -INFINITY, d_diff = 0, g_nll = 0, g_over = -INFINITY, min_kl = INFINITY;

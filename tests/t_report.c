@@ -401,6 +401,16 @@ static void test_report_command(void)
 	TQ_EQ_INT(qeval(args), 0);
 	TQ_CHECK(strstr(g_out, "junit.xml") && strstr(g_out, "results.json"));
 	TQ_CHECK(strstr(g_errtxt, "no charts") != NULL);
+	{ /* the json format is the run's results.json, copied byte for byte (qe_file_copy) */
+		char a[600], b[600], *x, *y;
+		snprintf(a, sizeof(a), "%s/results.json", run);
+		snprintf(b, sizeof(b), "%s/all/results.json", g_tmp);
+		x = slurp(a);
+		y = slurp(b);
+		TQ_CHECK(x && y && !strcmp(x, y));
+		free(x);
+		free(y);
+	}
 
 	TQ_EQ_INT(qeval("report /no/such/run"), 2);
 	TQ_EQ_INT(count_lines(g_errtxt), 1);

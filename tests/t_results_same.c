@@ -26,6 +26,7 @@
  * build line differs from the golden's. */
 #include "tests/tq.h"
 #include "tests/tq_exec.h"
+#include "tests/tq_json.h"
 #include "harness/base/json.h"
 
 #include <unistd.h>
@@ -34,16 +35,6 @@
 
 static char g_tmp[256];
 static char g_out[65536], g_errtxt[65536];
-static int g_diffs, g_quiet;
-
-#define DIFF(...) do { if (!g_quiet) { fprintf(stderr, "  differs: "); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } g_diffs++; } while (0)
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
-}
-
 /* keys whose values differ between two runs of the same plan; "identity"
  * (a level file's hashes, issue 18) is newer than the golden file */
 static int ignored(const char *key)
@@ -56,66 +47,24 @@ static int ignored(const char *key)
 	for (int i = 0; exact[i]; i++)
 		if (!strcmp(key, exact[i]))
 			return 1;
-	return ends_with(key, "_s") || !strncmp(key, "tps_", 4) || strstr(key, "_ms_") != NULL;
+	return tq_ends_with(key, "_s") || !strncmp(key, "tps_", 4) || strstr(key, "_ms_") != NULL;
 }
 
-static void diff(const cJSON *a, const cJSON *b, const char *path)
+/* a comparison of two results.json as this test makes it */
+static struct tq_jdiff comparer(int quiet)
 {
-	char sub[1024];
-
-	if (g_diffs > 20)
-		return;
-	if ((a->type & 0xFF) != (b->type & 0xFF)) {
-		DIFF("%s: types differ", path);
-		return;
-	}
-	if (cJSON_IsObject(a)) {
-		const cJSON *x, *y;
-		cJSON_ArrayForEach(x, a) {
-			if (ignored(x->string))
-				continue;
-			snprintf(sub, sizeof(sub), "%s.%s", path, x->string);
-			if (!(y = cJSON_GetObjectItemCaseSensitive(b, x->string))) {
-				DIFF("%s: missing now", sub);
-				continue;
-			}
-			diff(x, y, sub);
-		}
-		cJSON_ArrayForEach(y, b)
-			if (!ignored(y->string) && !cJSON_GetObjectItemCaseSensitive(a, y->string)) {
-				DIFF("%s.%s: new key", path, y->string);
-			}
-	} else if (cJSON_IsArray(a)) {
-		int n = cJSON_GetArraySize(a);
-		if (n != cJSON_GetArraySize(b)) {
-			DIFF("%s: %d items before, %d now", path, n, cJSON_GetArraySize(b));
-			return;
-		}
-		for (int i = 0; i < n; i++) {
-			snprintf(sub, sizeof(sub), "%s[%d]", path, i);
-			diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), sub);
-		}
-	} else if (cJSON_IsNumber(a)) {
-		double x = a->valuedouble, y = b->valuedouble;
-		if (x != y && fabs(x - y) > REL_TOL * fmax(fabs(x), fabs(y))) {
-			DIFF("%s: %.17g before, %.17g now", path, x, y);
-		}
-	} else if (cJSON_IsString(a) && strcmp(a->valuestring, b->valuestring) != 0) {
-		DIFF("%s: \"%s\" before, \"%s\" now", path, a->valuestring, b->valuestring);
-	} else if (cJSON_IsBool(a) && cJSON_IsTrue(a) != cJSON_IsTrue(b)) {
-		DIFF("%s: booleans differ", path);
-	}
+	struct tq_jdiff d = { ignored, REL_TOL, 20, quiet, 0 };
+	return d;
 }
 
 static void test_comparison_sees_a_difference(void)
 {
 	cJSON *a = cJSON_Parse("{\"x\":{\"acc\":0.25,\"wall_s\":1,\"n\":[1,2]}}");
 	cJSON *b = cJSON_Parse("{\"x\":{\"acc\":0.2500001,\"wall_s\":2,\"n\":[1,2]}}");
-	g_quiet = 1;
-	diff(a, b, "t");
-	g_quiet = 0;
-	TQ_EQ_INT(g_diffs, 1);
-	g_diffs = 0;
+	struct tq_jdiff d = comparer(1);
+
+	tq_json_diff(&d, a, b, "t");
+	TQ_EQ_INT(d.n, 1);
 	cJSON_Delete(a);
 	cJSON_Delete(b);
 }
@@ -126,6 +75,7 @@ static void test_demo_results_unchanged(void)
 	cJSON *now = NULL, *before = NULL;
 	const char *src = getenv("QE_SRC");
 	const cJSON *e1, *e2;
+	struct tq_jdiff d = comparer(0);
 
 	snprintf(gold, sizeof(gold), "%s/tests/golden/demo.before.results.json", src && *src ? src : ".");
 	/* the golden run had 2 threads (results.json records them) */
@@ -151,8 +101,8 @@ static void test_demo_results_unchanged(void)
 	 * the golden run had by default) are in the plan as given */
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(before, "run"), "plan"), "runtime");
 	cJSON_DeleteItemFromObjectCaseSensitive(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(now, "run"), "plan"), "runtime");
-	diff(before, now, "results");
-	TQ_EQ_INT(g_diffs, 0);
+	tq_json_diff(&d, before, now, "results");
+	TQ_EQ_INT(d.n, 0);
 out:
 	cJSON_Delete(now);
 	cJSON_Delete(before);

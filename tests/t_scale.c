@@ -11,6 +11,7 @@
  * built without MPI (make MPI=1) or mpirun is not on PATH. */
 #include "tests/tq.h"
 #include "tests/tq_exec.h"
+#include "tests/tq_json.h"
 
 #include "harness/base/json.h"
 #include "harness/base/sys.h"
@@ -30,16 +31,9 @@
 
 static char g_tmp[256];
 static char g_out[65536], g_err[65536];
-static int g_diffs;
 static int g_resumed; /* comparing a resumed run: as tests/t_kill.c, the prefix-reuse counts aside */
 
 /* ---- comparing runs -------------------------------------------------------- */
-
-static int ends_with(const char *s, const char *suffix)
-{
-	size_t n = strlen(s), m = strlen(suffix);
-	return n >= m && !strcmp(s + n - m, suffix);
-}
 
 /* what differs between two runs of one plan by nature (as t_results_same):
  * timings and rates, memory peaks, dates, paths, the machine */
@@ -54,60 +48,7 @@ static int ignored(const char *key)
 	for (int i = 0; exact[i]; i++)
 		if (!strcmp(key, exact[i]))
 			return 1;
-	return ends_with(key, "_s") || !strncmp(key, "tps_", 4) || strstr(key, "_ms_") != NULL;
-}
-
-static void diff(const cJSON *a, const cJSON *b, const char *path)
-{
-	char sub[1024];
-
-	if (g_diffs > 10)
-		return;
-	if ((a->type & 0xFF) != (b->type & 0xFF)) {
-		fprintf(stderr, "  differs: %s: types\n", path);
-		g_diffs++;
-	} else if (cJSON_IsObject(a)) {
-		const cJSON *x;
-		cJSON_ArrayForEach(x, b)
-			if (!ignored(x->string) && !cJSON_GetObjectItemCaseSensitive(a, x->string)) {
-				fprintf(stderr, "  differs: %s.%s: new\n", path, x->string);
-				g_diffs++;
-			}
-		cJSON_ArrayForEach(x, a) {
-			const cJSON *y = cJSON_GetObjectItemCaseSensitive(b, x->string);
-			snprintf(sub, sizeof(sub), "%s.%s", path, x->string);
-			if (ignored(x->string))
-				continue;
-			if (!y) {
-				fprintf(stderr, "  differs: %s: missing\n", sub);
-				g_diffs++;
-			} else {
-				diff(x, y, sub);
-			}
-		}
-	} else if (cJSON_IsArray(a)) {
-		if (cJSON_GetArraySize(a) != cJSON_GetArraySize(b)) {
-			fprintf(stderr, "  differs: %s: %d items, %d items\n", path, cJSON_GetArraySize(a), cJSON_GetArraySize(b));
-			g_diffs++;
-			return;
-		}
-		for (int i = 0; i < cJSON_GetArraySize(a); i++) {
-			snprintf(sub, sizeof(sub), "%s[%d]", path, i);
-			diff(cJSON_GetArrayItem(a, i), cJSON_GetArrayItem(b, i), sub);
-		}
-	} else if (cJSON_IsNumber(a)) {
-		double x = a->valuedouble, y = b->valuedouble;
-		if (x != y && fabs(x - y) > REL_TOL * fmax(fabs(x), fabs(y))) {
-			fprintf(stderr, "  differs: %s: %.17g, %.17g\n", path, x, y);
-			g_diffs++;
-		}
-	} else if (cJSON_IsString(a) && strcmp(a->valuestring, b->valuestring) != 0) {
-		fprintf(stderr, "  differs: %s: \"%s\", \"%s\"\n", path, a->valuestring, b->valuestring);
-		g_diffs++;
-	} else if (cJSON_IsBool(a) && cJSON_IsTrue(a) != cJSON_IsTrue(b)) {
-		fprintf(stderr, "  differs: %s: booleans\n", path);
-		g_diffs++;
-	}
+	return tq_ends_with(key, "_s") || !strncmp(key, "tps_", 4) || strstr(key, "_ms_") != NULL;
 }
 
 /* every records file of dir a's levels equal, byte for byte, in dir b */
@@ -146,12 +87,12 @@ static void check_same(const char *dir, int resumed)
 	snprintf(pb, sizeof(pb), "%s/results.json", dir);
 	TQ_EQ_INT(qe_json_read_file(pa, &a, NULL), 0);
 	TQ_EQ_INT(qe_json_read_file(pb, &b, NULL), 0);
-	g_diffs = 0;
 	g_resumed = resumed;
 	if (a && b) {
+		struct tq_jdiff d = { ignored, REL_TOL, 10, 0, 0 };
 		/* the plans differ only in their "out" (ignored) */
-		diff(a, b, "results");
-		TQ_EQ_INT(g_diffs, 0);
+		tq_json_diff(&d, a, b, "results");
+		TQ_EQ_INT(d.n, 0);
 	}
 	snprintf(pa, sizeof(pa), "%s/single", g_tmp);
 	if (!resumed)

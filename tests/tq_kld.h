@@ -1,16 +1,16 @@
 /* tq_kld — what the kld tests (t_kld, t_kld_http) share: the fixture
- * model, the seeded text they measure, a level's kld block of a
- * results.json, and the log-softmax of their independent computation. */
+ * model, the seeded text they measure, and the log-softmax of their
+ * independent computation (a level's block: tq_block, tests/tq_json.h). */
 #ifndef QE_TQ_KLD_H
 #define QE_TQ_KLD_H
 
-#include <cjson/cJSON.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "tests/tq.h"
+#include "tests/tq_json.h"
 
 /* the fixture model both measure: build/fixtures/tiny-llama-f16.gguf */
 static inline const char *tq_kld_model(void)
@@ -38,13 +38,6 @@ static inline void tq_kld_write_text(const char *path)
 		fputs(w % 17 == 16 ? ".\n" : " ", f);
 	}
 	fclose(f);
-}
-
-/* results.json's tasks.kld.levels.LEVEL, NULL when absent */
-static inline const cJSON *tq_kld_block(const cJSON *r, const char *level)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(r, "tasks"), "kld");
-	return cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(t, "levels"), level);
 }
 
 /* l[i] = x[i] - log sum_j exp x[j], in double */

@@ -127,28 +127,65 @@ static void sync_dir(const char *path)
 	}
 }
 
-int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err)
+/* PATH.tmp.PID (the name qe_clean_stale_tmp knows) opened for writing into
+ * *f and tmp; 0, or an error naming path */
+static int tmp_open(const char *path, char *tmp, size_t cap, FILE **f, struct qe_err *err)
 {
-	char tmp[4200];
-	FILE *f;
-	int bad;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
+	if (snprintf(tmp, cap, "%s.tmp.%ld", path, (long)getpid()) >= (int)cap)
 		return qe_fail(err, QE_EINVAL, "path too long: '%s'", path);
-	f = fopen(tmp, "wb");
-	if (!f)
+	if (!(*f = fopen(tmp, "wb")))
 		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(errno));
-	bad = len && fwrite(data, 1, len, f) != len;
+	return 0;
+}
+
+/* flush, fsync and close f (the file tmp), then rename it to path and sync
+ * the folder; bad = an earlier write failed. Errors name what (static text
+ * of the caller: "write 'PATH'"), the temporary file is removed. */
+static int tmp_commit(FILE *f, const char *tmp, const char *path, int bad, const char *what, struct qe_err *err)
+{
 	bad |= fflush(f) != 0;
 	bad |= fsync(fileno(f)) != 0;
 	bad |= fclose(f) != 0;
 	if (bad || rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
-		return qe_fail(err, QE_EIO, "cannot write '%s': %s", path, strerror(e));
+		return qe_fail(err, QE_EIO, "cannot %s: %s", what, strerror(e));
 	}
 	sync_dir(path);
 	return 0;
+}
+
+int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err)
+{
+	char tmp[4200], what[4300];
+	FILE *f;
+	int rc = tmp_open(path, tmp, sizeof(tmp), &f, err);
+
+	if (rc)
+		return rc;
+	snprintf(what, sizeof(what), "write '%s'", path);
+	return tmp_commit(f, tmp, path, len && fwrite(data, 1, len, f) != len, what, err);
+}
+
+int qe_file_copy(const char *src, const char *dst, struct qe_err *err)
+{
+	char tmp[4200], what[8500], buf[1 << 16];
+	FILE *in, *out;
+	size_t n;
+	int bad = 0, rc;
+
+	if (!(in = fopen(src, "rb")))
+		return qe_fail(err, errno == ENOENT ? QE_ENOENT : QE_EIO, "cannot read '%s': %s", src, strerror(errno));
+	if ((rc = tmp_open(dst, tmp, sizeof(tmp), &out, err)) != 0) {
+		fclose(in);
+		return rc;
+	}
+	while (!bad && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+		bad = fwrite(buf, 1, n, out) != n;
+	bad |= ferror(in);
+	fclose(in);
+	snprintf(what, sizeof(what), "copy '%s' to '%s'", src, dst);
+	return tmp_commit(out, tmp, dst, bad, what, err);
 }
 
 int qe_file_read(const char *path, char **out, size_t *len, struct qe_err *err)

@@ -43,6 +43,10 @@ int qe_text_save(const struct qe_text *t, const char *path, struct qe_err *err);
  * leaves is removed by qe_clean_stale_tmp (harness/base/sys.h). */
 int qe_file_write_atomic(const char *path, const void *data, size_t len, struct qe_err *err);
 
+/* Copy src to dst the same way, in pieces (a file of any size). QE_ENOENT
+ * when src does not exist, QE_EIO naming the file that failed. */
+int qe_file_copy(const char *src, const char *dst, struct qe_err *err);
+
 /* Read a whole file into a new NUL-terminated buffer (caller frees); *len may
  * be NULL. QE_ENOENT when it does not exist, QE_EINPUT when it is a folder,
  * QE_EIO when it cannot be read. */

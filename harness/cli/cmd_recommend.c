@@ -42,6 +42,7 @@ static const char usage[] =
 
 struct rargs {
 	const char *model, *out, *rules, *types, *groups, *base, *imatrix, *compare, *name;
+	const char *bad; /* an option given without its value */
 	int help;
 };
 
@@ -61,8 +62,10 @@ static int take_flags(int *argc, char **argv, struct rargs *a)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			a->help = 1;
 		if (names[k]) {
-			if (i + 1 >= *argc)
+			if (i + 1 >= *argc) {
+				a->bad = names[k];
 				return -1;
+			}
 			*slots[k] = argv[++i];
 			continue;
 		}
@@ -299,7 +302,11 @@ int cmd_recommend(int argc, char **argv)
 		free(s);
 		if (a.help == 1)
 			return qe_opt_help(usage);
-		fputs(usage, stderr);
+		if (a.bad)
+			fprintf(stderr, "qeval recommend: option '%s' needs a value (see 'qeval recommend --help')\n", a.bad);
+		else
+			fprintf(stderr, "qeval recommend: %s is required (see 'qeval recommend --help')\n",
+				!a.model ? "--model" : "--rules");
 		return QE_EXIT_USAGE;
 	}
 	if (qe_gate_rules_load(a.rules, &rules, &err) != 0) {

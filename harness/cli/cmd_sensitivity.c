@@ -38,6 +38,7 @@ static const char usage[] =
 
 struct sargs {
 	const char *model, *out, *types, *groups, *base, *imatrix;
+	const char *bad; /* an option given without its value */
 	int help;
 };
 
@@ -56,8 +57,10 @@ static int take_flags(int *argc, char **argv, struct sargs *a)
 		if (!strcmp(f, "--help") || !strcmp(f, "-h"))
 			a->help = 1;
 		if (own) {
-			if (!v)
+			if (!v) {
+				a->bad = f;
 				return -1;
+			}
 			*own = v;
 			i++;
 			continue;
@@ -151,7 +154,7 @@ int cmd_sensitivity(int argc, char **argv)
 		free(s);
 		if (a.help)
 			return qe_opt_help(usage);
-		fputs(usage, stderr);
+		fprintf(stderr, "qeval sensitivity: option '%s' needs a value (see 'qeval sensitivity --help')\n", a.bad);
 		return QE_EXIT_USAGE;
 	}
 	out = a.out ? a.out : "qeval-sensitivity";

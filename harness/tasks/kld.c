@@ -408,12 +408,27 @@ static int finish_reference(struct job *j, size_t chunk, struct qe_err *err)
 	return rc ? rc : append_record(j, chunk, err);
 }
 
+/* the reference's rows of chunk into j->ref */
+static int read_ref_rows(struct job *j, size_t chunk, struct qe_err *err)
+{
+	return read_full(j->fd, j->ref, j->s->rows * j->row_bytes, rows_offset(&j->h, chunk), j->path, err);
+}
+
+/* position r's comparison into the record's arrays */
+static void keep_pos(struct job *j, size_t r, const struct qe_kld_pos *p)
+{
+	j->nll[r] = p->nll;
+	j->kld[r] = p->kld;
+	j->bound[r] = p->bound;
+	j->top[r] = p->same_top ? '1' : '0';
+}
+
 /* another level's chunk against the reference's rows */
 static int finish_level(struct job *j, size_t chunk, struct qe_err *err)
 {
 	const struct kld_state *s = j->s;
 	const int32_t *tk = j->tokens + chunk * s->ctx;
-	int rc = read_full(j->fd, j->ref, s->rows * j->row_bytes, rows_offset(&j->h, chunk), j->path, err);
+	int rc = read_ref_rows(j, chunk, err);
 
 	if (rc)
 		return rc;
@@ -421,10 +436,7 @@ static int finish_level(struct job *j, size_t chunk, struct qe_err *err)
 	for (size_t r = 0; r < s->rows; r++) {
 		struct qe_kld_pos p;
 		qe_kld_compare(j->logits + r * j->h.n_vocab, j->h.n_vocab, tk[s->first + r + 1], j->ref + r * j->row_bytes, &p);
-		j->nll[r] = p.nll;
-		j->kld[r] = p.kld;
-		j->bound[r] = p.bound;
-		j->top[r] = p.same_top ? '1' : '0';
+		keep_pos(j, r, &p);
 	}
 	return append_record(j, chunk, err);
 }
@@ -497,7 +509,7 @@ static int run_chunks(struct job *j, size_t n, struct qe_err *err)
 static int finish_topk(struct job *j, size_t chunk, struct qe_err *err)
 {
 	const struct kld_state *s = j->s;
-	int rc = read_full(j->fd, j->ref, s->rows * j->row_bytes, rows_offset(&j->h, chunk), j->path, err);
+	int rc = read_ref_rows(j, chunk, err);
 
 	if (rc)
 		return rc;
@@ -506,10 +518,7 @@ static int finish_topk(struct job *j, size_t chunk, struct qe_err *err)
 		struct qe_kld_pos p;
 		qe_kld_compare_topk(j->tk_id + r * j->k1, j->tk_lp + r * j->k1, j->tk_n[r], j->h.n_vocab, j->tk_next[r],
 				    j->ref + r * j->row_bytes, &p);
-		j->nll[r] = p.nll;
-		j->kld[r] = p.kld;
-		j->bound[r] = p.bound;
-		j->top[r] = p.same_top ? '1' : '0';
+		keep_pos(j, r, &p);
 	}
 	return append_record(j, chunk, err);
 }
